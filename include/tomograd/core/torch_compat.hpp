@@ -1,0 +1,24 @@
+#pragma once
+/// @file The one place where LibTorch 1.13 (Debian, CPU) and LibTorch 2.x (CUDA) differ for us.
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <string>
+
+namespace tomograd::compat {
+
+/// LibTorch version "major.minor.patch" as compiled against.
+inline std::string torch_version() {
+  return std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
+         std::to_string(TORCH_VERSION_PATCH);
+}
+
+/// True when LibTorch is 2.0 or newer.
+constexpr bool kTorch2 = TORCH_VERSION_MAJOR >= 2;
+
+/// Number of usable CUDA devices (0 for a CPU-only LibTorch).
+inline int cuda_device_count() {
+  return torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
+}
+
+}  // namespace tomograd::compat

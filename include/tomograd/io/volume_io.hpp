@@ -1,0 +1,16 @@
+#pragma once
+/// @file Format-agnostic volume loading and saving (DICOM or NIfTI chosen from the path).
+#include <filesystem>
+#include <string>
+
+#include "tomograd/core/volume.hpp"
+#include "tomograd/io/dicom.hpp"
+
+namespace tomograd::io {
+
+/// Loads a NIfTI file (".nii", ".nii.gz") or a DICOM file/folder/DICOMDIR (series picked by
+/// @p series_selector, see select_series()). Throws IoError and subclasses.
+Volume load_volume(const std::filesystem::path& path, const std::string& series_selector = "",
+                   const DicomReadOptions& options = {});
+
+}  // namespace tomograd::io

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs every Debian package that tomograd's build, tests and benchmarks need.
+# Idempotent: packages already installed are skipped; apt-get update runs only when needed.
+# Usage: scripts/install-deps.sh [--no-bench]
+set -euo pipefail
+
+with_bench=1
+[[ "${1:-}" == "--no-bench" ]] && with_bench=0
+
+pkgs=(
+  # toolchain
+  build-essential cmake ninja-build ccache pkg-config git
+  # libraries (find_package in CMakeLists.txt); nifti-bin and the openjp2/openjpip tools only
+  # because the CMake configs of NIFTI and OpenJPEG reference their files
+  libtorch-dev libdcmtk-dev dcmtk libopenjp2-7-dev libopenjp2-tools libopenjpip7 libopenjpip-server libopencv-dev
+  libxgboost-dev xgboost libsvm-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
+  catch2 nlohmann-json3-dev libnifti2-dev nifti-bin zlib1g-dev
+  # tests: independent readers used to check our files
+  python3 python3-numpy python3-pydicom python3-nibabel
+)
+if [[ $with_bench == 1 ]]; then
+  pkgs+=(hyperfine)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#pkgs[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${#missing[@]} packages: ${missing[*]}"
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

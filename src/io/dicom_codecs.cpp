@@ -1,0 +1,98 @@
+#include <dcmtk/dcmdata/dcrledrg.h>
+#include <dcmtk/dcmdata/dcrleerg.h>
+#include <dcmtk/dcmjpeg/djdecode.h>
+#include <dcmtk/dcmjpeg/djencode.h>
+#include <dcmtk/dcmjpls/djdecode.h>
+#include <dcmtk/dcmjpls/djencode.h>
+#include <dcmtk/oflog/oflog.h>
+
+#include <cstdlib>
+#include <mutex>
+
+#include "dicom_impl.hpp"
+#include "tomograd/core/log.hpp"
+#include "tomograd/io/dicom.hpp"
+
+namespace tomograd::io {
+
+namespace detail {
+
+void ensure_dcmtk_ready() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // DCMTK logs warnings about odd files to stderr; we turn each problem into our own message
+    // with the file name, so its logger stays quiet unless we are tracing.
+    OFLog::configure(logger()->level() <= spdlog::level::trace ? OFLogger::WARN_LOG_LEVEL
+                                                              : OFLogger::OFF_LOG_LEVEL);
+    DcmRLEDecoderRegistration::registerCodecs();
+    DcmRLEEncoderRegistration::registerCodecs();
+    DJDecoderRegistration::registerCodecs();
+    DJEncoderRegistration::registerCodecs();
+    DJLSDecoderRegistration::registerCodecs();
+    DJLSEncoderRegistration::registerCodecs();
+    if (!dcmDataDict.isDictionaryLoaded()) {
+      logger()->warn("DCMTK's data dictionary is not loaded (DCMDICTPATH={}): implicit VR files "
+                     "may be misread",
+                     std::getenv("DCMDICTPATH") ? std::getenv("DCMDICTPATH") : "unset");
+    }
+  });
+}
+
+bool is_jpeg2000(const std::string& uid) {
+  return uid == "1.2.840.10008.1.2.4.90" || uid == "1.2.840.10008.1.2.4.91";
+}
+
+std::string get_string(DcmItem& item, const DcmTagKey& tag) {
+  OFString value;
+  if (item.findAndGetOFString(tag, value).bad()) return "";
+  std::string s(value.c_str());
+  auto b = s.find_first_not_of(" \t\r\n");
+  auto e = s.find_last_not_of(" \t\r\n\0");
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+std::vector<double> get_numbers(DcmItem& item, const DcmTagKey& tag) {
+  std::vector<double> out;
+  DcmElement* el = nullptr;
+  if (item.findAndGetElement(tag, el).bad() || el == nullptr) return out;
+  const unsigned long n = el->getVM();
+  for (unsigned long i = 0; i < n; ++i) {
+    Float64 v = 0;
+    if (el->getFloat64(v, i).good()) {
+      out.push_back(v);
+      continue;
+    }
+    // Integer VRs (US, SS, UL, SL) do not offer getFloat64.
+    Sint32 si = 0;
+    Uint16 us = 0;
+    if (el->getSint32(si, i).good()) out.push_back(si);
+    else if (el->getUint16(us, i).good()) out.push_back(us);
+    else {
+      OFString s;
+      if (el->getOFString(s, i).bad()) return {};
+      char* end = nullptr;
+      double d = std::strtod(s.c_str(), &end);
+      if (end == s.c_str()) return {};
+      out.push_back(d);
+    }
+  }
+  return out;
+}
+
+std::optional<double> get_number(DcmItem& item, const DcmTagKey& tag) {
+  auto v = get_numbers(item, tag);
+  if (v.empty()) return std::nullopt;
+  return v.front();
+}
+
+}  // namespace detail
+
+std::string transfer_syntax_name(const std::string& uid) {
+  DcmXfer x(uid.c_str());
+  if (x.getXfer() == EXS_Unknown) return uid;
+  return x.getXferName();
+}
+
+std::string dcmtk_version() { return OFFIS_DCMTK_VERSION_STRING; }
+
+}  // namespace tomograd::io

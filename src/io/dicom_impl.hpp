@@ -1,0 +1,40 @@
+#pragma once
+// Private helpers shared by the DICOM reader and writer (DCMTK may appear here, never in
+// include/).
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dctk.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tomograd::io::detail {
+
+/// Registers DCMTK's decoders/encoders (RLE, JPEG, JPEG-LS) once and quiets DCMTK's own logger
+/// (we report errors ourselves, with the file name).
+void ensure_dcmtk_ready();
+
+/// True for the JPEG 2000 transfer syntaxes that DCMTK's free build cannot decode.
+bool is_jpeg2000(const std::string& transfer_syntax_uid);
+
+/// A decoded JPEG 2000 frame: one component, values as signed integers.
+struct J2kFrame {
+  int width = 0, height = 0, precision = 0;
+  bool is_signed = false;
+  std::vector<int32_t> values;  ///< row-major, width*height
+};
+
+/// Decodes one JPEG 2000 codestream (or JP2 file) from memory with OpenJPEG. Throws DicomError
+/// mentioning @p context on failure.
+J2kFrame decode_jpeg2000(const uint8_t* data, std::size_t size, const std::string& context);
+
+/// Reads a string tag (first value), trimmed; empty when absent.
+std::string get_string(DcmItem& item, const DcmTagKey& tag);
+/// Reads all values of a decimal/integer string tag; empty when absent or unparsable.
+std::vector<double> get_numbers(DcmItem& item, const DcmTagKey& tag);
+/// First value of a numeric tag, if present and parsable.
+std::optional<double> get_number(DcmItem& item, const DcmTagKey& tag);
+
+}  // namespace tomograd::io::detail

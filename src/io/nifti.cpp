@@ -1,0 +1,479 @@
+#include "tomograd/io/nifti.hpp"
+
+#include <dlfcn.h>
+#include <nifti2_io.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <sstream>
+
+#include "tomograd/core/error.hpp"
+#include "tomograd/core/log.hpp"
+
+#if __has_include(<nifti2_io_version.h>)
+#include <nifti2_io_version.h>
+#define TOMOGRAD_HAVE_NIFTI2_IO_VERSION 1
+#endif
+
+namespace fs = std::filesystem;
+
+namespace tomograd::io {
+
+namespace {
+
+// nifti_clib keeps its options in process-wide globals. Set them once: debug level 0 silences
+// its fprintf(stderr) diagnostics (we throw our own messages naming the file), and upper-case
+// extensions (".NII.GZ") are accepted because is_nifti_path() accepts them.
+void init_library() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    nifti_set_debug_level(0);
+    nifti_set_allow_upper_fext(1);
+  });
+}
+
+struct NiftiImageDeleter {
+  void operator()(nifti_image* nim) const { nifti_image_free(nim); }
+};
+using NiftiImagePtr = std::unique_ptr<nifti_image, NiftiImageDeleter>;
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string quoted(const fs::path& path) { return "'" + path.string() + "'"; }
+
+const char* kSupportedReadTypes = "uint8, int8, int16, uint16, int32, uint32, float32, float64";
+
+std::string datatype_name(int datatype) {
+  switch (datatype) {
+    case DT_UINT8: return "uint8";
+    case DT_INT8: return "int8";
+    case DT_INT16: return "int16";
+    case DT_UINT16: return "uint16";
+    case DT_INT32: return "int32";
+    case DT_UINT32: return "uint32";
+    case DT_FLOAT32: return "float32";
+    case DT_FLOAT64: return "float64";
+    default: return nifti_datatype_string(datatype);  // e.g. "RGB24", "COMPLEX64"
+  }
+}
+
+std::string dims_text(const nifti_image& nim) {
+  std::ostringstream s;
+  for (int64_t d = 1; d <= std::max<int64_t>(nim.ndim, 1) && d <= 7; ++d) {
+    if (d > 1) s << 'x';
+    s << nim.dim[d];
+  }
+  return s.str();
+}
+
+// Why a file nifti_image_read() refused is not readable, as precisely as we can tell without the
+// library's own (silenced) diagnostics.
+std::string describe_unreadable_header(const fs::path& path) {
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  const bool gz = ends_with(lower(path.filename().string()), ".gz");
+  std::string why;
+  if (!gz && !ec && size < sizeof(nifti_1_header)) {
+    why = "the file has " + std::to_string(size) +
+          " bytes, too short for a NIfTI header (348 bytes for NIfTI-1, 540 for NIfTI-2)";
+  } else if (gz) {
+    why = "no valid NIfTI-1 or NIfTI-2 header (corrupt or truncated gzip stream, or not NIfTI)";
+  } else {
+    why = "no valid NIfTI-1 or NIfTI-2 header (sizeof_hdr must be 348 or 540 and the magic "
+          "'n+1' or 'n+2')";
+  }
+  return "cannot read NIfTI file " + quoted(path) + ": " + why;
+}
+
+// Converts the stored voxels to float32, applying the NIfTI scaling y = scl_slope * x + scl_inter
+// (NIfTI-1 header field docs: scaling applies when scl_slope != 0).
+template <typename T>
+void convert_voxels(const void* src, float* dst, int64_t n, bool scale, double slope,
+                    double inter) {
+  const T* s = static_cast<const T*>(src);
+  if (scale) {
+    for (int64_t i = 0; i < n; ++i) {
+      dst[i] = static_cast<float>(slope * static_cast<double>(s[i]) + inter);
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(s[i]);
+  }
+}
+
+// Index-to-world geometry in our LPS terms.
+struct Geometry {
+  Vec3 spacing_zyx{1, 1, 1};
+  Vec3 origin_lps{0, 0, 0};
+  Mat3 direction = identity_direction();
+};
+
+// Splits a NIfTI index-to-RAS affine (index order i, j, k) into spacing, LPS origin and unit
+// direction columns. LPS = diag(-1,-1,1) * RAS. The spacing is the length of each affine column
+// rather than pixdim, so that Volume::affine_lps() reproduces the file's affine exactly even when
+// an sform's scale disagrees with pixdim. Returns false for a degenerate matrix.
+bool geometry_from_ras(const nifti_dmat44& m, Geometry& g) {
+  static const double kFlip[3] = {-1.0, -1.0, 1.0};
+  double norm[3];
+  for (int c = 0; c < 3; ++c) {
+    double n2 = 0;
+    for (int r = 0; r < 3; ++r) n2 += m.m[r][c] * m.m[r][c];
+    norm[c] = std::sqrt(n2);
+    if (!(norm[c] > 0) || !std::isfinite(norm[c])) return false;
+    for (int r = 0; r < 3; ++r) g.direction[r][c] = kFlip[r] * m.m[r][c] / norm[c];
+  }
+  for (int r = 0; r < 3; ++r) {
+    if (!std::isfinite(m.m[r][3])) return false;
+    g.origin_lps[r] = kFlip[r] * m.m[r][3];
+  }
+  g.spacing_zyx = {norm[2], norm[1], norm[0]};
+  return true;
+}
+
+double positive_or_one(double v) { return (v > 0 && std::isfinite(v)) ? v : 1.0; }
+
+// NIfTI-1 stores dimensions as int16.
+constexpr int64_t kMaxNifti1Dim = 32767;
+
+int nifti_datatype_code(NiftiDataType t) {
+  switch (t) {
+    case NiftiDataType::kUint8: return DT_UINT8;
+    case NiftiDataType::kInt16: return DT_INT16;
+    case NiftiDataType::kInt32: return DT_INT32;
+    case NiftiDataType::kFloat32: return DT_FLOAT32;
+    case NiftiDataType::kFloat64: return DT_FLOAT64;
+  }
+  throw ValueError("unknown NiftiDataType");
+}
+
+// Rounds (half away from zero) and clamps to T's range; NaN becomes 0. Counts what was changed
+// beyond rounding so the caller can warn once.
+template <typename T>
+void store_rounded(const float* src, void* dst_void, int64_t n, int64_t& clamped, int64_t& nans) {
+  T* dst = static_cast<T*>(dst_void);
+  constexpr double lo = static_cast<double>(std::numeric_limits<T>::lowest());
+  constexpr double hi = static_cast<double>(std::numeric_limits<T>::max());
+  for (int64_t i = 0; i < n; ++i) {
+    double v = src[i];
+    if (std::isnan(v)) {
+      dst[i] = 0;
+      ++nans;
+      continue;
+    }
+    v = std::round(v);
+    if (v < lo) {
+      v = lo;
+      ++clamped;
+    } else if (v > hi) {
+      v = hi;
+      ++clamped;
+    }
+    dst[i] = static_cast<T>(v);
+  }
+}
+
+}  // namespace
+
+bool is_nifti_path(const fs::path& path) {
+  const std::string name = lower(path.filename().string());
+  return (ends_with(name, ".nii") && name.size() > 4) ||
+         (ends_with(name, ".nii.gz") && name.size() > 7);
+}
+
+Volume read_nifti(const fs::path& path) {
+  init_library();
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    throw NiftiError("cannot read NIfTI file " + quoted(path) + ": it does not exist");
+  }
+  if (!fs::is_regular_file(path, ec)) {
+    throw NiftiError("cannot read NIfTI file " + quoted(path) + ": not a regular file");
+  }
+  // Without a .nii/.nii.gz name nifti_image_read() would go looking for other files (x.hdr,
+  // x.nii.gz next to x), so a name that is not NIfTI is refused up front.
+  if (!is_nifti_path(path)) {
+    throw NiftiError("cannot read " + quoted(path) +
+                     " as NIfTI: expected a file name ending in .nii or .nii.gz");
+  }
+
+  // Header first, so unsupported files fail before their voxels are decompressed.
+  NiftiImagePtr nim(nifti_image_read(path.c_str(), 0));
+  if (!nim) throw NiftiError(describe_unreadable_header(path));
+  if (nim->nifti_type != NIFTI_FTYPE_NIFTI1_1 && nim->nifti_type != NIFTI_FTYPE_NIFTI2_1) {
+    throw NiftiError("cannot read NIfTI file " + quoted(path) +
+                     ": not a single-file NIfTI-1 or NIfTI-2 image (nifti_type " +
+                     std::to_string(nim->nifti_type) +
+                     "; ANALYZE 7.5 and .hdr/.img pairs are not supported)");
+  }
+
+  switch (nim->datatype) {
+    case DT_UINT8: case DT_INT8: case DT_INT16: case DT_UINT16:
+    case DT_INT32: case DT_UINT32: case DT_FLOAT32: case DT_FLOAT64:
+      break;
+    default:
+      throw NiftiError("cannot read NIfTI file " + quoted(path) + ": unsupported datatype " +
+                       datatype_name(nim->datatype) + " (code " + std::to_string(nim->datatype) +
+                       "); supported: " + kSupportedReadTypes);
+  }
+
+  if (nim->nx < 1 || nim->ny < 1 || nim->nz < 1) {
+    throw NiftiError("cannot read NIfTI file " + quoted(path) + ": invalid dimensions " +
+                     dims_text(*nim));
+  }
+  const int64_t volumes = nim->nt * nim->nu * nim->nv * nim->nw;
+  if (volumes != 1) {
+    throw NiftiError("cannot read NIfTI file " + quoted(path) + ": it holds " +
+                     std::to_string(volumes) + " volumes (dim " + dims_text(*nim) +
+                     "); expected a 3D image or a 4D file with a single volume");
+  }
+
+  if (nifti_image_load(nim.get()) != 0 || nim->data == nullptr) {
+    const int64_t want = nim->nvox * nim->nbyper;
+    std::string detail = "expected " + std::to_string(want) + " bytes of " +
+                         datatype_name(nim->datatype) + " voxels (" + dims_text(*nim) +
+                         ") from offset " + std::to_string(nim->iname_offset);
+    const auto size = fs::file_size(path, ec);
+    if (!ec && !ends_with(lower(path.filename().string()), ".gz")) {
+      detail += ", but the file has " + std::to_string(size) + " bytes";
+    }
+    throw NiftiError("cannot read NIfTI file " + quoted(path) +
+                     ": voxel data is truncated or unreadable: " + detail);
+  }
+
+  const int64_t nx = nim->nx, ny = nim->ny, nz = nim->nz;
+  const int64_t n = nx * ny * nz;
+  // NIfTI stores i fastest, then j, then k: exactly a contiguous [k][j][i] = [D,H,W] array.
+  torch::Tensor data = torch::empty({nz, ny, nx}, torch::kFloat32);
+  float* out = data.data_ptr<float>();
+  const double slope = nim->scl_slope, inter = std::isfinite(nim->scl_inter) ? nim->scl_inter : 0.0;
+  const bool scale = slope != 0.0 && std::isfinite(slope) && !(slope == 1.0 && inter == 0.0);
+  switch (nim->datatype) {
+    case DT_UINT8: convert_voxels<uint8_t>(nim->data, out, n, scale, slope, inter); break;
+    case DT_INT8: convert_voxels<int8_t>(nim->data, out, n, scale, slope, inter); break;
+    case DT_INT16: convert_voxels<int16_t>(nim->data, out, n, scale, slope, inter); break;
+    case DT_UINT16: convert_voxels<uint16_t>(nim->data, out, n, scale, slope, inter); break;
+    case DT_INT32: convert_voxels<int32_t>(nim->data, out, n, scale, slope, inter); break;
+    case DT_UINT32: convert_voxels<uint32_t>(nim->data, out, n, scale, slope, inter); break;
+    case DT_FLOAT32: convert_voxels<float>(nim->data, out, n, scale, slope, inter); break;
+    case DT_FLOAT64: convert_voxels<double>(nim->data, out, n, scale, slope, inter); break;
+    default: break;  // rejected above
+  }
+
+  // NIfTI-1 header docs, "method 3 / method 2 / method 1": the sform is the preferred mapping to
+  // a standard space, the qform the scanner's rigid mapping, pixdim alone the ANALYZE fallback.
+  Geometry geometry;
+  VolumeInfo info;
+  bool have_geometry = false;
+  if (nim->sform_code > 0) {
+    have_geometry = geometry_from_ras(nim->sto_xyz, geometry);
+    if (have_geometry) {
+      const double pix[3] = {nim->dx, nim->dy, nim->dz};
+      const double sp[3] = {geometry.spacing_zyx[2], geometry.spacing_zyx[1],
+                            geometry.spacing_zyx[0]};
+      for (int c = 0; c < 3; ++c) {
+        if (std::abs(std::abs(pix[c]) - sp[c]) > 1e-3 * sp[c]) {
+          logger()->debug("NIfTI {}: sform column {} has length {} but pixdim[{}] is {}; using "
+                          "the sform", path.string(), c, sp[c], c + 1, pix[c]);
+        }
+      }
+    } else {
+      logger()->warn("NIfTI {}: sform (code {}) is degenerate; trying the qform", path.string(),
+                     nim->sform_code);
+    }
+  }
+  if (!have_geometry && nim->qform_code > 0) {
+    have_geometry = geometry_from_ras(nim->qto_xyz, geometry);
+  }
+  if (!have_geometry) {
+    // NIfTI "method 1": x = pixdim[1]*i, y = pixdim[2]*j, z = pixdim[3]*k in RAS, origin 0.
+    nifti_dmat44 m{};
+    m.m[0][0] = positive_or_one(std::abs(nim->dx));
+    m.m[1][1] = positive_or_one(std::abs(nim->dy));
+    m.m[2][2] = positive_or_one(std::abs(nim->dz));
+    m.m[3][3] = 1.0;
+    geometry_from_ras(m, geometry);
+    const std::string msg = "no usable sform or qform (codes " + std::to_string(nim->sform_code) +
+                            ", " + std::to_string(nim->qform_code) +
+                            "): orientation unknown, assumed RAS axes with pixdim spacing";
+    logger()->warn("NIfTI {}: {}", path.string(), msg);
+    info.warnings.push_back(msg);
+  }
+
+  logger()->debug("read NIfTI-{} {}: {} {}x{}x{}, spacing (z,y,x) ({}, {}, {}) mm",
+                  nim->nifti_type == NIFTI_FTYPE_NIFTI2_1 ? 2 : 1, path.string(),
+                  datatype_name(nim->datatype), nx, ny, nz, geometry.spacing_zyx[0],
+                  geometry.spacing_zyx[1], geometry.spacing_zyx[2]);
+  return Volume(std::move(data), geometry.spacing_zyx, geometry.origin_lps, geometry.direction,
+                std::move(info));
+}
+
+NiftiDataType parse_nifti_datatype(const std::string& name) {
+  static const std::pair<const char*, NiftiDataType> kNames[] = {
+      {"uint8", NiftiDataType::kUint8},     {"int16", NiftiDataType::kInt16},
+      {"int32", NiftiDataType::kInt32},     {"float32", NiftiDataType::kFloat32},
+      {"float64", NiftiDataType::kFloat64},
+  };
+  const std::string key = lower(name);
+  std::string valid;
+  for (const auto& [n, t] : kNames) {
+    if (key == n) return t;
+    valid += (valid.empty() ? "" : ", ") + std::string(n);
+  }
+  throw ValueError("unknown NIfTI datatype '" + name + "'; valid: " + valid);
+}
+
+void write_nifti(const Volume& volume, const fs::path& path, const NiftiWriteOptions& options) {
+  init_library();
+  if (options.version != 1 && options.version != 2) {
+    throw ValueError("write_nifti " + quoted(path) + ": version must be 1 or 2, got " +
+                     std::to_string(options.version));
+  }
+  if (!is_nifti_path(path)) {
+    throw NiftiError("cannot write " + quoted(path) +
+                     " as NIfTI: expected a file name ending in .nii or .nii.gz");
+  }
+  if (volume.empty()) throw ValueError("write_nifti " + quoted(path) + ": the volume is empty");
+  const int64_t nz = volume.depth(), ny = volume.rows(), nx = volume.cols();
+  if (options.version == 1 && std::max({nx, ny, nz}) > kMaxNifti1Dim) {
+    throw NiftiError("cannot write " + quoted(path) + " as NIfTI-1: dimensions " +
+                     std::to_string(nx) + "x" + std::to_string(ny) + "x" + std::to_string(nz) +
+                     " exceed NIfTI-1's limit of 32767; use version 2");
+  }
+
+  AtomicFile file(path, options.overwrite);  // refuses an existing target before any work
+
+  const int datatype = nifti_datatype_code(options.datatype);
+  const int64_t dims[8] = {3, nx, ny, nz, 1, 1, 1, 1};
+  NiftiImagePtr nim(nifti_make_new_nim(dims, datatype, 1));
+  if (!nim || nim->data == nullptr) {
+    throw NiftiError("cannot write " + quoted(path) + ": allocating the NIfTI image failed");
+  }
+
+  // Voxels: our [D,H,W] contiguous float32 is NIfTI's i-fastest order already.
+  const torch::Tensor voxels = volume.data().contiguous();
+  const float* src = voxels.data_ptr<float>();
+  const int64_t n = voxels.numel();
+  int64_t clamped = 0, nans = 0;
+  switch (options.datatype) {
+    case NiftiDataType::kUint8: store_rounded<uint8_t>(src, nim->data, n, clamped, nans); break;
+    case NiftiDataType::kInt16: store_rounded<int16_t>(src, nim->data, n, clamped, nans); break;
+    case NiftiDataType::kInt32: store_rounded<int32_t>(src, nim->data, n, clamped, nans); break;
+    case NiftiDataType::kFloat32:
+      std::memcpy(nim->data, src, static_cast<size_t>(n) * sizeof(float));
+      break;
+    case NiftiDataType::kFloat64: {
+      auto* dst = static_cast<double*>(nim->data);
+      for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+      break;
+    }
+  }
+  if (clamped > 0 || nans > 0) {
+    const std::string type = datatype_name(datatype);
+    logger()->warn("write_nifti {}: {} value(s) outside the {} range were clamped and {} NaN "
+                   "value(s) written as 0",
+                   path.string(), clamped, type, nans);
+  }
+
+  // Geometry: RAS = diag(-1,-1,1) * LPS affine.
+  const auto lps = volume.affine_lps();
+  nifti_dmat44 ras{};
+  for (int r = 0; r < 3; ++r) {
+    const double flip = r < 2 ? -1.0 : 1.0;
+    for (int c = 0; c < 4; ++c) ras.m[r][c] = flip * lps[r][c];
+  }
+  ras.m[3][3] = 1.0;
+  const Vec3& sp = volume.spacing_mm();  // (z,y,x)
+  nim->dx = nim->pixdim[1] = sp[2];
+  nim->dy = nim->pixdim[2] = sp[1];
+  nim->dz = nim->pixdim[3] = sp[0];
+  nim->xyz_units = NIFTI_UNITS_MM;
+  nim->time_units = NIFTI_UNITS_UNKNOWN;
+  // Both transforms, code 1 (scanner anatomical): the sform carries the exact affine (it may be
+  // sheared), the qform its nearest rigid rotation for readers that only look at the qform.
+  nim->sform_code = NIFTI_XFORM_SCANNER_ANAT;
+  nim->sto_xyz = ras;
+  nim->sto_ijk = nifti_dmat44_inverse(ras);
+  nim->qform_code = NIFTI_XFORM_SCANNER_ANAT;
+  double qdx = 0, qdy = 0, qdz = 0;
+  nifti_dmat44_to_quatern(ras, &nim->quatern_b, &nim->quatern_c, &nim->quatern_d, &nim->qoffset_x,
+                          &nim->qoffset_y, &nim->qoffset_z, &qdx, &qdy, &qdz, &nim->qfac);
+  nim->pixdim[0] = nim->qfac;
+  nim->qto_xyz = nifti_quatern_to_dmat44(nim->quatern_b, nim->quatern_c, nim->quatern_d,
+                                         nim->qoffset_x, nim->qoffset_y, nim->qoffset_z, nim->dx,
+                                         nim->dy, nim->dz, nim->qfac);
+  nim->qto_ijk = nifti_dmat44_inverse(nim->qto_xyz);
+  // Explicit identity scaling (0 would mean the same, but some readers treat 0 as "unset").
+  nim->scl_slope = 1.0;
+  nim->scl_inter = 0.0;
+  std::strncpy(nim->descrip, "tomograd", sizeof(nim->descrip) - 1);
+
+  // The temporary name keeps the ".nii"/".nii.gz" suffix, from which nifti_clib decides on
+  // compression. nifti_set_filenames() also resets nifti_type from the names (to NIfTI-1), so the
+  // version is set after it.
+  const std::string temp = file.temp_path().string();
+  if (nifti_set_filenames(nim.get(), temp.c_str(), 0, 1) != 0) {
+    throw NiftiError("cannot write " + quoted(path) + ": nifti_clib rejected the file name " +
+                     quoted(file.temp_path()));
+  }
+  nim->nifti_type = options.version == 2 ? NIFTI_FTYPE_NIFTI2_1 : NIFTI_FTYPE_NIFTI1_1;
+
+  // nifti_image_write() reports nothing back, so we let the library write the header and leave
+  // the file open (write_opts = 2), then write the voxels ourselves and check every step.
+  znzFile fp = nifti_image_write_hdr_img(nim.get(), 2, "wb");
+  if (znz_isnull(fp)) {
+    throw IoError("cannot write NIfTI file " + quoted(path) + ": opening " +
+                  quoted(file.temp_path()) + " failed");
+  }
+  const int64_t want = nim->nvox * nim->nbyper;
+  const int64_t wrote = nifti_write_buffer(fp, nim->data, want);
+  const int close_rc = znzclose(fp);
+  if (wrote != want || close_rc != 0) {
+    throw IoError("writing NIfTI file " + quoted(path) + " failed after " +
+                  std::to_string(std::max<int64_t>(wrote, 0)) + " of " + std::to_string(want) +
+                  " voxel bytes (disk full?)");
+  }
+  file.commit();
+  logger()->debug("wrote NIfTI-{} {} ({} {}x{}x{})", options.version, path.string(),
+                  datatype_name(datatype), nx, ny, nz);
+}
+
+std::string nifti_library_version() {
+#ifdef TOMOGRAD_HAVE_NIFTI2_IO_VERSION
+  // nifti_clib releases after 3.0.1 ship their version as macros.
+  return std::string("nifti_clib NIFTI2_IO ") + NIFTI2_IO_VERSION_MAJOR + "." +
+         NIFTI2_IO_VERSION_MINOR + "." + NIFTI2_IO_VERSION_PATCH;
+#else
+  // nifti_clib 3.0.1 (Debian bookworm) has no version macro, and nifti_disp_lib_version() prints
+  // to stdout, which a library must not touch. The shared object's name carries the same number
+  // (libnifti2.so.2.1.0 is "NIFTI2_IO version 2.1.0"), so report the file actually loaded.
+  static const std::string version = [] {
+    Dl_info info{};
+    if (dladdr(reinterpret_cast<void*>(&nifti_image_read), &info) != 0 && info.dli_fname) {
+      std::error_code ec;
+      const fs::path real = fs::canonical(info.dli_fname, ec);
+      const std::string name = (ec ? fs::path(info.dli_fname) : real).filename().string();
+      const auto pos = name.find(".so.");
+      if (name.rfind("libnifti2", 0) == 0 && pos != std::string::npos) {
+        return "nifti_clib NIFTI2_IO " + name.substr(pos + 4);
+      }
+    }
+    return std::string("nifti_clib NIFTI2_IO (version unknown, linked statically)");
+  }();
+  return version;
+#endif
+}
+
+}  // namespace tomograd::io
