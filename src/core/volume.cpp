@@ -115,15 +115,17 @@ std::array<std::array<double, 4>, 4> Volume::affine_lps() const {
   return a;
 }
 
-std::string Volume::orientation_code() const {
+std::string orientation_code(const Mat3& direction) {
   std::string code(3, '?');
   for (int c = 0; c < 3; ++c) {
     int axis = 0, sign = 1;
-    dominant_axis(direction_, c, axis, sign);
+    dominant_axis(direction, c, axis, sign);
     code[c] = axis_letter(axis, sign > 0);
   }
   return code;
 }
+
+std::string Volume::orientation_code() const { return tomograd::orientation_code(direction_); }
 
 Volume reorient(const Volume& volume, const std::string& code) {
   if (code.size() != 3) throw ValueError("orientation code must have 3 letters, got '" + code + "'");

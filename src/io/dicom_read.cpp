@@ -1,1 +1,317 @@
-// in progress
+// Pixel decoding: DICOM instances to float32 physical values.
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include "dicom_impl.hpp"
+#include "tomograd/core/error.hpp"
+#include "tomograd/core/log.hpp"
+#include "tomograd/core/parallel.hpp"
+#include "tomograd/core/progress.hpp"
+#include "tomograd/io/dicom.hpp"
+
+namespace fs = std::filesystem;
+
+namespace tomograd::io {
+
+using detail::get_number;
+using detail::get_string;
+
+namespace {
+
+// How stored pixel values are laid out (PS3.3 C.7.6.3.1).
+struct PixelFormat {
+  int bits_allocated = 16;
+  int bits_stored = 16;
+  int high_bit = 15;
+  bool is_signed = false;
+  bool monochrome1 = false;
+};
+
+// Stored value -> value after BitsStored masking and sign extension.
+inline int64_t stored_value(uint64_t raw, const PixelFormat& pf) {
+  const int shift = pf.high_bit + 1 - pf.bits_stored;
+  const uint64_t mask = pf.bits_stored >= 64 ? ~0ULL : ((1ULL << pf.bits_stored) - 1);
+  uint64_t v = (raw >> (shift > 0 ? shift : 0)) & mask;
+  if (pf.is_signed && (v & (1ULL << (pf.bits_stored - 1)))) {
+    return static_cast<int64_t>(v | ~mask);  // sign-extend from bit BitsStored-1
+  }
+  return static_cast<int64_t>(v);
+}
+
+// MONOCHROME1 shows the minimum as white: invert within the representable stored range so the
+// result reads like MONOCHROME2 (PS3.3 C.7.6.3.1.2).
+inline int64_t invert_if_monochrome1(int64_t v, const PixelFormat& pf) {
+  if (!pf.monochrome1) return v;
+  const int64_t lo = pf.is_signed ? -(int64_t{1} << (pf.bits_stored - 1)) : 0;
+  const int64_t hi = pf.is_signed ? (int64_t{1} << (pf.bits_stored - 1)) - 1
+                                  : (int64_t{1} << pf.bits_stored) - 1;
+  return lo + hi - v;
+}
+
+void convert_raw_frame(const uint8_t* bytes, std::size_t count, const PixelFormat& pf,
+                       double slope, double intercept, float* out) {
+  const float s = static_cast<float>(slope), b = static_cast<float>(intercept);
+  // Fast paths for the common 16-bit cases (no masking needed when BitsStored == 16).
+  if (pf.bits_allocated == 16 && pf.bits_stored == 16 && !pf.monochrome1) {
+    if (pf.is_signed) {
+      const auto* p = reinterpret_cast<const int16_t*>(bytes);
+      for (std::size_t i = 0; i < count; ++i) out[i] = static_cast<float>(p[i]) * s + b;
+    } else {
+      const auto* p = reinterpret_cast<const uint16_t*>(bytes);
+      for (std::size_t i = 0; i < count; ++i) out[i] = static_cast<float>(p[i]) * s + b;
+    }
+    return;
+  }
+  for (std::size_t i = 0; i < count; ++i) {
+    uint64_t raw = 0;
+    switch (pf.bits_allocated) {
+      case 8: raw = bytes[i]; break;
+      case 16: { uint16_t v; std::memcpy(&v, bytes + 2 * i, 2); raw = v; break; }
+      case 32: { uint32_t v; std::memcpy(&v, bytes + 4 * i, 4); raw = v; break; }
+      default: break;
+    }
+    int64_t v = invert_if_monochrome1(stored_value(raw, pf), pf);
+    out[i] = static_cast<float>(static_cast<double>(v) * slope + intercept);
+  }
+}
+
+void convert_j2k_frame(const detail::J2kFrame& f, const PixelFormat& pf, double slope,
+                       double intercept, float* out) {
+  const std::size_t count = f.values.size();
+  for (std::size_t i = 0; i < count; ++i) {
+    int64_t v = f.values[i];
+    // The J2K header's signedness can disagree with PixelRepresentation; the DICOM attribute
+    // wins (as in pydicom and GDCM): reinterpret the decoded bits as signed.
+    if (pf.is_signed && !f.is_signed && f.precision > 0 && f.precision < 64 &&
+        (v & (int64_t{1} << (f.precision - 1)))) {
+      v -= int64_t{1} << f.precision;
+    }
+    v = invert_if_monochrome1(v, pf);
+    out[i] = static_cast<float>(static_cast<double>(v) * slope + intercept);
+  }
+}
+
+// The compressed bytes of each frame of an encapsulated JPEG 2000 pixel data element
+// (PS3.5 A.4): the basic offset table splits frames when present; otherwise one fragment per
+// frame, or every fragment for a single frame.
+std::vector<std::vector<uint8_t>> j2k_frames(DcmDataset& ds, int frames, const std::string& file) {
+  DcmElement* el = nullptr;
+  if (ds.findAndGetElement(DCM_PixelData, el).bad() || el == nullptr) {
+    throw DicomError("'" + file + "': no PixelData element");
+  }
+  auto* pd = static_cast<DcmPixelData*>(el);
+  DcmPixelSequence* seq = nullptr;
+  E_TransferSyntax xfer = ds.getOriginalXfer();
+  if (pd->getEncapsulatedRepresentation(xfer, nullptr, seq).bad() || seq == nullptr) {
+    throw DicomError("'" + file + "': JPEG 2000 pixel data is not encapsulated");
+  }
+  std::vector<std::vector<uint8_t>> fragments;
+  std::vector<uint32_t> offsets;
+  for (unsigned long i = 0; i < seq->card(); ++i) {
+    DcmPixelItem* item = nullptr;
+    if (seq->getItem(item, i).bad() || item == nullptr) break;
+    Uint8* bytes = nullptr;
+    item->getUint8Array(bytes);
+    const Uint32 len = item->getLength();
+    if (i == 0) {  // basic offset table
+      for (Uint32 k = 0; k + 4 <= len && bytes; k += 4) {
+        uint32_t off;
+        std::memcpy(&off, bytes + k, 4);
+        offsets.push_back(off);
+      }
+      continue;
+    }
+    fragments.emplace_back(bytes, bytes + (bytes ? len : 0));
+  }
+  std::vector<std::vector<uint8_t>> out;
+  if (frames == 1) {
+    out.emplace_back();
+    for (auto& f : fragments) out[0].insert(out[0].end(), f.begin(), f.end());
+  } else if (static_cast<int>(fragments.size()) == frames) {
+    out = std::move(fragments);
+  } else if (static_cast<int>(offsets.size()) == frames) {
+    // Offsets count bytes from the first fragment's item tag: each item adds 8 header bytes.
+    std::vector<uint8_t> all;
+    std::vector<uint32_t> item_start;
+    uint32_t pos = 0;
+    for (auto& f : fragments) {
+      item_start.push_back(pos);
+      pos += static_cast<uint32_t>(f.size()) + 8;
+    }
+    for (int fr = 0; fr < frames; ++fr) {
+      out.emplace_back();
+      uint32_t end = fr + 1 < frames ? offsets[fr + 1] : pos;
+      for (std::size_t k = 0; k < fragments.size(); ++k) {
+        if (item_start[k] >= offsets[fr] && item_start[k] < end) {
+          out.back().insert(out.back().end(), fragments[k].begin(), fragments[k].end());
+        }
+      }
+    }
+  } else {
+    throw DicomError("'" + file + "': cannot split " + std::to_string(fragments.size()) +
+                     " JPEG 2000 fragments into " + std::to_string(frames) + " frames");
+  }
+  return out;
+}
+
+struct FrameTarget {
+  int frame;          // frame within the instance
+  int64_t slice;      // destination slice in the volume
+  double slope, intercept;
+};
+
+void decode_instance(const DicomInstance& inst, const std::vector<FrameTarget>& targets,
+                     int rows, int cols, float* volume) {
+  const std::string file = inst.file.string();
+  DcmFileFormat ff;
+  OFCondition st = ff.loadFile(inst.file.c_str());
+  if (st.bad()) throw DicomError("cannot read '" + file + "': " + st.text());
+  DcmDataset& ds = *ff.getDataset();
+
+  const int spp = static_cast<int>(get_number(ds, DCM_SamplesPerPixel).value_or(1));
+  const std::string photometric = get_string(ds, DCM_PhotometricInterpretation);
+  if (spp != 1 || (!photometric.empty() && photometric != "MONOCHROME1" && photometric != "MONOCHROME2")) {
+    throw DicomError("'" + file + "' is a colour image (SamplesPerPixel " + std::to_string(spp) +
+                     ", PhotometricInterpretation " + photometric +
+                     "): tomograd reads greyscale (MONOCHROME1/2) images only");
+  }
+  const int r = static_cast<int>(get_number(ds, DCM_Rows).value_or(0));
+  const int c = static_cast<int>(get_number(ds, DCM_Columns).value_or(0));
+  if (r != rows || c != cols) {
+    throw DicomError("'" + file + "' is " + std::to_string(r) + "x" + std::to_string(c) +
+                     " pixels but the series is " + std::to_string(rows) + "x" + std::to_string(cols));
+  }
+  PixelFormat pf;
+  pf.bits_allocated = static_cast<int>(get_number(ds, DCM_BitsAllocated).value_or(16));
+  pf.bits_stored = static_cast<int>(get_number(ds, DCM_BitsStored).value_or(pf.bits_allocated));
+  pf.high_bit = static_cast<int>(get_number(ds, DCM_HighBit).value_or(pf.bits_stored - 1));
+  pf.is_signed = get_number(ds, DCM_PixelRepresentation).value_or(0) == 1;
+  pf.monochrome1 = photometric == "MONOCHROME1";
+  if ((pf.bits_allocated != 8 && pf.bits_allocated != 16 && pf.bits_allocated != 32) ||
+      pf.bits_stored < 1 || pf.bits_stored > pf.bits_allocated || pf.high_bit < pf.bits_stored - 1 ||
+      pf.high_bit >= pf.bits_allocated) {
+    throw DicomError("'" + file + "': unsupported pixel format (BitsAllocated " +
+                     std::to_string(pf.bits_allocated) + ", BitsStored " + std::to_string(pf.bits_stored) +
+                     ", HighBit " + std::to_string(pf.high_bit) + ")");
+  }
+  const std::size_t pixels = static_cast<std::size_t>(rows) * cols;
+
+  if (detail::is_jpeg2000(inst.transfer_syntax_uid)) {
+    auto frames = j2k_frames(ds, inst.frames, file);
+    for (const auto& t : targets) {
+      if (t.frame >= static_cast<int>(frames.size())) {
+        throw DicomError("'" + file + "': frame " + std::to_string(t.frame + 1) + " is missing");
+      }
+      auto f = detail::decode_jpeg2000(frames[t.frame].data(), frames[t.frame].size(),
+                                       "'" + file + "' frame " + std::to_string(t.frame + 1));
+      if (f.width != cols || f.height != rows) {
+        throw DicomError("'" + file + "': JPEG 2000 frame is " + std::to_string(f.width) + "x" +
+                         std::to_string(f.height) + ", header says " + std::to_string(cols) + "x" +
+                         std::to_string(rows));
+      }
+      convert_j2k_frame(f, pf, t.slope, t.intercept, volume + t.slice * pixels);
+    }
+    return;
+  }
+
+  const E_TransferSyntax original = ds.getOriginalXfer();
+  if (DcmXfer(original).isEncapsulated()) {
+    // RLE, JPEG and JPEG-LS through DCMTK's registered decoders.
+    if (ds.chooseRepresentation(EXS_LittleEndianExplicit, nullptr).bad() ||
+        !ds.canWriteXfer(EXS_LittleEndianExplicit)) {
+      throw DicomError("cannot decode '" + file + "': transfer syntax " +
+                       transfer_syntax_name(inst.transfer_syntax_uid) + " (" +
+                       inst.transfer_syntax_uid + ") is not supported");
+    }
+  }
+  DcmElement* el = nullptr;
+  if (ds.findAndGetElement(DCM_PixelData, el).bad() || el == nullptr) {
+    throw DicomError("'" + file + "' has no PixelData");
+  }
+  const std::size_t bytes_per_sample = static_cast<std::size_t>(pf.bits_allocated / 8);
+  const std::size_t frame_bytes = pixels * bytes_per_sample;
+  Uint8* data = nullptr;
+  std::size_t length = el->getLength();
+  if (pf.bits_allocated == 8) {
+    el->getUint8Array(data);
+  } else {
+    Uint16* words = nullptr;
+    if (el->getUint16Array(words).good()) data = reinterpret_cast<Uint8*>(words);
+    else el->getUint8Array(data);
+  }
+  if (data == nullptr) throw DicomError("'" + file + "': PixelData could not be read");
+  const std::size_t needed = frame_bytes * static_cast<std::size_t>(inst.frames);
+  if (length < needed) {
+    throw DicomError("'" + file + "': pixel data truncated: " + std::to_string(inst.frames) +
+                     " frame(s) of " + std::to_string(rows) + "x" + std::to_string(cols) + "x" +
+                     std::to_string(pf.bits_allocated) + " bit need " + std::to_string(needed) +
+                     " bytes, found " + std::to_string(length));
+  }
+  std::vector<uint8_t> swapped;
+  if (pf.bits_allocated == 32 && DcmXfer(original).isBigEndian()) {
+    // DCMTK swaps OW data in 16-bit words; 32-bit samples also need their two words swapped.
+    swapped.assign(data, data + needed);
+    for (std::size_t i = 0; i + 4 <= swapped.size(); i += 4) {
+      std::swap(swapped[i], swapped[i + 2]);
+      std::swap(swapped[i + 1], swapped[i + 3]);
+    }
+    data = swapped.data();
+  }
+  for (const auto& t : targets) {
+    convert_raw_frame(data + frame_bytes * static_cast<std::size_t>(t.frame), pixels, pf, t.slope,
+                      t.intercept, volume + t.slice * pixels);
+  }
+}
+
+}  // namespace
+
+Volume read_dicom_series(const DicomSeries& series, const DicomReadOptions& options) {
+  detail::ensure_dcmtk_ready();
+  SeriesGeometry geo = series_geometry(series, options.strict);
+  for (const auto& w : geo.warnings) logger()->warn("series {}: {}", series.info.series_uid, w);
+  const int64_t depth = static_cast<int64_t>(geo.order.size());
+  if (depth == 0 || series.rows <= 0 || series.cols <= 0) {
+    throw DicomError("series " + series.info.series_uid + " has no readable slices");
+  }
+  torch::Tensor data = torch::empty({depth, series.rows, series.cols}, torch::kFloat32);
+  float* out = data.data_ptr<float>();
+
+  // Frames grouped by their file so that each file is loaded once.
+  std::map<std::size_t, std::vector<FrameTarget>> by_instance;
+  for (int64_t k = 0; k < depth; ++k) {
+    const DicomFrame& f = series.frames[geo.order[k]];
+    by_instance[f.instance].push_back({f.frame, k, f.slope, f.intercept});
+  }
+  std::vector<std::pair<std::size_t, std::vector<FrameTarget>>> jobs(by_instance.begin(), by_instance.end());
+  {
+    ProgressBar bar(options.show_progress && depth > 20 ? depth : 0, "reading", "slices");
+    parallel_for(jobs.size(), options.threads, [&](std::size_t j) {
+      decode_instance(series.instances[jobs[j].first], jobs[j].second, series.rows, series.cols, out);
+      bar.tick(static_cast<int64_t>(jobs[j].second.size()));
+    });
+  }
+
+  VolumeInfo info = series.info;
+  info.instance_numbers.clear();
+  for (int64_t k = 0; k < depth; ++k) info.instance_numbers.push_back(series.frames[geo.order[k]].instance_number);
+  info.transfer_syntaxes = series.transfer_syntax_names();
+  info.warnings = geo.warnings;
+  if (!geo.order.empty()) {
+    info.rescale_slope = series.frames[geo.order[0]].slope;
+    info.rescale_intercept = series.frames[geo.order[0]].intercept;
+  }
+  return Volume(data, geo.spacing_mm, geo.origin_lps, geo.direction, std::move(info));
+}
+
+Volume read_dicom(const fs::path& input, const std::string& selector, const DicomReadOptions& options) {
+  DicomScanOptions scan;
+  scan.threads = options.threads;
+  scan.show_progress = options.show_progress;
+  auto series = scan_dicom(input, scan);
+  return read_dicom_series(select_series(series, selector), options);
+}
+
+}  // namespace tomograd::io

@@ -235,8 +235,8 @@ ScannedFile scan_file(const fs::path& file) {
         info.window_centers = get_numbers(*g, DCM_WindowCenter);
         info.window_widths = get_numbers(*g, DCM_WindowWidth);
       }
-    } else if (inst.frames > 1 && fr.position && fr.orientation) {
-      const auto& o = *fr.orientation;
+    } else if (inst.frames > 1 && fr.position) {
+      const auto o = fr.orientation.value_or(std::array<double, 6>{1, 0, 0, 0, 1, 0});
       Vec3 n{o[1] * o[5] - o[2] * o[4], o[2] * o[3] - o[0] * o[5], o[0] * o[4] - o[1] * o[3]};
       double d = 0;
       if (offsets.size() == static_cast<std::size_t>(inst.frames)) d = offsets[f];
@@ -444,7 +444,7 @@ SeriesGeometry series_geometry(const DicomSeries& series, bool strict) {
   std::vector<double> dist(n, 0.0);
   g.order.resize(n);
   std::iota(g.order.begin(), g.order.end(), 0);
-  if (all_positions && iop) {
+  if (all_positions) {
     for (std::size_t i = 0; i < n; ++i) {
       const Vec3& p = *frames[i].position;
       dist[i] = p[0] * normal[0] + p[1] * normal[1] + p[2] * normal[2];
@@ -469,7 +469,7 @@ SeriesGeometry series_geometry(const DicomSeries& series, bool strict) {
   // Slice spacing from positions, never from SliceThickness (which may overlap or leave gaps).
   double thickness = series.info.slice_thickness_mm;
   g.spacing_mm[0] = thickness > 0 ? thickness : 1.0;
-  if (all_positions && iop && n > 1) {
+  if (all_positions && n > 1) {
     std::vector<std::size_t> kept{g.order[0]};
     std::vector<double> steps;
     for (std::size_t i = 1; i < n; ++i) {

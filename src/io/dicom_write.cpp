@@ -1,1 +1,232 @@
-// in progress
+// DICOM series writer: a Volume becomes one CT or MR Image Storage file per slice.
+#include <dcmtk/dcmdata/dcrleerg.h>
+#include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmjpeg/djrplol.h>
+#include <dcmtk/dcmjpls/djrparam.h>
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <sstream>
+
+#include "dicom_impl.hpp"
+#include "tomograd/core/error.hpp"
+#include "tomograd/core/log.hpp"
+#include "tomograd/io/dicom.hpp"
+
+namespace fs = std::filesystem;
+
+namespace tomograd::io {
+
+namespace {
+
+std::string new_uid() {
+  char buf[100];
+  dcmGenerateUniqueIdentifier(buf, SITE_INSTANCE_UID_ROOT);
+  return buf;
+}
+
+std::string fmt_number(double v) {
+  // Decimal String values are at most 16 characters (PS3.5 6.2, VR DS).
+  char buf[32];
+  for (int precision = 10; precision >= 1; --precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+    if (std::strlen(buf) <= 16) break;
+  }
+  return buf;
+}
+
+std::string join_numbers(std::initializer_list<double> values) {
+  std::string s;
+  for (double v : values) s += (s.empty() ? "" : "\\") + fmt_number(v);
+  return s;
+}
+
+void put(DcmDataset& ds, const DcmTagKey& tag, const std::string& value, const std::string& file) {
+  OFCondition st = ds.putAndInsertString(tag, value.c_str());
+  if (st.bad()) {
+    throw DicomError("cannot set " + std::string(DcmTag(tag).getTagName()) + " in '" + file + "': " + st.text());
+  }
+}
+
+E_TransferSyntax to_xfer(DicomEncoding e) {
+  switch (e) {
+    case DicomEncoding::kExplicitLittle: return EXS_LittleEndianExplicit;
+    case DicomEncoding::kImplicitLittle: return EXS_LittleEndianImplicit;
+    case DicomEncoding::kExplicitBig: return EXS_BigEndianExplicit;
+    case DicomEncoding::kDeflated: return EXS_DeflatedLittleEndianExplicit;
+    case DicomEncoding::kRle: return EXS_RLELossless;
+    case DicomEncoding::kJpegLossless: return EXS_JPEGProcess14SV1;
+    case DicomEncoding::kJpegLsLossless: return EXS_JPEGLSLossless;
+  }
+  return EXS_LittleEndianExplicit;
+}
+
+// Chooses intercept and slope so every value is stored as int16.
+void choose_rescale(const torch::Tensor& data, const DicomWriteOptions& o, double& intercept, double& slope) {
+  const double lo = data.min().item<double>(), hi = data.max().item<double>();
+  if (!std::isfinite(lo) || !std::isfinite(hi)) throw ValueError("volume holds NaN or infinite values");
+  if (o.rescale_intercept && o.rescale_slope) {
+    intercept = *o.rescale_intercept;
+    slope = *o.rescale_slope;
+    if (!(slope > 0)) throw ValueError("rescale slope must be positive");
+    return;
+  }
+  intercept = o.rescale_intercept.value_or(o.modality == "CT" ? -1024.0 : 0.0);
+  const bool integral = torch::equal(data, data.round());
+  if (integral && lo - intercept >= -32768 && hi - intercept <= 32767) {
+    slope = o.rescale_slope.value_or(1.0);
+    return;
+  }
+  if (o.rescale_slope) {
+    slope = *o.rescale_slope;
+    return;
+  }
+  // Centre the range so it spans the int16 codes.
+  if (!o.rescale_intercept) intercept = (lo + hi) / 2.0;
+  double half = std::max(hi - intercept, intercept - lo);
+  slope = half > 0 ? half / 32767.0 : 1.0;
+}
+
+}  // namespace
+
+DicomEncoding parse_dicom_encoding(const std::string& name) {
+  static const std::pair<const char*, DicomEncoding> kNames[] = {
+      {"explicit-little", DicomEncoding::kExplicitLittle}, {"implicit-little", DicomEncoding::kImplicitLittle},
+      {"explicit-big", DicomEncoding::kExplicitBig},       {"deflated", DicomEncoding::kDeflated},
+      {"rle", DicomEncoding::kRle},                        {"jpeg-lossless", DicomEncoding::kJpegLossless},
+      {"jpeg-ls-lossless", DicomEncoding::kJpegLsLossless}};
+  std::string valid;
+  for (const auto& [n, e] : kNames) {
+    if (name == n) return e;
+    valid += (valid.empty() ? "" : ", ") + std::string(n);
+  }
+  throw ValueError("unknown DICOM encoding '" + name + "' (valid: " + valid + ")");
+}
+
+std::vector<fs::path> write_dicom_series(const Volume& volume, const fs::path& dir,
+                                         const DicomWriteOptions& options) {
+  detail::ensure_dcmtk_ready();
+  if (options.modality != "CT" && options.modality != "MR") {
+    throw ValueError("DICOM writer modality must be CT or MR, got '" + options.modality + "'");
+  }
+  if (volume.empty()) throw ValueError("cannot write an empty volume as DICOM");
+  ensure_directory(dir);
+  const VolumeInfo& info = volume.info();
+  const std::string study_uid = !options.study_uid.empty() ? options.study_uid
+                                : !info.study_uid.empty()  ? info.study_uid : new_uid();
+  const std::string series_uid = !options.series_uid.empty() ? options.series_uid : new_uid();
+  const std::string frame_uid = new_uid();
+  const std::string description = !options.series_description.empty() ? options.series_description
+                                                                        : info.series_description;
+  double intercept = 0, slope = 1;
+  torch::Tensor data = volume.data().contiguous();
+  choose_rescale(data, options, intercept, slope);
+  torch::Tensor stored = ((data - intercept) / slope).round_();
+  if (stored.min().item<double>() < -32768 || stored.max().item<double>() > 32767) {
+    throw ValueError("values do not fit int16 with RescaleIntercept " + fmt_number(intercept) +
+                     " and RescaleSlope " + fmt_number(slope));
+  }
+  stored = stored.to(torch::kInt16).contiguous();
+  const int64_t rows = volume.rows(), cols = volume.cols();
+  const Mat3& d = volume.direction();
+  const Vec3& sp = volume.spacing_mm();
+  const Vec3 normal{d[0][2], d[1][2], d[2][2]};
+  const E_TransferSyntax xfer = to_xfer(options.encoding);
+
+  std::vector<fs::path> written;
+  for (int64_t k = 0; k < volume.depth(); ++k) {
+    char name[32];
+    std::snprintf(name, sizeof name, "IM%04lld.dcm", static_cast<long long>(k + 1));
+    const fs::path target = dir / name;
+    const std::string file = target.string();
+    DcmFileFormat ff;
+    DcmDataset& ds = *ff.getDataset();
+    const bool ct = options.modality == "CT";
+    put(ds, DCM_SOPClassUID, ct ? UID_CTImageStorage : UID_MRImageStorage, file);
+    put(ds, DCM_SOPInstanceUID, new_uid(), file);
+    put(ds, DCM_SpecificCharacterSet, "ISO_IR 100", file);
+    put(ds, DCM_ImageType, ct ? "ORIGINAL\\PRIMARY\\AXIAL" : "ORIGINAL\\PRIMARY", file);
+    put(ds, DCM_Modality, options.modality, file);
+    put(ds, DCM_Manufacturer, "tomograd", file);
+    // Patient module (type 2): only the ID; no name, birth date or other identifying data.
+    put(ds, DCM_PatientName, "", file);
+    put(ds, DCM_PatientID, options.patient_id, file);
+    put(ds, DCM_PatientBirthDate, "", file);
+    put(ds, DCM_PatientSex, info.sex, file);
+    put(ds, DCM_StudyInstanceUID, study_uid, file);
+    put(ds, DCM_StudyID, options.study_id, file);
+    put(ds, DCM_StudyDate, "", file);
+    put(ds, DCM_StudyTime, "", file);
+    put(ds, DCM_ReferringPhysicianName, "", file);
+    put(ds, DCM_AccessionNumber, "", file);
+    put(ds, DCM_SeriesInstanceUID, series_uid, file);
+    put(ds, DCM_SeriesNumber, std::to_string(options.series_number), file);
+    if (!description.empty()) put(ds, DCM_SeriesDescription, description, file);
+    put(ds, DCM_FrameOfReferenceUID, frame_uid, file);
+    put(ds, DCM_PositionReferenceIndicator, "", file);
+    put(ds, DCM_InstanceNumber, std::to_string(k + 1), file);
+    const Vec3 pos = volume.index_to_lps(static_cast<double>(k), 0, 0);
+    put(ds, DCM_ImagePositionPatient, join_numbers({pos[0], pos[1], pos[2]}), file);
+    put(ds, DCM_ImageOrientationPatient,
+        join_numbers({d[0][0], d[1][0], d[2][0], d[0][1], d[1][1], d[2][1]}), file);
+    put(ds, DCM_SliceLocation, fmt_number(pos[0] * normal[0] + pos[1] * normal[1] + pos[2] * normal[2]), file);
+    put(ds, DCM_PixelSpacing, join_numbers({sp[1], sp[2]}), file);
+    put(ds, DCM_SliceThickness, fmt_number(info.slice_thickness_mm > 0 ? info.slice_thickness_mm : sp[0]), file);
+    if (ct) {
+      put(ds, DCM_KVP, "", file);
+      put(ds, DCM_AcquisitionNumber, "", file);
+      put(ds, DCM_RescaleType, "HU", file);
+    } else {
+      put(ds, DCM_ScanningSequence, "SE", file);
+      put(ds, DCM_SequenceVariant, "NONE", file);
+      put(ds, DCM_ScanOptions, "", file);
+      put(ds, DCM_MRAcquisitionType, "2D", file);
+      put(ds, DCM_EchoTime, "", file);
+      put(ds, DCM_EchoTrainLength, "", file);
+      put(ds, DCM_SpacingBetweenSlices, fmt_number(sp[0]), file);
+      if (info.field_strength_t > 0) put(ds, DCM_MagneticFieldStrength, fmt_number(info.field_strength_t), file);
+    }
+    put(ds, DCM_RescaleIntercept, fmt_number(intercept), file);
+    put(ds, DCM_RescaleSlope, fmt_number(slope), file);
+    if (!info.window_centers.empty() && !info.window_widths.empty()) {
+      put(ds, DCM_WindowCenter, fmt_number(info.window_centers[0]), file);
+      put(ds, DCM_WindowWidth, fmt_number(info.window_widths[0]), file);
+    }
+    ds.putAndInsertUint16(DCM_SamplesPerPixel, 1);
+    put(ds, DCM_PhotometricInterpretation, "MONOCHROME2", file);
+    ds.putAndInsertUint16(DCM_Rows, static_cast<Uint16>(rows));
+    ds.putAndInsertUint16(DCM_Columns, static_cast<Uint16>(cols));
+    ds.putAndInsertUint16(DCM_BitsAllocated, 16);
+    ds.putAndInsertUint16(DCM_BitsStored, 16);
+    ds.putAndInsertUint16(DCM_HighBit, 15);
+    ds.putAndInsertUint16(DCM_PixelRepresentation, 1);
+    const auto* slice = reinterpret_cast<const Uint16*>(stored[k].data_ptr<int16_t>());
+    OFCondition st = ds.putAndInsertUint16Array(DCM_PixelData, slice, static_cast<unsigned long>(rows * cols));
+    if (st.bad()) throw DicomError("cannot set PixelData in '" + file + "': " + st.text());
+
+    if (DcmXfer(xfer).isEncapsulated()) {
+      DJ_RPLossless jpeg_params;
+      DJLSRepresentationParameter jls_params(2, OFTrue);
+      const DcmRepresentationParameter* params = nullptr;
+      if (options.encoding == DicomEncoding::kJpegLossless) params = &jpeg_params;
+      if (options.encoding == DicomEncoding::kJpegLsLossless) params = &jls_params;
+      st = ds.chooseRepresentation(xfer, params);
+      if (st.bad() || !ds.canWriteXfer(xfer)) {
+        throw DicomError("cannot encode '" + file + "' as " + DcmXfer(xfer).getXferName() + ": " + st.text());
+      }
+    }
+    AtomicFile out(target, options.overwrite);
+    st = ff.saveFile(out.temp_path().c_str(), xfer, EET_ExplicitLength, EGL_recalcGL, EPD_noChange, 0, 0,
+                     EWM_fileformat);
+    if (st.bad()) throw DicomError("cannot write '" + file + "': " + st.text());
+    out.commit();
+    written.push_back(target);
+  }
+  logger()->debug("wrote {} DICOM files to '{}' ({})", written.size(), dir.string(), DcmXfer(xfer).getXferName());
+  return written;
+}
+
+}  // namespace tomograd::io

@@ -73,7 +73,7 @@ std::string datatype_name(int datatype) {
 
 std::string dims_text(const nifti_image& nim) {
   std::ostringstream s;
-  for (int64_t d = 1; d <= std::max<int64_t>(nim.ndim, 1) && d <= 7; ++d) {
+  for (int64_t d = 1; d <= std::clamp<int64_t>(nim.dim[0], 1, 7); ++d) {
     if (d > 1) s << 'x';
     s << nim.dim[d];
   }
@@ -229,15 +229,32 @@ Volume read_nifti(const fs::path& path) {
                        "); supported: " + kSupportedReadTypes);
   }
 
-  if (nim->nx < 1 || nim->ny < 1 || nim->nz < 1) {
-    throw NiftiError("cannot read NIfTI file " + quoted(path) + ": invalid dimensions " +
-                     dims_text(*nim));
+  // dim[d] for d > dim[0] are unused (NIfTI-1 header docs) and often 0, so only dim[1..dim[0]]
+  // count; a 2D image is one slice.
+  const int64_t ndim = nim->dim[0];
+  if (ndim < 1 || ndim > 7) {
+    throw NiftiError("cannot read NIfTI file " + quoted(path) + ": invalid dim[0] = " +
+                     std::to_string(ndim) + " (expected 1..7)");
   }
-  const int64_t volumes = nim->nt * nim->nu * nim->nv * nim->nw;
+  for (int64_t d = 1; d <= ndim; ++d) {
+    if (nim->dim[d] < 1) {
+      throw NiftiError("cannot read NIfTI file " + quoted(path) + ": invalid dimensions " +
+                       dims_text(*nim) + " (every dim[1..dim[0]] must be at least 1)");
+    }
+  }
+  int64_t volumes = 1;
+  for (int64_t d = 4; d <= ndim; ++d) volumes *= nim->dim[d];
   if (volumes != 1) {
     throw NiftiError("cannot read NIfTI file " + quoted(path) + ": it holds " +
                      std::to_string(volumes) + " volumes (dim " + dims_text(*nim) +
                      "); expected a 3D image or a 4D file with a single volume");
+  }
+
+  const int64_t nx = nim->dim[1], ny = ndim >= 2 ? nim->dim[2] : 1, nz = ndim >= 3 ? nim->dim[3] : 1;
+  const int64_t n = nx * ny * nz;
+  if (nim->nvox != n) {
+    throw NiftiError("cannot read NIfTI file " + quoted(path) + ": nifti_clib counted " +
+                     std::to_string(nim->nvox) + " voxels for dim " + dims_text(*nim));
   }
 
   if (nifti_image_load(nim.get()) != 0 || nim->data == nullptr) {
@@ -253,8 +270,6 @@ Volume read_nifti(const fs::path& path) {
                      ": voxel data is truncated or unreadable: " + detail);
   }
 
-  const int64_t nx = nim->nx, ny = nim->ny, nz = nim->nz;
-  const int64_t n = nx * ny * nz;
   // NIfTI stores i fastest, then j, then k: exactly a contiguous [k][j][i] = [D,H,W] array.
   torch::Tensor data = torch::empty({nz, ny, nx}, torch::kFloat32);
   float* out = data.data_ptr<float>();
@@ -420,30 +435,50 @@ void write_nifti(const Volume& volume, const fs::path& path, const NiftiWriteOpt
   nim->scl_inter = 0.0;
   std::strncpy(nim->descrip, "tomograd", sizeof(nim->descrip) - 1);
 
-  // The temporary name keeps the ".nii"/".nii.gz" suffix, from which nifti_clib decides on
-  // compression. nifti_set_filenames() also resets nifti_type from the names (to NIfTI-1), so the
-  // version is set after it.
-  const std::string temp = file.temp_path().string();
-  if (nifti_set_filenames(nim.get(), temp.c_str(), 0, 1) != 0) {
-    throw NiftiError("cannot write " + quoted(path) + ": nifti_clib rejected the file name " +
-                     quoted(file.temp_path()));
-  }
+  // The file is assembled here rather than by nifti_image_write(): in nifti_clib 3.0.1 that
+  // function treats NIFTI_FTYPE_NIFTI2_1 like a .hdr/.img pair (it reopens the same name for the
+  // voxels, truncating the header, with vox_offset 0), nifti_set_filenames() silently turns the
+  // type back into NIfTI-1, and no write error is ever reported. The library still converts the
+  // nifti_image into the on-disk header struct; znzlib writes plain or gzip by the ".gz" suffix,
+  // which the temporary name keeps.
   nim->nifti_type = options.version == 2 ? NIFTI_FTYPE_NIFTI2_1 : NIFTI_FTYPE_NIFTI1_1;
+  // Header, then the 4-byte extender (all zero: no extensions follow), then the voxels; 352 and
+  // 544 are both multiples of 16 as the NIfTI-1 spec asks of vox_offset in single files.
+  nifti_1_header header1{};
+  nifti_2_header header2{};
+  const void* header = nullptr;
+  size_t header_size = 0;
+  if (options.version == 2) {
+    nim->iname_offset = static_cast<int64_t>(sizeof(nifti_2_header)) + 4;
+    if (nifti_convert_nim2n2hdr(nim.get(), &header2) != 0) {
+      throw NiftiError("cannot write " + quoted(path) + ": building the NIfTI-2 header failed");
+    }
+    header = &header2;
+    header_size = sizeof(header2);
+  } else {
+    nim->iname_offset = static_cast<int64_t>(sizeof(nifti_1_header)) + 4;
+    if (nifti_convert_nim2n1hdr(nim.get(), &header1) != 0) {
+      throw NiftiError("cannot write " + quoted(path) + ": building the NIfTI-1 header failed");
+    }
+    header = &header1;
+    header_size = sizeof(header1);
+  }
 
-  // nifti_image_write() reports nothing back, so we let the library write the header and leave
-  // the file open (write_opts = 2), then write the voxels ourselves and check every step.
-  znzFile fp = nifti_image_write_hdr_img(nim.get(), 2, "wb");
+  const std::string temp = file.temp_path().string();
+  const bool gzip = ends_with(lower(temp), ".gz");
+  znzFile fp = znzopen(temp.c_str(), "wb", gzip ? 1 : 0);
   if (znz_isnull(fp)) {
     throw IoError("cannot write NIfTI file " + quoted(path) + ": opening " +
-                  quoted(file.temp_path()) + " failed");
+                  quoted(file.temp_path()) + " for writing failed");
   }
+  const char extender[4] = {0, 0, 0, 0};
   const int64_t want = nim->nvox * nim->nbyper;
-  const int64_t wrote = nifti_write_buffer(fp, nim->data, want);
-  const int close_rc = znzclose(fp);
-  if (wrote != want || close_rc != 0) {
-    throw IoError("writing NIfTI file " + quoted(path) + " failed after " +
-                  std::to_string(std::max<int64_t>(wrote, 0)) + " of " + std::to_string(want) +
-                  " voxel bytes (disk full?)");
+  bool ok = znzwrite(header, 1, header_size, fp) == header_size;
+  ok = ok && znzwrite(extender, 1, sizeof(extender), fp) == sizeof(extender);
+  ok = ok && nifti_write_buffer(fp, nim->data, want) == want;
+  const int close_rc = znzclose(fp);  // for gzip, the last block is written here
+  if (!ok || close_rc != 0) {
+    throw IoError("writing NIfTI file " + quoted(path) + " failed (disk full?)");
   }
   file.commit();
   logger()->debug("wrote NIfTI-{} {} ({} {}x{}x{})", options.version, path.string(),

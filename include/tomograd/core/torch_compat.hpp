@@ -4,6 +4,7 @@
 #include <torch/version.h>
 
 #include <string>
+#include <vector>
 
 namespace tomograd::compat {
 
@@ -20,5 +21,9 @@ constexpr bool kTorch2 = TORCH_VERSION_MAJOR >= 2;
 inline int cuda_device_count() {
   return torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
 }
+
+/// Names of the usable CUDA devices ("NVIDIA H100 80GB HBM3", ...); empty without CUDA.
+/// Implemented in src/core/torch_compat.cpp, the only unit that may include CUDA headers.
+std::vector<std::string> cuda_device_names();
 
 }  // namespace tomograd::compat

@@ -90,6 +90,9 @@ class Volume {
   VolumeInfo info_;
 };
 
+/// Orientation code of a direction matrix (see Volume::orientation_code()).
+std::string orientation_code(const Mat3& direction);
+
 /// Returns @p volume with its voxels permuted and flipped so that index axes (i, j, k) point to
 /// @p code (three letters, one of L/R, P/A, S/I each, e.g. "LPS", "PIL"). Geometry (origin,
 /// spacing, direction) is updated so every voxel keeps its physical position. Throws ValueError

@@ -1,0 +1,12 @@
+#pragma once
+// The tomograd app's subcommands: each adds itself to the CLI and runs one library call.
+#include <CLI/CLI.hpp>
+
+namespace tomograd::app {
+
+void setup_info(CLI::App& app);
+void setup_convert(CLI::App& app);
+void setup_export_png(CLI::App& app);
+void setup_doctor(CLI::App& app);
+
+}  // namespace tomograd::app
