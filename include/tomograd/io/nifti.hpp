@@ -12,7 +12,9 @@ namespace tomograd::io {
 bool is_nifti_path(const std::filesystem::path& path);
 
 /// Reads a 3D NIfTI-1 or NIfTI-2 image (either byte order, gzip or not) into a Volume in LPS.
-/// The sform is used when sform_code > 0, else the qform when qform_code > 0, else pixdim alone.
+/// The sform is used when sform_code > 0, else the qform when qform_code > 0, else pixdim alone
+/// along RAS axes (a warning is logged and added to VolumeInfo::warnings). Spacing is the length
+/// of each affine column (pixdim itself for the qform), so affine_lps() reproduces the file's.
 /// scl_slope/scl_inter are applied when scl_slope is non-zero. Data types: uint8, int8, int16,
 /// uint16, int32, uint32, float32, float64. A 4D file with one volume is read as 3D.
 /// Throws NiftiError naming the file for anything else.

@@ -1,0 +1,138 @@
+// Runs the tomograd binary itself: exit codes, files written, JSON shape, error messages.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "support/fixtures.hpp"
+#include "tomograd/core/atomic_file.hpp"
+#include "tomograd/io/dicom.hpp"
+#include "tomograd/io/nifti.hpp"
+
+using namespace tomograd;
+namespace fs = std::filesystem;
+using test::run_command;
+using test::shell_quote;
+
+namespace {
+
+std::string app() { return shell_quote(TOMOGRAD_APP); }
+
+Volume ct_volume() {
+  torch::manual_seed(3);
+  auto t = torch::randint(-1024, 1500, {5, 16, 12}).to(torch::kFloat32);
+  return Volume(t, {3.0, 0.8, 0.7}, {-50, -60, 10});
+}
+
+}  // namespace
+
+TEST_CASE("tomograd --help and usage errors", "[cli]") {
+  auto r = run_command(app() + " --help");
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("info") && Catch::Contains("convert") && Catch::Contains("export-png") &&
+                        Catch::Contains("doctor"));
+  auto sub = run_command(app() + " convert --help");
+  CHECK(sub.exit_code == 0);
+  CHECK_THAT(sub.out, Catch::Contains("Example"));
+  CHECK(run_command(app()).exit_code == 2);
+  CHECK(run_command(app() + " info").exit_code == 2);
+  CHECK(run_command(app() + " frobnicate").exit_code == 2);
+}
+
+TEST_CASE("tomograd info --json lists series with the documented keys", "[cli]") {
+  test::TempDir tmp;
+  io::DicomWriteOptions a, b;
+  a.series_description = "AX";
+  a.series_number = 1;
+  b.series_description = "COR";
+  b.series_number = 2;
+  io::write_dicom_series(ct_volume(), tmp / "study" / "a", a);
+  b.encoding = io::DicomEncoding::kRle;
+  io::write_dicom_series(ct_volume(), tmp / "study" / "b", b);
+  auto r = run_command(app() + " info " + shell_quote((tmp / "study").string()) + " --json");
+  REQUIRE(r.exit_code == 0);
+  auto j = nlohmann::json::parse(r.out);
+  REQUIRE(j["series"].size() == 2);
+  for (const char* key : {"series_uid", "modality", "description", "rows", "cols", "slices", "spacing_mm",
+                          "transfer_syntaxes", "warnings"}) {
+    CHECK(j["series"][0].contains(key));
+  }
+  CHECK(j["series"][0]["description"] == "AX");
+  CHECK(j["series"][0]["rows"] == 16);
+  CHECK(j["series"][0]["cols"] == 12);
+  CHECK(j["series"][0]["slices"] == 5);
+  CHECK(j["series"][0]["spacing_mm"][0].get<double>() == Approx(3.0));
+  CHECK(j["series"][1]["transfer_syntaxes"][0].get<std::string>().find("RLE") != std::string::npos);
+  // Plain text: one row per series.
+  auto t = run_command(app() + " info " + shell_quote((tmp / "study").string()));
+  CHECK(t.exit_code == 0);
+  CHECK_THAT(t.out, Catch::Contains("AX") && Catch::Contains("COR") && Catch::Contains("12x16x5"));
+}
+
+TEST_CASE("tomograd info reports missing input and non-DICOM folders clearly", "[cli]") {
+  test::TempDir tmp;
+  auto r = run_command(app() + " info " + shell_quote((tmp / "nope").string()));
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("does not exist") && Catch::Contains("nope"));
+  write_file_atomic(tmp / "notes.txt", "hello");
+  auto t = run_command(app() + " info " + shell_quote(tmp.path().string()));
+  CHECK(t.exit_code == 1);
+  CHECK_THAT(t.err, Catch::Contains("no DICOM image found"));
+}
+
+TEST_CASE("tomograd convert DICOM -> NIfTI -> DICOM keeps values and geometry", "[cli]") {
+  test::TempDir tmp;
+  Volume v = ct_volume();
+  io::write_dicom_series(v, tmp / "dcm");
+  auto r = run_command(app() + " convert " + shell_quote((tmp / "dcm").string()) + " " +
+                       shell_quote((tmp / "v.nii.gz").string()) + " --dtype int16");
+  REQUIRE(r.exit_code == 0);
+  Volume n = io::read_nifti(tmp / "v.nii.gz");
+  CHECK(torch::equal(n.data(), v.data()));
+  CHECK(n.spacing_mm()[0] == Approx(3.0));
+  CHECK(n.origin_lps()[0] == Approx(-50));
+  // Never overwrite what exists.
+  auto again = run_command(app() + " convert " + shell_quote((tmp / "dcm").string()) + " " +
+                           shell_quote((tmp / "v.nii.gz").string()));
+  CHECK(again.exit_code == 1);
+  CHECK_THAT(again.err, Catch::Contains("refusing to overwrite"));
+  auto back = run_command(app() + " convert " + shell_quote((tmp / "v.nii.gz").string()) + " " +
+                          shell_quote((tmp / "dcm2").string()) + " --encoding jpeg-ls-lossless");
+  REQUIRE(back.exit_code == 0);
+  Volume d = io::read_dicom(tmp / "dcm2");
+  CHECK(torch::equal(d.data(), v.data()));
+  auto into_full = run_command(app() + " convert " + shell_quote((tmp / "v.nii.gz").string()) + " " +
+                               shell_quote((tmp / "dcm2").string()));
+  CHECK(into_full.exit_code == 1);
+  CHECK_THAT(into_full.err, Catch::Contains("not empty"));
+  auto bad_enc = run_command(app() + " convert " + shell_quote((tmp / "v.nii.gz").string()) + " " +
+                             shell_quote((tmp / "dcm3").string()) + " --encoding jpeg2000");
+  CHECK(bad_enc.exit_code == 1);
+  CHECK_THAT(bad_enc.err, Catch::Contains("unknown DICOM encoding"));
+}
+
+TEST_CASE("tomograd export-png writes one windowed PNG per slice", "[cli]") {
+  test::TempDir tmp;
+  io::DicomWriteOptions o;
+  o.study_uid = "1.2.3";
+  o.series_uid = "1.2.3.4";
+  io::write_dicom_series(ct_volume(), tmp / "dcm", o);
+  auto r = run_command(app() + " export-png " + shell_quote((tmp / "dcm").string()) + " " +
+                       shell_quote((tmp / "png").string()) + " --window brain");
+  REQUIRE(r.exit_code == 0);
+  for (int i = 1; i <= 5; ++i) CHECK(fs::exists(tmp / "png" / ("1.2.3_1.2.3.4_" + std::to_string(i) + ".png")));
+  auto bad = run_command(app() + " export-png " + shell_quote((tmp / "dcm").string()) + " " +
+                         shell_quote((tmp / "png2").string()) + " --window brian");
+  CHECK(bad.exit_code == 1);
+  CHECK_THAT(bad.err, Catch::Contains("invalid window 'brian'"));
+}
+
+TEST_CASE("tomograd doctor passes every check", "[cli]") {
+  auto r = run_command(app() + " doctor --json");
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["ok"] == true);
+  CHECK(j["versions"].contains("dcmtk"));
+  CHECK(j["versions"].contains("libtorch"));
+  CHECK(j["checks"].size() >= 6);
+}
