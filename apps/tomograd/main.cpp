@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
                "  tomograd doctor",
                "tomograd"};
   app.require_subcommand(1);
+  app.fallthrough();  // global options (--quiet, --log-level) may follow the subcommand
   app.set_version_flag("--version", TOMOGRAD_VERSION);
   tomograd::LogOptions log;
   app.add_option("--log-level", log.level, "trace|debug|info|warn|error|off (default: info)")

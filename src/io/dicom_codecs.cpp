@@ -24,6 +24,9 @@ void ensure_dcmtk_ready() {
     // with the file name, so its logger stays quiet unless we are tracing.
     OFLog::configure(logger()->level() <= spdlog::level::trace ? OFLogger::WARN_LOG_LEVEL
                                                               : OFLogger::OFF_LOG_LEVEL);
+    // Some archives store well-known attributes with VR UN (unknown); read them with the VR from
+    // the data dictionary, as pydicom does, instead of losing ImagePositionPatient and friends.
+    dcmEnableUnknownVRConversion.set(OFTrue);
     DcmRLEDecoderRegistration::registerCodecs();
     DcmRLEEncoderRegistration::registerCodecs();
     DJDecoderRegistration::registerCodecs();

@@ -1,4 +1,7 @@
 // Pixel decoding: DICOM instances to float32 physical values.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -8,6 +11,7 @@
 #include "dicom_impl.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/log.hpp"
+#include "tomograd/core/memory.hpp"
 #include "tomograd/core/parallel.hpp"
 #include "tomograd/core/progress.hpp"
 #include "tomograd/io/dicom.hpp"
@@ -157,46 +161,108 @@ std::vector<std::vector<uint8_t>> j2k_frames(DcmDataset& ds, int frames, const s
   return out;
 }
 
+PixelFormat pixel_format(const DicomInstance& inst) {
+  PixelFormat pf;
+  pf.bits_allocated = inst.bits_allocated;
+  pf.bits_stored = inst.bits_stored;
+  pf.high_bit = inst.high_bit;
+  pf.is_signed = inst.is_signed;
+  pf.monochrome1 = inst.photometric == "MONOCHROME1";
+  return pf;
+}
+
+void check_pixel_format(const DicomInstance& inst, int rows, int cols) {
+  const std::string file = inst.file.string();
+  if (inst.samples_per_pixel != 1 ||
+      (!inst.photometric.empty() && inst.photometric != "MONOCHROME1" && inst.photometric != "MONOCHROME2")) {
+    throw DicomError("'" + file + "' is a colour image (SamplesPerPixel " + std::to_string(inst.samples_per_pixel) +
+                     ", PhotometricInterpretation " + inst.photometric +
+                     "): tomograd reads greyscale (MONOCHROME1/2) images only");
+  }
+  if (inst.rows != rows || inst.cols != cols) {
+    throw DicomError("'" + file + "' is " + std::to_string(inst.rows) + "x" + std::to_string(inst.cols) +
+                     " pixels but the series is " + std::to_string(rows) + "x" + std::to_string(cols));
+  }
+  const PixelFormat pf = pixel_format(inst);
+  if ((pf.bits_allocated != 8 && pf.bits_allocated != 16 && pf.bits_allocated != 32) || pf.bits_stored < 1 ||
+      pf.bits_stored > pf.bits_allocated || pf.high_bit < pf.bits_stored - 1 || pf.high_bit >= pf.bits_allocated) {
+    throw DicomError("'" + file + "': unsupported pixel format (BitsAllocated " + std::to_string(pf.bits_allocated) +
+                     ", BitsStored " + std::to_string(pf.bits_stored) + ", HighBit " + std::to_string(pf.high_bit) +
+                     ")");
+  }
+}
+
 struct FrameTarget {
   int frame;          // frame within the instance
   int64_t slice;      // destination slice in the volume
   double slope, intercept;
 };
 
+// Fast path for uncompressed little-endian files whose PixelData is the last element (the usual
+// layout): the value is the file's tail, preceded by its element header. The header bytes are
+// checked (tag, VR, length) before the pixels are used; anything unusual returns false and the
+// caller parses the file with DCMTK instead. Saves a second full parse and DCMTK's per-file
+// buffer allocation, which dominated read time for large series.
+bool read_trailing_pixels(const DicomInstance& inst, std::size_t value_length, std::vector<uint8_t>& buffer) {
+  const bool explicit_vr = inst.transfer_syntax_uid == "1.2.840.10008.1.2.1";
+  const bool implicit_vr = inst.transfer_syntax_uid == "1.2.840.10008.1.2";
+  if (!explicit_vr && !implicit_vr) return false;
+  const std::size_t header = explicit_vr ? 12 : 8;
+  int fd = ::open(inst.file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st {};
+  bool ok = ::fstat(fd, &st) == 0 && static_cast<std::size_t>(st.st_size) >= value_length + header + 132;
+  if (ok) {
+    const off_t start = static_cast<off_t>(st.st_size - value_length - header);
+    buffer.resize(value_length + header);
+    std::size_t done = 0;
+    while (ok && done < buffer.size()) {
+      ssize_t n = ::pread(fd, buffer.data() + done, buffer.size() - done, start + static_cast<off_t>(done));
+      if (n <= 0) ok = false;
+      else done += static_cast<std::size_t>(n);
+    }
+  }
+  ::close(fd);
+  if (!ok) return false;
+  const uint8_t* h = buffer.data();
+  uint32_t len = 0;
+  if (h[0] != 0xE0 || h[1] != 0x7F || h[2] != 0x10 || h[3] != 0x00) return false;  // (7FE0,0010)
+  if (explicit_vr) {
+    if (!((h[4] == 'O' && (h[5] == 'W' || h[5] == 'B')) && h[6] == 0 && h[7] == 0)) return false;
+    std::memcpy(&len, h + 8, 4);
+  } else {
+    std::memcpy(&len, h + 4, 4);
+  }
+  if (len != value_length) return false;
+  buffer.erase(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(header));
+  return true;
+}
+
 void decode_instance(const DicomInstance& inst, const std::vector<FrameTarget>& targets,
                      int rows, int cols, float* volume) {
   const std::string file = inst.file.string();
+  check_pixel_format(inst, rows, cols);
+  {
+    const PixelFormat pf = pixel_format(inst);
+    const std::size_t pixels = static_cast<std::size_t>(rows) * cols;
+    const std::size_t frame_bytes = pixels * static_cast<std::size_t>(pf.bits_allocated / 8);
+    std::size_t value_length = frame_bytes * static_cast<std::size_t>(inst.frames);
+    value_length += value_length & 1;  // values have even length (PS3.5 7.1.1)
+    thread_local std::vector<uint8_t> buffer;
+    if (read_trailing_pixels(inst, value_length, buffer)) {
+      for (const auto& t : targets) {
+        convert_raw_frame(buffer.data() + frame_bytes * static_cast<std::size_t>(t.frame), pixels, pf, t.slope,
+                          t.intercept, volume + t.slice * pixels);
+      }
+      return;
+    }
+  }
   DcmFileFormat ff;
   OFCondition st = ff.loadFile(inst.file.c_str());
   if (st.bad()) throw DicomError("cannot read '" + file + "': " + st.text());
   DcmDataset& ds = *ff.getDataset();
 
-  const int spp = static_cast<int>(get_number(ds, DCM_SamplesPerPixel).value_or(1));
-  const std::string photometric = get_string(ds, DCM_PhotometricInterpretation);
-  if (spp != 1 || (!photometric.empty() && photometric != "MONOCHROME1" && photometric != "MONOCHROME2")) {
-    throw DicomError("'" + file + "' is a colour image (SamplesPerPixel " + std::to_string(spp) +
-                     ", PhotometricInterpretation " + photometric +
-                     "): tomograd reads greyscale (MONOCHROME1/2) images only");
-  }
-  const int r = static_cast<int>(get_number(ds, DCM_Rows).value_or(0));
-  const int c = static_cast<int>(get_number(ds, DCM_Columns).value_or(0));
-  if (r != rows || c != cols) {
-    throw DicomError("'" + file + "' is " + std::to_string(r) + "x" + std::to_string(c) +
-                     " pixels but the series is " + std::to_string(rows) + "x" + std::to_string(cols));
-  }
-  PixelFormat pf;
-  pf.bits_allocated = static_cast<int>(get_number(ds, DCM_BitsAllocated).value_or(16));
-  pf.bits_stored = static_cast<int>(get_number(ds, DCM_BitsStored).value_or(pf.bits_allocated));
-  pf.high_bit = static_cast<int>(get_number(ds, DCM_HighBit).value_or(pf.bits_stored - 1));
-  pf.is_signed = get_number(ds, DCM_PixelRepresentation).value_or(0) == 1;
-  pf.monochrome1 = photometric == "MONOCHROME1";
-  if ((pf.bits_allocated != 8 && pf.bits_allocated != 16 && pf.bits_allocated != 32) ||
-      pf.bits_stored < 1 || pf.bits_stored > pf.bits_allocated || pf.high_bit < pf.bits_stored - 1 ||
-      pf.high_bit >= pf.bits_allocated) {
-    throw DicomError("'" + file + "': unsupported pixel format (BitsAllocated " +
-                     std::to_string(pf.bits_allocated) + ", BitsStored " + std::to_string(pf.bits_stored) +
-                     ", HighBit " + std::to_string(pf.high_bit) + ")");
-  }
+  const PixelFormat pf = pixel_format(inst);
   const std::size_t pixels = static_cast<std::size_t>(rows) * cols;
 
   if (detail::is_jpeg2000(inst.transfer_syntax_uid)) {
@@ -276,7 +342,7 @@ Volume read_dicom_series(const DicomSeries& series, const DicomReadOptions& opti
   if (depth == 0 || series.rows <= 0 || series.cols <= 0) {
     throw DicomError("series " + series.info.series_uid + " has no readable slices");
   }
-  torch::Tensor data = torch::empty({depth, series.rows, series.cols}, torch::kFloat32);
+  torch::Tensor data = empty_for_fill({depth, series.rows, series.cols});
   float* out = data.data_ptr<float>();
 
   // Frames grouped by their file so that each file is loaded once.

@@ -163,6 +163,12 @@ ScannedFile scan_file(const fs::path& file) {
   inst.cols = static_cast<int>(*cols);
   inst.frames = static_cast<int>(get_number(ds, DCM_NumberOfFrames).value_or(1));
   if (inst.frames < 1) inst.frames = 1;
+  inst.samples_per_pixel = static_cast<int>(get_number(ds, DCM_SamplesPerPixel).value_or(1));
+  inst.photometric = get_string(ds, DCM_PhotometricInterpretation);
+  inst.bits_allocated = static_cast<int>(get_number(ds, DCM_BitsAllocated).value_or(16));
+  inst.bits_stored = static_cast<int>(get_number(ds, DCM_BitsStored).value_or(inst.bits_allocated));
+  inst.high_bit = static_cast<int>(get_number(ds, DCM_HighBit).value_or(inst.bits_stored - 1));
+  inst.is_signed = get_number(ds, DCM_PixelRepresentation).value_or(0) == 1;
 
   VolumeInfo& info = r.info;
   info.modality = get_string(ds, DCM_Modality);

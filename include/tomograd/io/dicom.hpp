@@ -35,6 +35,10 @@ struct DicomInstance {
   std::string transfer_syntax_uid;
   int frames = 1;
   int rows = 0, cols = 0;
+  int samples_per_pixel = 1;
+  std::string photometric;         ///< PhotometricInterpretation
+  int bits_allocated = 16, bits_stored = 16, high_bit = 15;
+  bool is_signed = false;          ///< PixelRepresentation == 1
 };
 
 /// An image series found by scan_dicom().
