@@ -1,5 +1,7 @@
 // Runs the tomograd binary itself: exit codes, files written, JSON shape, error messages.
 #include <catch2/catch.hpp>
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dctk.h>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
@@ -135,4 +137,34 @@ TEST_CASE("tomograd doctor passes every check", "[cli]") {
   CHECK(j["versions"].contains("dcmtk"));
   CHECK(j["versions"].contains("libtorch"));
   CHECK(j["checks"].size() >= 6);
+}
+
+TEST_CASE("tomograd never prints patient names or birth dates", "[cli]") {
+  test::TempDir tmp;
+  auto files = io::write_dicom_series(ct_volume(), tmp / "dcm");
+  for (const auto& f : files) {
+    DcmFileFormat ff;
+    REQUIRE(ff.loadFile(f.c_str()).good());
+    ff.getDataset()->putAndInsertString(DCM_PatientName, "Doe^Jane");
+    ff.getDataset()->putAndInsertString(DCM_PatientBirthDate, "19610407");
+    ff.getDataset()->putAndInsertString(DCM_PatientID, "P042");
+    REQUIRE(ff.saveFile(f.c_str(), EXS_LittleEndianExplicit).good());
+  }
+  std::string all;
+  for (const std::string cmd : {" info ", " info --json ", " --log-level debug info "}) {
+    auto r = run_command(app() + cmd + shell_quote((tmp / "dcm").string()));
+    CHECK(r.exit_code == 0);
+    all += r.out + r.err;
+  }
+  auto c = run_command(app() + " --log-level debug convert " + shell_quote((tmp / "dcm").string()) + " " +
+                       shell_quote((tmp / "v.nii").string()));
+  CHECK(c.exit_code == 0);
+  all += c.out + c.err + read_file(tmp / "v.nii");
+  auto p = run_command(app() + " export-png " + shell_quote((tmp / "dcm").string()) + " " +
+                       shell_quote((tmp / "png").string()));
+  CHECK(p.exit_code == 0);
+  all += p.out + p.err;
+  CHECK(all.find("Doe") == std::string::npos);
+  CHECK(all.find("Jane") == std::string::npos);
+  CHECK(all.find("19610407") == std::string::npos);
 }
