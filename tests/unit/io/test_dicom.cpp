@@ -325,3 +325,71 @@ TEST_CASE("JPEG extended (12-bit lossy) and JPEG 2000 files decode", "[io]") {
     CHECK(v.data().std().item<double>() > 0);
   }
 }
+
+namespace {
+// A one-slice 2x2 image with the given pixel format, written by hand with DCMTK.
+void write_tiny(const fs::path& file, const std::vector<Uint16>& raw, int bits_stored, int pixel_rep,
+                const char* photometric, const char* slope = "1", const char* intercept = "0") {
+  DcmFileFormat ff;
+  DcmDataset& ds = *ff.getDataset();
+  ds.putAndInsertString(DCM_SOPClassUID, UID_CTImageStorage);
+  ds.putAndInsertString(DCM_SOPInstanceUID, "1.2.826.0.1.3680043.2.1125.9.1");
+  ds.putAndInsertString(DCM_SeriesInstanceUID, "1.2.826.0.1.3680043.2.1125.9.2");
+  ds.putAndInsertString(DCM_Modality, "CT");
+  ds.putAndInsertUint16(DCM_SamplesPerPixel, 1);
+  ds.putAndInsertString(DCM_PhotometricInterpretation, photometric);
+  ds.putAndInsertUint16(DCM_Rows, 2);
+  ds.putAndInsertUint16(DCM_Columns, 2);
+  ds.putAndInsertUint16(DCM_BitsAllocated, 16);
+  ds.putAndInsertUint16(DCM_BitsStored, static_cast<Uint16>(bits_stored));
+  ds.putAndInsertUint16(DCM_HighBit, static_cast<Uint16>(bits_stored - 1));
+  ds.putAndInsertUint16(DCM_PixelRepresentation, static_cast<Uint16>(pixel_rep));
+  ds.putAndInsertString(DCM_RescaleSlope, slope);
+  ds.putAndInsertString(DCM_RescaleIntercept, intercept);
+  ds.putAndInsertUint16Array(DCM_PixelData, raw.data(), static_cast<unsigned long>(raw.size()));
+  REQUIRE(ff.saveFile(file.c_str(), EXS_LittleEndianExplicit).good());
+}
+}  // namespace
+
+TEST_CASE("signed pixels with BitsStored < BitsAllocated are sign-extended", "[io]") {
+  test::TempDir tmp;
+  // 12-bit two's complement: 0x0FFF = -1, 0x0800 = -2048, 0x07FF = 2047; high nibble is garbage.
+  write_tiny(tmp / "s.dcm", {0x0FFF, 0xF800, 0x07FF, 0xA005}, 12, 1, "MONOCHROME2", "2", "10");
+  Volume v = read_dicom(tmp / "s.dcm");
+  CHECK(v.data()[0][0][0].item<float>() == -1 * 2 + 10);
+  CHECK(v.data()[0][0][1].item<float>() == -2048 * 2 + 10);
+  CHECK(v.data()[0][1][0].item<float>() == 2047 * 2 + 10);
+  CHECK(v.data()[0][1][1].item<float>() == 5 * 2 + 10);
+}
+
+TEST_CASE("MONOCHROME1 is inverted within the stored range", "[io]") {
+  test::TempDir tmp;
+  // Unsigned 8-bit range stored in 16 bits: stored s reads as 255 - s.
+  write_tiny(tmp / "m.dcm", {0, 255, 100, 7}, 8, 0, "MONOCHROME1");
+  Volume v = read_dicom(tmp / "m.dcm");
+  CHECK(v.data()[0][0][0].item<float>() == 255.0f);
+  CHECK(v.data()[0][0][1].item<float>() == 0.0f);
+  CHECK(v.data()[0][1][0].item<float>() == 155.0f);
+  CHECK(v.data()[0][1][1].item<float>() == 248.0f);
+}
+
+TEST_CASE("non-uniform slice spacing is reported", "[io]") {
+  test::TempDir tmp;
+  Volume v = phantom(5, 8, 8);
+  auto files = write_dicom_series(v, tmp.path());
+  // Move slice 3 by 0.6 mm along the normal (spacing 2.5 mm): not a gap, not a duplicate.
+  DcmFileFormat ff;
+  REQUIRE(ff.loadFile(files[2].c_str()).good());
+  auto p = v.index_to_lps(2, 0, 0);
+  const auto& d = v.direction();
+  std::string ipp = std::to_string(p[0] + 0.6 * d[0][2]) + "\\" + std::to_string(p[1] + 0.6 * d[1][2]) + "\\" +
+                    std::to_string(p[2] + 0.6 * d[2][2]);
+  ff.getDataset()->putAndInsertString(DCM_ImagePositionPatient, ipp.c_str());
+  REQUIRE(ff.saveFile(files[2].c_str(), EXS_LittleEndianExplicit).good());
+  Volume r = read_dicom(tmp.path());
+  REQUIRE(r.info().warnings.size() == 1);
+  CHECK_THAT(r.info().warnings[0], Catch::Contains("non-uniform slice spacing"));
+  DicomReadOptions strict;
+  strict.strict = true;
+  CHECK_THROWS_WITH(read_dicom(tmp.path(), "", strict), Catch::Contains("non-uniform"));
+}
