@@ -1,5 +1,7 @@
 #include "tomograd/core/torch_compat.hpp"
 
+#include <ATen/autocast_mode.h>
+
 #ifdef TOMOGRAD_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
 #endif
@@ -18,5 +20,17 @@ std::vector<std::string> cuda_device_names() {
   }
   return names;
 }
+
+void set_cuda_autocast(bool enabled, c10::ScalarType dtype) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  at::autocast::set_autocast_enabled(at::kCUDA, enabled);
+  at::autocast::set_autocast_dtype(at::kCUDA, dtype);
+#else
+  at::autocast::set_enabled(enabled);
+  at::autocast::set_autocast_gpu_dtype(dtype);
+#endif
+}
+
+void clear_autocast_cache() { at::autocast::clear_cache(); }
 
 }  // namespace tomograd::compat

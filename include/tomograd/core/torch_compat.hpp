@@ -26,4 +26,21 @@ inline int cuda_device_count() {
 /// Implemented in src/core/torch_compat.cpp, the only unit that may include CUDA headers.
 std::vector<std::string> cuda_device_names();
 
+/// Whether @p optimizer holds state (e.g. Adam moments) for parameter @p param. The state map is
+/// keyed by the TensorImpl address as a string in 1.13 and as a pointer in 2.x.
+inline bool optimizer_has_state(const torch::optim::Optimizer& optimizer, const torch::Tensor& param) {
+#if TORCH_VERSION_MAJOR >= 2
+  return optimizer.state().count(param.unsafeGetTensorImpl()) > 0;
+#else
+  return optimizer.state().count(c10::guts::to_string(param.unsafeGetTensorImpl())) > 0;
+#endif
+}
+
+/// Turns CUDA autocast on or off with @p dtype (kBFloat16 or kHalf). The API moved from
+/// at::autocast::set_enabled / set_autocast_gpu_dtype (1.13) to per-device calls (2.4+).
+void set_cuda_autocast(bool enabled, c10::ScalarType dtype);
+
+/// Clears autocast's cast cache (call after leaving an autocast region).
+void clear_autocast_cache();
+
 }  // namespace tomograd::compat

@@ -1,0 +1,60 @@
+#pragma once
+/// @file Device selection, mixed precision and memory format.
+#include <torch/torch.h>
+
+#include <optional>
+#include <string>
+
+namespace tomograd::train {
+
+/// Parses "auto" (CUDA device 0 when available, else CPU), "cpu", "cuda" or "cuda:N".
+/// Throws ValueError for an unknown name or a CUDA device that is not available.
+torch::Device parse_device(const std::string& name);
+
+/// Mixed precision mode: "off", "bf16" or "fp16" (fp16 uses dynamic loss scaling).
+enum class AmpMode { kOff, kBf16, kFp16 };
+AmpMode parse_amp(const std::string& name);
+std::string to_string(AmpMode mode);
+
+/// Enables autocast for CUDA in its scope (no-op for kOff or a CPU device).
+class AutocastGuard {
+ public:
+  AutocastGuard(AmpMode mode, const torch::Device& device);
+  ~AutocastGuard();
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  bool active_ = false;
+};
+
+/// Dynamic loss scaling for fp16 (as torch.cuda.amp.GradScaler): scales the loss, unscales
+/// gradients before clipping, skips steps with inf/NaN gradients and adapts the scale.
+class GradScaler {
+ public:
+  explicit GradScaler(bool enabled, double init_scale = 65536.0, double growth = 2.0, double backoff = 0.5,
+                      int growth_interval = 2000);
+  torch::Tensor scale(const torch::Tensor& loss) const;
+  /// Divides gradients of @p optimizer's parameters by the scale; returns false if any is not
+  /// finite (the step must then be skipped). Idempotent until update().
+  bool unscale(torch::optim::Optimizer& optimizer);
+  /// Steps unless gradients overflowed; then updates the scale. Returns whether it stepped.
+  bool step(torch::optim::Optimizer& optimizer);
+  bool enabled() const { return enabled_; }
+  double current_scale() const { return scale_; }
+  void set_scale(double s) { scale_ = s; }
+
+ private:
+  bool enabled_;
+  double scale_, growth_, backoff_;
+  int growth_interval_, good_steps_ = 0;
+  bool unscaled_ = false, found_inf_ = false;
+};
+
+/// Converts 4D parameters and buffers of @p module to channels_last.
+void to_channels_last(torch::nn::Module& module);
+
+/// Deterministic mode: deterministic algorithms and no cuDNN benchmarking.
+void set_deterministic(bool on);
+
+}  // namespace tomograd::train

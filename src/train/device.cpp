@@ -1,0 +1,118 @@
+#include "tomograd/train/device.hpp"
+
+#include <cmath>
+
+#include "tomograd/core/error.hpp"
+#include "tomograd/core/log.hpp"
+#include "tomograd/core/torch_compat.hpp"
+
+namespace tomograd::train {
+
+torch::Device parse_device(const std::string& name) {
+  const int count = compat::cuda_device_count();
+  if (name == "auto") return count > 0 ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  if (name == "cpu") return torch::kCPU;
+  if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
+    int index = 0;
+    if (name.size() > 5) {
+      const std::string digits = name.substr(5);
+      if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) {
+        throw ValueError("invalid device '" + name + "' (expected auto, cpu, cuda or cuda:N)");
+      }
+      index = std::stoi(digits);
+    }
+    if (index >= count) {
+      throw ValueError("device '" + name + "' is not available: " +
+                       (count == 0 ? std::string("this LibTorch build or machine has no CUDA device")
+                                   : std::to_string(count) + " CUDA device(s)"));
+    }
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+  }
+  throw ValueError("invalid device '" + name + "' (expected auto, cpu, cuda or cuda:N)");
+}
+
+AmpMode parse_amp(const std::string& name) {
+  if (name == "off" || name == "none" || name == "fp32") return AmpMode::kOff;
+  if (name == "bf16") return AmpMode::kBf16;
+  if (name == "fp16") return AmpMode::kFp16;
+  throw ValueError("invalid AMP mode '" + name + "' (expected off, bf16 or fp16)");
+}
+
+std::string to_string(AmpMode mode) {
+  switch (mode) {
+    case AmpMode::kBf16: return "bf16";
+    case AmpMode::kFp16: return "fp16";
+    default: return "off";
+  }
+}
+
+AutocastGuard::AutocastGuard(AmpMode mode, const torch::Device& device) {
+  if (mode == AmpMode::kOff || !device.is_cuda()) return;
+  compat::set_cuda_autocast(true, mode == AmpMode::kBf16 ? at::kBFloat16 : at::kHalf);
+  active_ = true;
+}
+
+AutocastGuard::~AutocastGuard() {
+  if (!active_) return;
+  compat::set_cuda_autocast(false, at::kHalf);
+  compat::clear_autocast_cache();
+}
+
+GradScaler::GradScaler(bool enabled, double init_scale, double growth, double backoff, int growth_interval)
+    : enabled_(enabled), scale_(init_scale), growth_(growth), backoff_(backoff), growth_interval_(growth_interval) {}
+
+torch::Tensor GradScaler::scale(const torch::Tensor& loss) const { return enabled_ ? loss * scale_ : loss; }
+
+bool GradScaler::unscale(torch::optim::Optimizer& optimizer) {
+  if (!enabled_) return true;
+  if (unscaled_) return !found_inf_;
+  found_inf_ = false;
+  torch::NoGradGuard no_grad;
+  for (auto& group : optimizer.param_groups()) {
+    for (auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      p.mutable_grad().div_(scale_);
+      if (!torch::isfinite(p.grad()).all().item<bool>()) found_inf_ = true;
+    }
+  }
+  unscaled_ = true;
+  return !found_inf_;
+}
+
+bool GradScaler::step(torch::optim::Optimizer& optimizer) {
+  if (!enabled_) {
+    optimizer.step();
+    return true;
+  }
+  const bool ok = unscale(optimizer);
+  if (ok) optimizer.step();
+  if (found_inf_) {
+    scale_ *= backoff_;
+    good_steps_ = 0;
+    logger()->debug("fp16 gradient overflow: step skipped, loss scale now {}", scale_);
+  } else if (++good_steps_ >= growth_interval_) {
+    scale_ *= growth_;
+    good_steps_ = 0;
+  }
+  unscaled_ = false;
+  found_inf_ = false;
+  return ok;
+}
+
+void to_channels_last(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : module.parameters(true)) {
+    if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+  }
+  for (auto& b : module.buffers(true)) {
+    if (b.dim() == 4) b.set_data(b.contiguous(torch::MemoryFormat::ChannelsLast));
+  }
+}
+
+void set_deterministic(bool on) {
+  at::globalContext().setDeterministicAlgorithms(on, /*warn_only=*/false);
+  at::globalContext().setBenchmarkCuDNN(!on);
+  at::globalContext().setDeterministicCuDNN(on);
+}
+
+}  // namespace tomograd::train

@@ -1,0 +1,221 @@
+#include <catch2/catch.hpp>
+#include <torch/torch.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "support/fixtures.hpp"
+#include "tomograd/core/atomic_file.hpp"
+#include "tomograd/core/csv.hpp"
+#include "tomograd/core/error.hpp"
+#include "tomograd/core/progress.hpp"
+#include "tomograd/train/checkpoint.hpp"
+#include "tomograd/train/trainer.hpp"
+
+using namespace tomograd;
+using namespace tomograd::train;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TinyNetImpl : torch::nn::Module {
+  explicit TinyNetImpl(int64_t hidden = 16) {
+    fc1 = register_module("fc1", torch::nn::Linear(4, hidden));
+    drop = register_module("drop", torch::nn::Dropout(0.2));
+    fc2 = register_module("fc2", torch::nn::Linear(hidden, 1));
+  }
+  torch::Tensor forward(const torch::Tensor& x) { return fc2(drop(torch::relu(fc1(x)))); }
+  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+  torch::nn::Dropout drop{nullptr};
+};
+TORCH_MODULE(TinyNet);
+
+// y = sum of inputs, plus a "noise" input that augmentation perturbs from the sample seed.
+class RegressionSet : public Dataset {
+ public:
+  explicit RegressionSet(int n, uint64_t seed) {
+    torch::manual_seed(seed);
+    x_ = torch::randn({n, 4});
+    y_ = x_.sum(1, true);
+  }
+  std::size_t size() const override { return static_cast<std::size_t>(x_.size(0)); }
+  Sample get(std::size_t i, uint64_t seed) const override {
+    Sample s;
+    s.input = x_[static_cast<int64_t>(i)] + 0.01 * static_cast<double>(seed % 7);
+    s.target = y_[static_cast<int64_t>(i)];
+    s.patient_id = "P" + std::to_string(i / 2);
+    return s;
+  }
+  std::string patient_of(std::size_t i) const override { return "P" + std::to_string(i / 2); }
+
+ private:
+  torch::Tensor x_, y_;
+};
+
+struct Run {
+  TinyNet net;
+  std::unique_ptr<Trainer> trainer;
+};
+
+Run make_run(const fs::path& dir, int epochs, int workers = 0) {
+  torch::manual_seed(1);
+  Run r{TinyNet(16), nullptr};
+  OptimOptions o;
+  o.lr = 1e-2;
+  o.weight_decay = 1e-3;
+  SchedulerOptions s;
+  s.name = "plateau";
+  s.patience = 1;
+  TrainOptions t;
+  t.epochs = epochs;
+  t.device = "cpu";
+  t.seed = 5;
+  t.grad_clip = 1.0;
+  t.show_progress = false;
+  t.loader.workers = workers;
+  t.extra_best = {{"neg_mse", "max"}};
+  auto net = r.net;
+  r.trainer = std::make_unique<Trainer>(
+      net.ptr(), [net](const Batch& b) mutable { return net->forward(b.input); }, make_loss(LossOptions{}), o, s,
+      Curriculum({{0, "fc2_only", {"fc2."}, {}}, {2, "all", {"*"}, {}}}), t, dir, "model: tiny\n");
+  return r;
+}
+
+MetricsFn neg_mse() {
+  return [](const EvalOutputs& e) {
+    return std::map<std::string, double>{{"neg_mse", -(e.outputs - e.targets).pow(2).mean().item<double>()}};
+  };
+}
+
+}  // namespace
+
+TEST_CASE("trainer writes checkpoints, milestones, summary and history", "[train]") {
+  torch::set_num_threads(1);
+  set_progress_enabled(false);
+  test::TempDir tmp;
+  RegressionSet train(24, 1), val(8, 2);
+  RandomSampler ts(train.size(), 4, true, 3), vs(val.size(), 4, false, 0);
+  Run r = make_run(tmp / "run", 4);
+  TrainSummary s = r.trainer->fit(train, ts, &val, &vs, neg_mse());
+  CHECK(s.epochs_run == 4);
+  for (const char* f : {"checkpoints/last.pt", "checkpoints/last.json", "checkpoints/best.pt", "checkpoints/final.pt",
+                        "checkpoints/fc2_only.pt", "checkpoints/best_neg_mse.pt", "checkpoints/summary.csv",
+                        "history.csv", "train.log"}) {
+    INFO(f);
+    CHECK(fs::exists(tmp / "run" / f));
+  }
+  auto h = CsvTable::read(tmp / "run" / "history.csv");
+  CHECK(h.num_rows() == 4);
+  for (const char* c : {"epoch", "train_loss", "val_loss", "neg_mse", "lr", "seconds", "samples_per_s"}) CHECK(h.has_column(c));
+  auto meta = read_checkpoint_meta(tmp / "run" / "checkpoints" / "fc2_only.pt");
+  CHECK(meta.epoch == 1);
+  CHECK(meta.tag == "fc2_only");
+  CHECK(meta.config_yaml == "model: tiny\n");
+  // Training reduced the validation loss.
+  auto first = h.numbers("val_loss").front(), last = h.numbers("val_loss").back();
+  CHECK(last < first);
+}
+
+TEST_CASE("an interrupted and resumed run ends with the same weights", "[train]") {
+  torch::set_num_threads(1);
+  set_progress_enabled(false);
+  test::TempDir tmp;
+  RegressionSet train(24, 1), val(8, 2);
+  RandomSampler ts(train.size(), 4, true, 3), vs(val.size(), 4, false, 0);
+  Run straight = make_run(tmp / "a", 5, 2);
+  straight.trainer->fit(train, ts, &val, &vs, neg_mse());
+
+  Run first = make_run(tmp / "b", 5, 2);
+  // Stop after 3 epochs (through the epochs option of a first trainer), then resume.
+  {
+    Run partial = make_run(tmp / "b", 3, 2);
+    partial.trainer->fit(train, ts, &val, &vs, neg_mse());
+  }
+  torch::manual_seed(12345);  // the resumed run must not depend on the global RNG at start
+  first.trainer->fit(train, ts, &val, &vs, neg_mse(), nullptr, /*resume=*/true);
+  auto pa = straight.net->named_parameters(), pb = first.net->named_parameters();
+  for (const auto& p : pa) {
+    INFO(p.key());
+    CHECK(torch::equal(p.value(), pb[p.key()]));
+  }
+  auto ha = CsvTable::read(tmp / "a" / "history.csv"), hb = CsvTable::read(tmp / "b" / "history.csv");
+  CHECK(ha.numbers("val_loss") == hb.numbers("val_loss"));
+}
+
+TEST_CASE("early stopping ends training when the monitor stops improving", "[train]") {
+  torch::set_num_threads(1);
+  set_progress_enabled(false);
+  test::TempDir tmp;
+  RegressionSet train(8, 1), val(8, 2);
+  RandomSampler ts(train.size(), 4, true, 3), vs(val.size(), 4, false, 0);
+  TinyNet net(4);
+  OptimOptions o;
+  o.lr = 1e-9;  // effectively frozen: the loss cannot improve after epoch 1
+  TrainOptions t;
+  t.epochs = 20;
+  t.device = "cpu";
+  t.early_stopping_patience = 2;
+  t.show_progress = false;
+  Trainer trainer(net.ptr(), [net](const Batch& b) mutable { return net->forward(b.input); }, make_loss(LossOptions{}), o,
+                  SchedulerOptions{}, Curriculum{}, t, tmp / "run");
+  net->eval();  // no dropout noise: val loss stays flat
+  auto s = trainer.fit(train, ts, &val, &vs);
+  CHECK(s.stopped_early);
+  CHECK(s.epochs_run <= 4);
+}
+
+TEST_CASE("a crash while writing a checkpoint leaves the previous one intact", "[train]") {
+  torch::set_num_threads(1);
+  test::TempDir tmp;
+  const fs::path ckpt = tmp / "last.pt";
+  TinyNet net(256);
+  CheckpointMeta meta;
+  meta.epoch = 1;
+  save_checkpoint(ckpt, *net, nullptr, meta);
+  const std::string original = read_file(ckpt);
+  int killed_mid_write = 0;
+  for (int attempt = 0; attempt < 6; ++attempt) {
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      // Child: keep rewriting the checkpoint with different weights until killed.
+      TinyNet other(256);
+      CheckpointMeta m;
+      m.epoch = 2;
+      for (;;) save_checkpoint(ckpt, *other, nullptr, m);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5 + 7 * attempt));
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    // Whatever moment the kill hit, the file is a complete checkpoint (old or new).
+    TinyNet probe(256);
+    CheckpointMeta loaded = load_checkpoint(ckpt, *probe, nullptr);
+    CHECK((loaded.epoch == 1 || loaded.epoch == 2));
+    for (const auto& e : fs::directory_iterator(tmp.path())) {
+      if (e.path().filename().string().rfind(".tmp-", 0) == 0) ++killed_mid_write;
+    }
+    // Restore the original for the next attempt.
+    write_file_atomic(ckpt, original, Overwrite::kAllow);
+  }
+  INFO("temporary files left by killed writers: " << killed_mid_write);
+  SUCCEED();
+}
+
+TEST_CASE("loading a truncated or foreign checkpoint is a clear error", "[train]") {
+  test::TempDir tmp;
+  TinyNet net(8);
+  save_checkpoint(tmp / "c.pt", *net, nullptr, CheckpointMeta{});
+  std::string bytes = read_file(tmp / "c.pt");
+  write_file_atomic(tmp / "cut.pt", bytes.substr(0, bytes.size() / 2));
+  CHECK_THROWS_WITH(load_checkpoint(tmp / "cut.pt", *net, nullptr), Catch::Contains("cut.pt"));
+  write_file_atomic(tmp / "text.pt", "hello");
+  CHECK_THROWS_WITH(load_checkpoint(tmp / "text.pt", *net, nullptr), Catch::Contains("text.pt"));
+  TinyNet bigger(9);
+  CHECK_THROWS_WITH(load_checkpoint(tmp / "c.pt", *bigger, nullptr), Catch::Contains("does not match"));
+  CHECK_THROWS_AS(load_checkpoint(tmp / "missing.pt", *net, nullptr), IoError);
+}
