@@ -78,7 +78,7 @@ void setup_convert(CLI::App& app) {
                                          "(default: the only series)");
   cmd->add_flag("--strict", o->strict, "duplicate/missing slices and uneven spacing are errors, not warnings");
   cmd->add_option("--reorient", o->reorient, "reorient first: a code such as LPS or RAS, or 'canonical' "
-                                             "(axial LPS, sagittal PIL, coronal LIP)");
+                                             "(axial LPS, sagittal PIR, coronal LIP)");
   cmd->add_option("--nifti-version", o->nifti_version, "1 or 2 (default: 1)")
       ->check(CLI::IsMember({1, 2}))->capture_default_str();
   cmd->add_option("--dtype", o->dtype, "NIfTI data type: uint8|int16|int32|float32|float64 (default: float32)")

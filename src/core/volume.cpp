@@ -189,7 +189,7 @@ std::string canonical_orientation(const Volume& volume) {
   int axis, sign;
   dominant_axis(volume.direction(), 2, axis, sign);
   switch (axis) {
-    case 0: return "PIL";  // sagittal: anterior on the left of the image, head up, slices R→L
+    case 0: return "PIR";  // sagittal: anterior on the left of the image, head up, slices L→R (right-handed, like DICOM)
     case 1: return "LIP";  // coronal: patient's right on the image left, head up, slices A→P
     default: return "LPS";  // axial: radiological view, slices feet→head
   }

@@ -99,8 +99,9 @@ std::string orientation_code(const Mat3& direction);
 /// on an invalid code.
 Volume reorient(const Volume& volume, const std::string& code);
 
-/// The display convention for the volume's acquisition plane, keeping the plane: axial "LPS",
-/// sagittal "PIL", coronal "LIP". Use with reorient() so models always see the same anatomy
+/// The display convention for the volume's acquisition plane, keeping the plane (all right-handed,
+/// as DICOM is): axial "LPS",
+/// sagittal "PIR", coronal "LIP". Use with reorient() so models always see the same anatomy
 /// orientation whatever the scanner's storage order.
 std::string canonical_orientation(const Volume& volume);
 
