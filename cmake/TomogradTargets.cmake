@@ -45,3 +45,15 @@ function(tomograd_add_executable name)
   tomograd_torch_flags(${name})
   tomograd_use_pch(${name})
 endfunction()
+
+# tomograd_built_layers(<out_var>): tomograd::<layer> for every layer target that exists, in
+# dependency order (apps and the CLI tests link all of them).
+function(tomograd_built_layers out_var)
+  set(result "")
+  foreach(layer IN LISTS TOMOGRAD_LAYERS)
+    if(TARGET tomograd_${layer})
+      list(APPEND result tomograd::${layer})
+    endif()
+  endforeach()
+  set(${out_var} ${result} PARENT_SCOPE)
+endfunction()
