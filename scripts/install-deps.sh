@@ -17,6 +17,15 @@ pkgs=(
   catch2 nlohmann-json3-dev libnifti2-dev nifti-bin zlib1g-dev
   # tests: independent readers used to check our files
   python3 python3-numpy python3-pydicom python3-nibabel
+  # eval: reference values in tests/unit/eval were computed with SciPy and scikit-learn
+  # (python3-sklearn, listed below); the report test renders report.html in headless Chromium
+  python3-scipy chromium
+  # tests: torchvision's own ResNets write the .pth files and reference outputs of the model
+  # parity test (tests/unit/models)
+  python3-torch python3-torchvision
+  # reference values of tests/unit/classic/test_sklearn_parity.cpp (ElasticNet, SVR) were computed
+  # with it; the tests hold the numbers and do not run it
+  python3-sklearn
 )
 if [[ $with_bench == 1 ]]; then
   pkgs+=(hyperfine)

@@ -34,6 +34,10 @@ int main(int argc, char** argv) {
   tomograd::app::setup_convert(app);
   tomograd::app::setup_export_png(app);
   tomograd::app::setup_doctor(app);
+  tomograd::app::setup_synth(app);
+  tomograd::app::setup_metrics(app);
+  tomograd::app::setup_ml(app);
+  tomograd::app::setup_weights(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,85 @@
+#pragma once
+/// @file Gradient-boosted trees on XGBoost's C API (reg:squarederror and binary:logistic).
+#include <memory>
+#include <string>
+
+#include "tomograd/classic/classifier.hpp"
+#include "tomograd/classic/params.hpp"
+#include "tomograd/classic/regressor.hpp"
+
+namespace tomograd::classic {
+
+/// XGBoost parameters under the names of XGBoost's scikit-learn API; defaults are XGBoost 1.7's.
+struct XgbParams {
+  int n_estimators = 100;         ///< boosting rounds
+  double learning_rate = 0.3;     ///< shrinkage (eta)
+  int max_depth = 6;              ///< tree depth (0 = no limit; not with tree_method=exact)
+  double min_child_weight = 1.0;  ///< minimum hessian sum in a leaf
+  double subsample = 1.0;         ///< fraction of rows sampled per tree
+  double colsample_bytree = 1.0;  ///< fraction of features sampled per tree
+  double colsample_bynode = 1.0;  ///< fraction of features sampled per split
+  double reg_lambda = 1.0;        ///< L2 penalty on leaf weights (lambda)
+  double reg_alpha = 0.0;         ///< L1 penalty on leaf weights (alpha)
+  double gamma = 0.0;             ///< minimum loss reduction to split (min_split_loss)
+  /// "exact", "hist" or "approx". Default exact: what XGBoost 1.7's own default ("auto") picks
+  /// for tables under 4M rows. On 240 rows x 512 features a 100-tree depth-6 forest was ~10x
+  /// faster than hist (whose per-node histograms, features x bins, dominate on few rows); shallow
+  /// boosting (depth 2) was ~2x faster with hist.
+  std::string tree_method = "exact";
+  int max_bin = 256;              ///< histogram bins (hist/approx)
+  int seed = 0;                   ///< random seed for row/feature sampling
+
+  static const ParamTable<XgbParams>& table();
+};
+
+class XgbBooster;  // private wrapper of the C API handle (src/classic)
+
+/// Boosted regression trees (objective reg:squarederror). Model file: XGBoost JSON.
+class XgbRegressor : public Regressor {
+ public:
+  explicit XgbRegressor(XgbParams params = {});
+  ~XgbRegressor() override;
+  XgbRegressor(XgbRegressor&&) noexcept;
+  XgbRegressor& operator=(XgbRegressor&&) noexcept;
+
+  const XgbParams& params() const { return params_; }
+  std::string name() const override { return "xgboost"; }
+  nlohmann::json parameters() const override { return XgbParams::table().to_json(params_); }
+  nlohmann::json fitted_info() const override;
+  bool is_fitted() const override;
+  std::string file_name() const override { return "model.xgb.json"; }
+  void save(const std::filesystem::path& file) const override;
+  void load(const std::filesystem::path& file) override;
+  void fit(const Matrix& x, const std::vector<double>& y) override;
+  std::vector<double> predict(const Matrix& x) const override;
+
+ private:
+  XgbParams params_;
+  std::unique_ptr<XgbBooster> booster_;
+};
+
+/// Boosted classification trees (objective binary:logistic). Model file: XGBoost JSON.
+class XgbClassifier : public Classifier {
+ public:
+  explicit XgbClassifier(XgbParams params = {});
+  ~XgbClassifier() override;
+  XgbClassifier(XgbClassifier&&) noexcept;
+  XgbClassifier& operator=(XgbClassifier&&) noexcept;
+
+  const XgbParams& params() const { return params_; }
+  std::string name() const override { return "xgboost"; }
+  nlohmann::json parameters() const override { return XgbParams::table().to_json(params_); }
+  nlohmann::json fitted_info() const override;
+  bool is_fitted() const override;
+  std::string file_name() const override { return "model.xgb.json"; }
+  void save(const std::filesystem::path& file) const override;
+  void load(const std::filesystem::path& file) override;
+  void fit(const Matrix& x, const std::vector<double>& labels) override;
+  std::vector<double> predict_proba(const Matrix& x) const override;
+
+ private:
+  XgbParams params_;
+  std::unique_ptr<XgbBooster> booster_;
+};
+
+}  // namespace tomograd::classic
