@@ -9,6 +9,7 @@ void setup_convert(CLI::App& app);
 void setup_export_png(CLI::App& app);
 void setup_doctor(CLI::App& app);
 void setup_synth(CLI::App& app);
+void setup_bench(CLI::App& app);
 void setup_metrics(CLI::App& app);
 void setup_ml(CLI::App& app);
 void setup_weights(CLI::App& app);

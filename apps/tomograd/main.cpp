@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   tomograd::app::setup_export_png(app);
   tomograd::app::setup_doctor(app);
   tomograd::app::setup_synth(app);
+  tomograd::app::setup_bench(app);
   tomograd::app::setup_metrics(app);
   tomograd::app::setup_ml(app);
   tomograd::app::setup_weights(app);

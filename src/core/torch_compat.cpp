@@ -4,6 +4,7 @@
 
 #ifdef TOMOGRAD_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
 namespace tomograd::compat {
@@ -28,6 +29,26 @@ void set_cuda_autocast(bool enabled, c10::ScalarType dtype) {
 #else
   at::autocast::set_enabled(enabled);
   at::autocast::set_autocast_gpu_dtype(dtype);
+#endif
+}
+
+void synchronize(const torch::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize(device.index());
+}
+
+int64_t peak_memory_bytes(const torch::Device& device) {
+#ifdef TOMOGRAD_WITH_CUDA
+  if (device.is_cuda()) {
+    auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
+    return stats.allocated_bytes[static_cast<size_t>(c10::cuda::CUDACachingAllocator::StatType::AGGREGATE)].peak;
+  }
+#endif
+  return 0;
+}
+
+void reset_peak_memory(const torch::Device& device) {
+#ifdef TOMOGRAD_WITH_CUDA
+  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.index() < 0 ? 0 : device.index());
 #endif
 }
 

@@ -36,6 +36,13 @@ inline bool optimizer_has_state(const torch::optim::Optimizer& optimizer, const 
 #endif
 }
 
+/// Waits for queued work on @p device (no-op on CPU).
+void synchronize(const torch::Device& device);
+/// Peak bytes allocated by the CUDA caching allocator since the last reset (0 on CPU or
+/// without CUDA headers).
+int64_t peak_memory_bytes(const torch::Device& device);
+void reset_peak_memory(const torch::Device& device);
+
 /// Turns CUDA autocast on or off with @p dtype (kBFloat16 or kHalf). The API moved from
 /// at::autocast::set_enabled / set_autocast_gpu_dtype (1.13) to per-device calls (2.4+).
 void set_cuda_autocast(bool enabled, c10::ScalarType dtype);
