@@ -13,10 +13,15 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 dest="$repo/.cache/test-data"
 stamp_name=".fetched"
 
-# name of the Debian package, folder under dist-packages inside it, destination folder
+# name of the Debian package, folder under dist-packages (or under /usr/share) inside it,
+# destination folder
 sets=(
   "python3-pydicom pydicom/data/test_files pydicom"
   "python3-nibabel nibabel/tests/data nibabel"
+  # A real head CT (InVesalius "ProMED CT 0051", 256x256x108 int16 HU, skull, brain and the CT
+  # head holder) inside the InVesalius project Cranium.inv3 (a tar.gz); used by the brain
+  # extraction test in tests/unit/preprocess.
+  "invesalius-examples doc/invesalius-examples/examples invesalius"
 )
 
 all_present=1
@@ -58,9 +63,9 @@ for s in "${sets[@]}"; do
   fi
   version="$(dpkg-deb -f "${deb[0]}" Version)"
   dpkg -x "${deb[0]}" "$work/x-$name"
-  src="$(find "$work/x-$name" -type d -path "*/dist-packages/$sub" | head -n 1)"
+  src="$(find "$work/x-$name" -type d \( -path "*/dist-packages/$sub" -o -path "*/usr/share/$sub" \) | head -n 1)"
   if [[ -z "$src" ]]; then
-    echo "fetch-test-data: no */dist-packages/$sub in ${deb[0]##*/}" >&2
+    echo "fetch-test-data: no */dist-packages/$sub or */usr/share/$sub in ${deb[0]##*/}" >&2
     exit 1
   fi
   # Copy into a temporary folder and rename, so an interrupted run never leaves a half-filled

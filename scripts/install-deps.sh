@@ -17,6 +17,9 @@ pkgs=(
   catch2 nlohmann-json3-dev libnifti2-dev nifti-bin zlib1g-dev
   # tests: independent readers used to check our files
   python3 python3-numpy python3-pydicom python3-nibabel
+  # bench/preprocess_numpy.py: the numpy + scipy.ndimage + scikit-image reference of the
+  # preprocessing benchmark (bench/run_preprocess_bench.sh)
+  python3-scipy python3-skimage
   # eval: reference values in tests/unit/eval were computed with SciPy and scikit-learn
   # (python3-sklearn, listed below); the report test renders report.html in headless Chromium
   python3-scipy chromium

@@ -34,6 +34,9 @@ int main(int argc, char** argv) {
   tomograd::app::setup_convert(app);
   tomograd::app::setup_export_png(app);
   tomograd::app::setup_doctor(app);
+  tomograd::app::setup_brain_extract(app);
+  tomograd::app::setup_preprocess(app);
+  tomograd::app::setup_preview(app);
   tomograd::app::setup_synth(app);
   tomograd::app::setup_bench(app);
   tomograd::app::setup_metrics(app);

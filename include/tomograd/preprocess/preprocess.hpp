@@ -1,0 +1,55 @@
+#pragma once
+/// @file The deterministic preprocessing of one study (what the cache stores).
+///
+/// Steps, in order: reorient -> resample to a spacing (optional) -> brain extraction (head CT)
+/// -> slice quality -> windows (one channel each) -> voxels outside the brain set to 0 ->
+/// in-plane resize -> normalization per channel.
+#include <nlohmann/json.hpp>
+#include <torch/types.h>
+
+#include <string>
+#include <vector>
+
+#include "tomograd/core/volume.hpp"
+#include "tomograd/preprocess/brain_extraction.hpp"
+#include "tomograd/preprocess/intensity.hpp"
+#include "tomograd/preprocess/quality.hpp"
+#include "tomograd/preprocess/resample.hpp"
+
+namespace tomograd::preprocess {
+
+/// The `preprocess` section of a config.
+struct PreprocessOptions {
+  std::string reorient = "canonical";   ///< "canonical", "none" or a code such as "LPS"
+  Vec3 spacing_mm{0.0, 0.0, 0.0};       ///< resample to (z,y,x) mm first; 0 keeps an axis
+  bool brain_extraction = true;         ///< run brain extraction (head CT in HU)
+  BrainExtractionOptions brain;         ///< its parameters
+  bool mask_outside = true;             ///< windowed voxels outside the brain become 0
+  std::vector<std::string> windows{"brain", "subdural", "bone"};  ///< presets or "C,W"
+  int64_t height = 256, width = 256;    ///< in-plane size after resizing; 0 keeps the size
+  Interpolation interpolation = Interpolation::kLinear;
+  NormalizeOptions normalize;           ///< per channel, statistics inside the brain
+  SliceQualityOptions quality;
+
+  /// Throws ConfigError for bad windows, sizes, codes or sub-options.
+  void validate() const;
+  /// Canonical JSON of every field (stable key order): the cache key hashes its text.
+  nlohmann::json to_json() const;
+};
+
+/// The preprocessed study.
+struct PreprocessedStudy {
+  torch::Tensor data;                 ///< [C,D,H,W] float32, one channel per window
+  torch::Tensor mask;                 ///< uint8 [D,H,W] brain mask (nearest-resized); undefined without brain extraction
+  Vec3 spacing_mm{1, 1, 1};           ///< (z,y,x) after resampling/resizing
+  Vec3 origin_lps{0, 0, 0};
+  Mat3 direction = identity_direction();
+  std::vector<std::string> channels;  ///< the window of each channel
+  double brain_volume_ml = 0.0;
+  SliceQualityReport quality;         ///< in slice indices of data
+};
+
+/// Runs the steps on @p volume (HU for CT). Throws ValueError / ConfigError with the step name.
+PreprocessedStudy preprocess_volume(const Volume& volume, const PreprocessOptions& options);
+
+}  // namespace tomograd::preprocess

@@ -1,0 +1,226 @@
+#include "tomograd/preprocess/config.hpp"
+
+#include <torch/torch.h>
+
+#include "tomograd/core/error.hpp"
+
+namespace tomograd::preprocess {
+
+namespace {
+
+void read_range(ConfigReader& r, const std::string& key, Range& out) {
+  if (!r.has(key)) {
+    r.get(key, out.low);  // marks the key as known
+    return;
+  }
+  std::vector<double> v;
+  r.get(key, v);
+  if (v.size() != 2) {
+    throw ConfigError(r.source() + ": key '" + r.dotted(key) + "' expected [low, high], got " +
+                      std::to_string(v.size()) + " values");
+  }
+  out = Range{v[0], v[1]};
+}
+
+template <class Enum, class Parse>
+void read_enum(ConfigReader& r, const std::string& key, Enum& out, Parse parse) {
+  if (!r.has(key)) {
+    std::string ignored;
+    r.get(key, ignored);
+    return;
+  }
+  std::string text;
+  r.get(key, text);
+  try {
+    out = parse(text);
+  } catch (const ValueError& e) {
+    throw ConfigError(r.source() + ": key '" + r.dotted(key) + "': " + e.what());
+  }
+}
+
+PreprocessOptions read_preprocess(ConfigReader r) {
+  PreprocessOptions o;
+  r.get("reorient", o.reorient);
+  if (r.has("spacing_mm")) {
+    std::vector<double> s;
+    r.get("spacing_mm", s);
+    if (s.size() != 3) throw ConfigError(r.source() + ": key '" + r.dotted("spacing_mm") + "' expected [z, y, x]");
+    o.spacing_mm = {s[0], s[1], s[2]};
+  } else {
+    r.get("spacing_mm", o.reorient);  // marks the key as known
+  }
+  {
+    ConfigReader b = r.child("brain_extraction");
+    b.get("enabled", o.brain_extraction)
+        .get("head_threshold_hu", o.brain.head_threshold_hu)
+        .get("head_opening_mm", o.brain.head_opening_mm)
+        .get("brain_low_hu", o.brain.brain_low_hu)
+        .get("brain_high_hu", o.brain.brain_high_hu)
+        .get("bone_threshold_hu", o.brain.bone_threshold_hu)
+        .get("bone_dilation_mm", o.brain.bone_dilation_mm)
+        .get("opening_radius_mm", o.brain.opening_radius_mm)
+        .get("closing_radius_mm", o.brain.closing_radius_mm)
+        .get("margin_mm", o.brain.margin_mm)
+        .get("min_volume_ml", o.brain.min_volume_ml)
+        .get("mask_outside", o.mask_outside);
+    b.finish();
+  }
+  r.get("windows", o.windows);
+  {
+    ConfigReader s = r.child("resize");
+    s.get("height", o.height).get("width", o.width);
+    read_enum(s, "interpolation", o.interpolation, parse_interpolation);
+    s.finish();
+  }
+  {
+    ConfigReader n = r.child("normalize");
+    read_enum(n, "method", o.normalize.method, parse_normalize_method);
+    n.get("within_mask", o.normalize.within_mask)
+        .get("outside_value", o.normalize.outside_value)
+        .get("mean", o.normalize.mean)
+        .get("std", o.normalize.std)
+        .get("eps", o.normalize.eps);
+    n.finish();
+  }
+  {
+    ConfigReader q = r.child("quality");
+    q.get("enabled", o.quality.enabled)
+        .get("min_brain_fraction", o.quality.min_brain_fraction)
+        .get("min_contrast_hu", o.quality.min_contrast_hu)
+        .get("asymmetry_keep", o.quality.asymmetry_keep)
+        .get("smooth_mm", o.quality.smooth_mm);
+    q.finish();
+  }
+  r.finish();
+  return o;
+}
+
+SliceOptions read_slices(ConfigReader r) {
+  SliceOptions o;
+  read_enum(r, "selection", o.selection.mode, parse_slice_selection);
+  r.get("count", o.selection.count).get("context", o.context).get("step", o.step);
+  r.finish();
+  return o;
+}
+
+AugmentConfig read_augment(ConfigReader r) {
+  AugmentConfig a;
+  r.get("enabled", a.enabled);
+  YAML::Node list;
+  r.get("policies", list);
+  if (list && !list.IsNull()) {
+    if (!list.IsSequence()) throw ConfigError(r.source() + ": key '" + r.dotted("policies") + "' expected a list of policies");
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const std::string path = r.dotted("policies") + "[" + std::to_string(i) + "]";
+      ConfigReader pr(list[i], r.source(), path);
+      PolicyRule rule;
+      pr.require("label", rule.label).get("p", rule.p).get("slice_jitter", rule.slice_jitter);
+      YAML::Node transforms;
+      pr.get("transforms", transforms);
+      if (transforms && !transforms.IsNull()) {
+        if (!transforms.IsSequence()) throw ConfigError(r.source() + ": key '" + path + ".transforms' expected a list");
+        for (std::size_t k = 0; k < transforms.size(); ++k) {
+          ConfigReader tr(transforms[k], r.source(), path + ".transforms[" + std::to_string(k) + "]");
+          rule.transforms.push_back(read_transform(tr));
+        }
+      }
+      pr.finish();
+      a.policies.push_back(std::move(rule));
+    }
+  }
+  r.finish();
+  return a;
+}
+
+}  // namespace
+
+TransformConfig read_transform(ConfigReader& t) {
+  std::string name;
+  t.require("name", name);
+  TransformConfig config;
+  if (name == "flip") {
+    FlipOptions o;
+    t.get("p", o.p);
+    config = o;
+  } else if (name == "affine") {
+    AffineOptions o;
+    t.get("p", o.p);
+    read_range(t, "rotate_deg", o.rotate_deg);
+    read_range(t, "scale", o.scale);
+    read_range(t, "translate_frac", o.translate_frac);
+    config = o;
+  } else if (name == "gamma") {
+    GammaOptions o;
+    t.get("p", o.p);
+    read_range(t, "gamma", o.gamma);
+    config = o;
+  } else if (name == "brightness_contrast") {
+    BrightnessContrastOptions o;
+    t.get("p", o.p);
+    read_range(t, "brightness", o.brightness);
+    read_range(t, "contrast", o.contrast);
+    config = o;
+  } else if (name == "noise") {
+    NoiseOptions o;
+    t.get("p", o.p);
+    read_range(t, "std", o.std);
+    config = o;
+  } else if (name == "blur") {
+    BlurOptions o;
+    t.get("p", o.p);
+    read_range(t, "sigma_px", o.sigma_px);
+    config = o;
+  } else if (name == "sharpen") {
+    SharpenOptions o;
+    t.get("p", o.p).get("sigma_px", o.sigma_px);
+    read_range(t, "amount", o.amount);
+    config = o;
+  } else if (name == "clahe") {
+    ClaheOptions o;
+    t.get("p", o.p).get("tiles", o.tiles);
+    read_range(t, "clip_limit", o.clip_limit);
+    config = o;
+  } else if (name == "elastic") {
+    ElasticOptions o;
+    t.get("p", o.p).get("sigma_px", o.sigma_px);
+    read_range(t, "alpha_px", o.alpha_px);
+    config = o;
+  } else {
+    std::string valid;
+    for (const auto& n : transform_names()) valid += (valid.empty() ? "" : ", ") + n;
+    throw ConfigError(t.source() + ": key '" + t.dotted("name") + "': unknown transform '" + name + "' (valid: " + valid + ")");
+  }
+  t.finish();
+  validate_transform(config, t.source() + ": " + t.dotted("name").substr(0, t.dotted("name").size() - 5));
+  return config;
+}
+
+void PreprocessConfig::validate() const {
+  preprocess.validate();
+  slices.validate();
+  augment.validate();
+}
+
+PreprocessConfig read_preprocess_config(ConfigReader& root) {
+  PreprocessConfig c;
+  c.preprocess = read_preprocess(root.child("preprocess"));
+  c.slices = read_slices(root.child("slices"));
+  c.augment = read_augment(root.child("augment"));
+  try {
+    c.validate();
+  } catch (const ConfigError& e) {
+    throw ConfigError(root.source() + ": " + e.what());
+  }
+  return c;
+}
+
+PreprocessConfig load_preprocess_config(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
+  YAML::Node root = load_yaml_file(path);
+  apply_overrides(root, overrides);
+  ConfigReader reader(root, path.string());
+  PreprocessConfig c = read_preprocess_config(reader);
+  reader.finish();
+  return c;
+}
+
+}  // namespace tomograd::preprocess

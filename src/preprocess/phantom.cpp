@@ -1,0 +1,123 @@
+#include "tomograd/preprocess/phantom.hpp"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <algorithm>
+#include <array>
+#include <random>
+#include <vector>
+
+#include "tomograd/core/error.hpp"
+
+namespace tomograd::preprocess {
+
+namespace {
+
+/// (x/ax)^2 + (y/ay)^2 + (z/az)^2 for broadcast coordinate grids.
+torch::Tensor ellipsoid(const torch::Tensor& z, const torch::Tensor& y, const torch::Tensor& x,
+                        double az, double ay, double ax) {
+  return (z / az).square() + (y / ay).square() + (x / ax).square();
+}
+
+}  // namespace
+
+HeadPhantom make_head_phantom(const HeadPhantomOptions& o) {
+  if (o.depth <= 0 || o.rows <= 0 || o.cols <= 0) throw ValueError("make_head_phantom: sizes must be positive");
+  for (double s : o.spacing_mm) {
+    if (!(s > 0)) throw ValueError("make_head_phantom: spacing must be positive");
+  }
+  const double fov_z = o.depth * o.spacing_mm[0], fov_y = o.rows * o.spacing_mm[1], fov_x = o.cols * o.spacing_mm[2];
+  const auto f = torch::TensorOptions().dtype(torch::kFloat32);
+  const double cz = fov_z / 2, cy = fov_y * 0.44, cx = fov_x / 2;
+  const double shells = o.csf_rim_mm + o.skull_mm + o.scalp_mm;
+  const double bx = 0.30 * fov_x, by = 0.33 * fov_y;
+  const double bz = std::max(0.5 * fov_z - shells - 2.0, 0.3 * fov_z);
+  // Holes through the skull, filled with soft tissue: bridges from brain to scalp.
+  std::mt19937_64 rng(o.seed);
+  std::uniform_real_distribution<double> angle_dist(0.0, 2.0 * M_PI), height_dist(-0.4, 0.4);
+  std::vector<std::array<double, 2>> holes;
+  for (int h = 0; h < o.skull_holes; ++h) {
+    const double a = angle_dist(rng);
+    holes.push_back({a, height_dist(rng) * bz});
+  }
+  // In-plane voxel-centre coordinates (mm, relative to the head centre).
+  auto y = ((torch::arange(o.rows, f) + 0.5) * o.spacing_mm[1] - cy).view({1, -1, 1});
+  auto x = ((torch::arange(o.cols, f) + 0.5) * o.spacing_mm[2] - cx).view({1, 1, -1});
+  auto row_mm = y + cy;  // mm from the first row's edge
+  const double head_bottom = cy + by + shells;  // lowest point of the head (row direction)
+
+  // A CT slice averages over its thickness: render several sub-slices and average them, so the
+  // skull cap cut tangentially by a thick slice shows up as partial-volume bone, as on a scanner.
+  const int sub = static_cast<int>(std::clamp(std::lround(o.spacing_mm[0] / std::min(o.spacing_mm[1], o.spacing_mm[2])), 1L, 5L));
+  torch::Tensor hu = torch::zeros({o.depth, o.rows, o.cols}, f);
+  torch::Tensor intracranial_fraction = torch::zeros({o.depth, o.rows, o.cols}, f);
+  torch::Tensor head_fraction = torch::zeros({o.depth, o.rows, o.cols}, f);
+  torch::Tensor bone_fraction = torch::zeros({o.depth, o.rows, o.cols}, f);
+  for (int s = 0; s < sub; ++s) {
+    auto z = ((torch::arange(o.depth, f) + (s + 0.5) / sub) * o.spacing_mm[0] - cz).view({-1, 1, 1});
+    auto inside = [&](double grow) { return ellipsoid(z, y, x, bz + grow, by + grow, bx + grow).le(1.0); };
+    const auto brain_parenchyma = inside(0);
+    const auto intracranial = inside(o.csf_rim_mm);
+    const auto skull_outer = inside(o.csf_rim_mm + o.skull_mm);
+    const auto head = inside(shells);
+    torch::Tensor v = torch::full({o.depth, o.rows, o.cols}, -1000.0f, f);
+    v.masked_fill_(head, 30.0f);
+    v.masked_fill_(skull_outer, 1000.0f);
+    v.masked_fill_(intracranial, 8.0f);
+    v.masked_fill_(brain_parenchyma, 40.0f);
+    v.masked_fill_(ellipsoid(z, y, x, 0.7 * bz, 0.7 * by, 0.7 * bx).le(1.0), 28.0f);  // white matter
+    for (double side : {-1.0, 1.0}) {  // lateral ventricles
+      v.masked_fill_(ellipsoid(z, y + 0.05 * by, x - side * 0.15 * bx, 0.35 * bz, 0.35 * by, 0.08 * bx).le(1.0), 5.0f);
+    }
+    if (o.hemorrhage) {
+      // Patient left is +x in LPS.
+      v.masked_fill_(ellipsoid(z, y + 0.2 * by, x - 0.5 * bx, 0.3 * bz, 0.25 * by, 0.2 * bx).le(1.0), 70.0f);
+    }
+    const auto ring = skull_outer.logical_and(intracranial.logical_not());
+    for (const auto& [a, zc] : holes) {
+      // A cylinder of radius 3 mm along the ray from the centre at angle a, height zc.
+      const double ux = std::cos(a), uy = std::sin(a);
+      auto along = x * ux + y * uy;
+      auto across = (x * uy - y * ux).square() + (z - zc).square();
+      v.masked_fill_(ring.logical_and(across.le(9.0)).logical_and(along.gt(0)), 35.0f);
+    }
+    if (o.table) {
+      auto slab = row_mm.ge(head_bottom + 6.0).logical_and(row_mm.le(head_bottom + 14.0)).expand_as(v);
+      v.masked_fill_(slab, 50.0f);
+      // Foam pad under the back of the head, touching scalp and table (foam is mostly air).
+      auto pad = row_mm.ge(head_bottom - 6.0).logical_and(row_mm.lt(head_bottom + 6.0))
+                     .logical_and(x.abs().le(0.25 * bx)).logical_and(head.logical_not());
+      v.masked_fill_(pad.expand_as(v), -850.0f);
+      // A thin head holder arc 10 mm outside the head (in-plane), as on real scanners.
+      auto r = (x / (bx + shells + 10.0)).square() + (y / (by + shells + 10.0)).square();
+      auto arc = r.ge(1.0).logical_and(r.le(std::pow(1.0 + 2.0 / (by + shells + 10.0), 2))).logical_and(y.gt(-0.2 * by));
+      v.masked_fill_(arc.expand_as(v), 200.0f);
+    }
+    hu += v;
+    intracranial_fraction += intracranial.to(torch::kFloat32);
+    head_fraction += head.to(torch::kFloat32);
+    bone_fraction += v.ge(1000.0f).to(torch::kFloat32);
+  }
+  hu /= static_cast<float>(sub);
+  // Brain = mostly inside the skull's inner surface and less than a quarter bone: a voxel of a
+  // tangentially cut skull cap reads as bone on CT (> ~250 HU), whatever it holds besides.
+  const auto intracranial = intracranial_fraction.ge(0.5f * sub).logical_and(bone_fraction.le(0.25f * sub));
+  const auto head = head_fraction.ge(0.5f * sub);
+  if (o.noise_hu > 0) {
+    auto gen = at::detail::createCPUGenerator(o.seed + 1);
+    hu += torch::randn(hu.sizes(), gen, f) * static_cast<float>(o.noise_hu);
+  }
+  HeadPhantom out;
+  VolumeInfo info;
+  info.modality = "CT";
+  info.patient_id = "PHANTOM";
+  info.series_description = "head CT phantom";
+  const Vec3 origin{0.5 * o.spacing_mm[2] - cx, 0.5 * o.spacing_mm[1] - cy, 0.5 * o.spacing_mm[0] - cz};
+  out.ct = Volume(hu, o.spacing_mm, origin, identity_direction(), info);
+  out.brain = intracranial.to(torch::kUInt8).contiguous();
+  out.head = head.to(torch::kUInt8).contiguous();
+  return out;
+}
+
+}  // namespace tomograd::preprocess

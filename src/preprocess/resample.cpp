@@ -1,0 +1,119 @@
+#include "tomograd/preprocess/resample.hpp"
+
+#include <opencv2/imgproc.hpp>
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "tomograd/core/error.hpp"
+#include "tomograd/core/parallel.hpp"
+
+namespace tomograd::preprocess {
+
+namespace {
+
+int cv_flag(Interpolation i) {
+  switch (i) {
+    case Interpolation::kNearest: return cv::INTER_NEAREST;
+    case Interpolation::kLinear: return cv::INTER_LINEAR;
+    case Interpolation::kCubic: return cv::INTER_CUBIC;
+    case Interpolation::kArea: return cv::INTER_AREA;
+  }
+  return cv::INTER_LINEAR;
+}
+
+/// Moves the origin so the new grid covers the same field of view (voxel centres at
+/// (i + 0.5) * spacing from the common edge).
+Vec3 shifted_origin(const Volume& v, const Vec3& new_spacing) {
+  Vec3 origin = v.origin_lps();
+  const Mat3& d = v.direction();
+  // Index axis c of direction() is (x, y, z) for c = 0, 1, 2; spacing is (z, y, x).
+  const double delta[3] = {0.5 * (new_spacing[2] - v.spacing_mm()[2]), 0.5 * (new_spacing[1] - v.spacing_mm()[1]),
+                           0.5 * (new_spacing[0] - v.spacing_mm()[0])};
+  for (int r = 0; r < 3; ++r) {
+    for (int c = 0; c < 3; ++c) origin[r] += d[r][c] * delta[c];
+  }
+  return origin;
+}
+
+}  // namespace
+
+Interpolation parse_interpolation(const std::string& name) {
+  if (name == "nearest") return Interpolation::kNearest;
+  if (name == "linear") return Interpolation::kLinear;
+  if (name == "cubic") return Interpolation::kCubic;
+  if (name == "area") return Interpolation::kArea;
+  throw ValueError("unknown interpolation '" + name + "' (valid: nearest, linear, cubic, area)");
+}
+
+std::string to_string(Interpolation i) {
+  switch (i) {
+    case Interpolation::kNearest: return "nearest";
+    case Interpolation::kLinear: return "linear";
+    case Interpolation::kCubic: return "cubic";
+    case Interpolation::kArea: return "area";
+  }
+  return "linear";
+}
+
+torch::Tensor resize_slices(const torch::Tensor& x_in, int64_t height, int64_t width, Interpolation interp) {
+  if (height <= 0 || width <= 0) {
+    throw ValueError("resize: target size must be positive, got " + std::to_string(height) + "x" + std::to_string(width));
+  }
+  if (x_in.dim() < 2) throw ValueError("resize: expected at least 2 dimensions [..., H, W]");
+  const bool is_u8 = x_in.scalar_type() == torch::kUInt8;
+  torch::Tensor x = is_u8 ? x_in.contiguous() : x_in.to(torch::kFloat32).contiguous();
+  const int64_t h = x.size(-2), w = x.size(-1);
+  std::vector<int64_t> out_sizes(x.sizes().begin(), x.sizes().end());
+  out_sizes[out_sizes.size() - 2] = height;
+  out_sizes[out_sizes.size() - 1] = width;
+  if (h == height && w == width) return x.clone();
+  torch::Tensor out = torch::empty(out_sizes, x.options());
+  const int64_t planes = x.numel() / (h * w);
+  const int type = is_u8 ? CV_8U : CV_32F;
+  const std::size_t elem = is_u8 ? 1 : 4;
+  auto* src_base = static_cast<uint8_t*>(x.data_ptr());
+  auto* dst_base = static_cast<uint8_t*>(out.data_ptr());
+  const int flag = cv_flag(interp);
+  parallel_for(static_cast<std::size_t>(planes), planes >= 8 ? 0 : 1, [&](std::size_t p) {
+    cv::Mat src(static_cast<int>(h), static_cast<int>(w), type, src_base + p * h * w * elem);
+    cv::Mat dst(static_cast<int>(height), static_cast<int>(width), type, dst_base + p * height * width * elem);
+    cv::resize(src, dst, dst.size(), 0, 0, flag);
+  });
+  return out;
+}
+
+Volume resize_in_plane(const Volume& v, int64_t height, int64_t width, Interpolation interp) {
+  if (v.empty()) throw ValueError("resize: the volume is empty");
+  Vec3 sp = v.spacing_mm();
+  sp[1] = sp[1] * static_cast<double>(v.rows()) / static_cast<double>(height);
+  sp[2] = sp[2] * static_cast<double>(v.cols()) / static_cast<double>(width);
+  Volume out(resize_slices(v.data(), height, width, interp), sp, shifted_origin(v, sp), v.direction(), v.info());
+  return out;
+}
+
+Volume resample_to_spacing(const Volume& v, const Vec3& spacing_mm, Interpolation interp) {
+  if (v.empty()) throw ValueError("resample: the volume is empty");
+  if (interp != Interpolation::kLinear && interp != Interpolation::kNearest) {
+    throw ValueError("resample_to_spacing supports linear and nearest interpolation, got " + to_string(interp));
+  }
+  const std::array<int64_t, 3> sizes{v.depth(), v.rows(), v.cols()};
+  Vec3 sp = v.spacing_mm();
+  std::vector<int64_t> target(3);
+  for (int a = 0; a < 3; ++a) {
+    if (spacing_mm[a] > 0) {
+      target[a] = std::max<int64_t>(1, static_cast<int64_t>(std::llround(sizes[a] * v.spacing_mm()[a] / spacing_mm[a])));
+      sp[a] = v.spacing_mm()[a] * static_cast<double>(sizes[a]) / static_cast<double>(target[a]);
+    } else {
+      target[a] = sizes[a];
+    }
+  }
+  namespace F = torch::nn::functional;
+  auto opts = F::InterpolateFuncOptions().size(target);
+  if (interp == Interpolation::kLinear) opts = opts.mode(torch::kTrilinear).align_corners(false);
+  else opts = opts.mode(torch::kNearest);
+  torch::Tensor t = F::interpolate(v.data().unsqueeze(0).unsqueeze(0), opts).squeeze(0).squeeze(0);
+  return Volume(t, sp, shifted_origin(v, sp), v.direction(), v.info());
+}
+
+}  // namespace tomograd::preprocess

@@ -1,0 +1,335 @@
+#include "tomograd/preprocess/transform.hpp"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <set>
+
+#include "tomograd/core/error.hpp"
+#include "tomograd/preprocess/policy.hpp"
+#include "tomograd/preprocess/slices.hpp"
+
+namespace tomograd::preprocess {
+
+namespace {
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+nlohmann::json range_json(const Range& r) { return nlohmann::json::array({r.low, r.high}); }
+
+void check(bool ok, const std::string& where, const std::string& field, const std::string& expected) {
+  if (!ok) throw ConfigError(where + ": " + field + " must be " + expected);
+}
+
+void check_p(double p, const std::string& where) { check(p >= 0 && p <= 1, where, "p", "in [0, 1]"); }
+
+void check_range(const Range& r, const std::string& where, const std::string& field, double min, double max) {
+  check(std::isfinite(r.low) && std::isfinite(r.high) && r.low <= r.high, where, field, "[low, high] with low <= high");
+  check(r.low >= min && r.high <= max, where, field,
+        "within [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+}
+
+/// Applies a spatial operation to the mask: as float with nearest neighbours, back to its dtype.
+template <class Fn>
+void move_mask(AugmentSample& s, Fn&& fn) {
+  if (!s.mask.defined()) return;
+  const auto dtype = s.mask.scalar_type();
+  const bool two_d = s.mask.dim() == 2;
+  torch::Tensor m = (two_d ? s.mask.unsqueeze(0) : s.mask).to(torch::kFloat32);
+  m = fn(m);
+  if (two_d) m = m.squeeze(0);
+  s.mask = m.to(dtype).contiguous();
+}
+
+/// The common part: probability p, then the transform-specific step.
+template <class Options>
+class TransformBase : public Transform {
+ public:
+  explicit TransformBase(Options o) : o_(std::move(o)) {}
+  std::string name() const override { return transform_name(TransformConfig(o_)); }
+  void apply(AugmentSample& s, std::mt19937_64& rng) const override {
+    if (!s.image.defined() || s.image.dim() != 3) throw ValueError(name() + ": expected an image [C,H,W]");
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    if (u(rng) < o_.p) run(s, rng);
+  }
+
+ protected:
+  virtual void run(AugmentSample& s, std::mt19937_64& rng) const = 0;
+  Options o_;
+};
+
+class FlipTransform : public TransformBase<FlipOptions> {
+ public:
+  using TransformBase::TransformBase;
+  void run(AugmentSample& s, std::mt19937_64&) const override {
+    s.image = flip_horizontal(s.image);
+    move_mask(s, [](const torch::Tensor& m) { return flip_horizontal(m); });
+  }
+};
+
+class AffineTransform : public TransformBase<AffineOptions> {
+ public:
+  using TransformBase::TransformBase;
+  void run(AugmentSample& s, std::mt19937_64& rng) const override {
+    AffineParams p;
+    p.rotate_deg = o_.rotate_deg.sample(rng);
+    p.scale = o_.scale.sample(rng);
+    p.translate_x_px = o_.translate_frac.sample(rng) * static_cast<double>(s.image.size(2));
+    p.translate_y_px = o_.translate_frac.sample(rng) * static_cast<double>(s.image.size(1));
+    s.image = affine_warp(s.image, p, Interpolation::kLinear);
+    move_mask(s, [&](const torch::Tensor& m) { return affine_warp(m, p, Interpolation::kNearest); });
+  }
+};
+
+class GammaTransform : public TransformBase<GammaOptions> {
+ public:
+  using TransformBase::TransformBase;
+  void run(AugmentSample& s, std::mt19937_64& rng) const override { s.image = adjust_gamma(s.image, o_.gamma.sample(rng)); }
+};
+
+class BrightnessContrastTransform : public TransformBase<BrightnessContrastOptions> {
+ public:
+  using TransformBase::TransformBase;
+  void run(AugmentSample& s, std::mt19937_64& rng) const override {
+    const double b = o_.brightness.sample(rng), c = o_.contrast.sample(rng);
+    s.image = adjust_brightness_contrast(s.image, b, c);
+  }
+};
+
+class NoiseTransform : public TransformBase<NoiseOptions> {
+ public:
+  using TransformBase::TransformBase;
+  void run(AugmentSample& s, std::mt19937_64& rng) const override {
+    const double sd = o_.std.sample(rng);
+    s.image = add_gaussian_noise(s.image, sd, rng);
+  }
+};
+
+class BlurTransform : public TransformBase<BlurOptions> {
+ public:
+  using TransformBase::TransformBase;
+  void run(AugmentSample& s, std::mt19937_64& rng) const override { s.image = gaussian_blur(s.image, o_.sigma_px.sample(rng)); }
+};
+
+class SharpenTransform : public TransformBase<SharpenOptions> {
+ public:
+  using TransformBase::TransformBase;
+  void run(AugmentSample& s, std::mt19937_64& rng) const override {
+    s.image = sharpen(s.image, o_.amount.sample(rng), o_.sigma_px);
+  }
+};
+
+class ClaheTransform : public TransformBase<ClaheOptions> {
+ public:
+  using TransformBase::TransformBase;
+  void run(AugmentSample& s, std::mt19937_64& rng) const override {
+    s.image = clahe(s.image, o_.clip_limit.sample(rng), o_.tiles);
+  }
+};
+
+class ElasticTransform : public TransformBase<ElasticOptions> {
+ public:
+  using TransformBase::TransformBase;
+  void run(AugmentSample& s, std::mt19937_64& rng) const override {
+    const double alpha = o_.alpha_px.sample(rng);
+    torch::Tensor field = elastic_field(s.image.size(1), s.image.size(2), alpha, o_.sigma_px, rng);
+    s.image = displace(s.image, field, Interpolation::kLinear);
+    move_mask(s, [&](const torch::Tensor& m) { return displace(m, field, Interpolation::kNearest); });
+  }
+};
+
+}  // namespace
+
+const std::vector<std::string>& transform_names() {
+  static const std::vector<std::string> names{"flip",  "affine", "gamma", "brightness_contrast", "noise",
+                                              "blur",  "sharpen", "clahe", "elastic"};
+  return names;
+}
+
+std::string transform_name(const TransformConfig& config) { return transform_names().at(config.index()); }
+
+void validate_transform(const TransformConfig& config, const std::string& where) {
+  std::visit(Overloaded{
+                 [&](const FlipOptions& o) { check_p(o.p, where); },
+                 [&](const AffineOptions& o) {
+                   check_p(o.p, where);
+                   check_range(o.rotate_deg, where, "rotate_deg", -180, 180);
+                   check_range(o.scale, where, "scale", 0.1, 10);
+                   check_range(o.translate_frac, where, "translate_frac", -1, 1);
+                 },
+                 [&](const GammaOptions& o) {
+                   check_p(o.p, where);
+                   check_range(o.gamma, where, "gamma", 1e-3, 100);
+                 },
+                 [&](const BrightnessContrastOptions& o) {
+                   check_p(o.p, where);
+                   check_range(o.brightness, where, "brightness", -1, 1);
+                   check_range(o.contrast, where, "contrast", 0, 10);
+                 },
+                 [&](const NoiseOptions& o) {
+                   check_p(o.p, where);
+                   check_range(o.std, where, "std", 0, 1);
+                 },
+                 [&](const BlurOptions& o) {
+                   check_p(o.p, where);
+                   check_range(o.sigma_px, where, "sigma_px", 0, 50);
+                 },
+                 [&](const SharpenOptions& o) {
+                   check_p(o.p, where);
+                   check_range(o.amount, where, "amount", 0, 10);
+                   check(o.sigma_px > 0 && o.sigma_px <= 50, where, "sigma_px", "in (0, 50]");
+                 },
+                 [&](const ClaheOptions& o) {
+                   check_p(o.p, where);
+                   check_range(o.clip_limit, where, "clip_limit", 1e-3, 100);
+                   check(o.tiles >= 1 && o.tiles <= 64, where, "tiles", "in [1, 64]");
+                 },
+                 [&](const ElasticOptions& o) {
+                   check_p(o.p, where);
+                   check_range(o.alpha_px, where, "alpha_px", 0, 100);
+                   check(o.sigma_px > 0 && o.sigma_px <= 100, where, "sigma_px", "in (0, 100]");
+                 },
+             },
+             config);
+}
+
+nlohmann::json transform_to_json(const TransformConfig& config) {
+  nlohmann::json j{{"name", transform_name(config)}};
+  std::visit(Overloaded{
+                 [&](const FlipOptions& o) { j["p"] = o.p; },
+                 [&](const AffineOptions& o) {
+                   j["p"] = o.p;
+                   j["rotate_deg"] = range_json(o.rotate_deg);
+                   j["scale"] = range_json(o.scale);
+                   j["translate_frac"] = range_json(o.translate_frac);
+                 },
+                 [&](const GammaOptions& o) {
+                   j["p"] = o.p;
+                   j["gamma"] = range_json(o.gamma);
+                 },
+                 [&](const BrightnessContrastOptions& o) {
+                   j["p"] = o.p;
+                   j["brightness"] = range_json(o.brightness);
+                   j["contrast"] = range_json(o.contrast);
+                 },
+                 [&](const NoiseOptions& o) {
+                   j["p"] = o.p;
+                   j["std"] = range_json(o.std);
+                 },
+                 [&](const BlurOptions& o) {
+                   j["p"] = o.p;
+                   j["sigma_px"] = range_json(o.sigma_px);
+                 },
+                 [&](const SharpenOptions& o) {
+                   j["p"] = o.p;
+                   j["amount"] = range_json(o.amount);
+                   j["sigma_px"] = o.sigma_px;
+                 },
+                 [&](const ClaheOptions& o) {
+                   j["p"] = o.p;
+                   j["clip_limit"] = range_json(o.clip_limit);
+                   j["tiles"] = o.tiles;
+                 },
+                 [&](const ElasticOptions& o) {
+                   j["p"] = o.p;
+                   j["alpha_px"] = range_json(o.alpha_px);
+                   j["sigma_px"] = o.sigma_px;
+                 },
+             },
+             config);
+  return j;
+}
+
+std::unique_ptr<Transform> make_transform(const TransformConfig& config) {
+  validate_transform(config, transform_name(config));
+  return std::visit(Overloaded{
+                        [](const FlipOptions& o) -> std::unique_ptr<Transform> { return std::make_unique<FlipTransform>(o); },
+                        [](const AffineOptions& o) -> std::unique_ptr<Transform> { return std::make_unique<AffineTransform>(o); },
+                        [](const GammaOptions& o) -> std::unique_ptr<Transform> { return std::make_unique<GammaTransform>(o); },
+                        [](const BrightnessContrastOptions& o) -> std::unique_ptr<Transform> {
+                          return std::make_unique<BrightnessContrastTransform>(o);
+                        },
+                        [](const NoiseOptions& o) -> std::unique_ptr<Transform> { return std::make_unique<NoiseTransform>(o); },
+                        [](const BlurOptions& o) -> std::unique_ptr<Transform> { return std::make_unique<BlurTransform>(o); },
+                        [](const SharpenOptions& o) -> std::unique_ptr<Transform> { return std::make_unique<SharpenTransform>(o); },
+                        [](const ClaheOptions& o) -> std::unique_ptr<Transform> { return std::make_unique<ClaheTransform>(o); },
+                        [](const ElasticOptions& o) -> std::unique_ptr<Transform> { return std::make_unique<ElasticTransform>(o); },
+                    },
+                    config);
+}
+
+Pipeline::Pipeline(const std::vector<TransformConfig>& configs) {
+  for (const auto& c : configs) transforms_.push_back(make_transform(c));
+}
+
+void Pipeline::apply(AugmentSample& sample, std::mt19937_64& rng) const {
+  for (const auto& t : transforms_) t->apply(sample, rng);
+}
+
+std::vector<std::string> Pipeline::names() const {
+  std::vector<std::string> out;
+  for (const auto& t : transforms_) out.push_back(t->name());
+  return out;
+}
+
+void AugmentConfig::validate() const {
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < policies.size(); ++i) {
+    const auto& r = policies[i];
+    const std::string where = "augment.policies[" + std::to_string(i) + "]";
+    if (!seen.insert(r.label).second) throw ConfigError(where + ": label '" + r.label + "' appears twice");
+    check_p(r.p, where);
+    check(r.slice_jitter >= 0, where, "slice_jitter", ">= 0");
+    for (std::size_t k = 0; k < r.transforms.size(); ++k) {
+      validate_transform(r.transforms[k], where + ".transforms[" + std::to_string(k) + "] (" +
+                                              transform_name(r.transforms[k]) + ")");
+    }
+  }
+}
+
+AugmentationPolicy::AugmentationPolicy(const AugmentConfig& config) : enabled_(config.enabled), rules_(config.policies) {
+  config.validate();
+  for (const auto& r : rules_) pipelines_.emplace_back(r.transforms);
+}
+
+int AugmentationPolicy::rule_index(const std::string& label) const {
+  int wildcard = -1;
+  for (std::size_t i = 0; i < rules_.size(); ++i) {
+    if (rules_[i].label == label) return static_cast<int>(i);
+    if (rules_[i].label == "*") wildcard = static_cast<int>(i);
+  }
+  return wildcard;
+}
+
+bool AugmentationPolicy::apply(AugmentSample& sample, const std::string& label, std::mt19937_64& rng) const {
+  if (!enabled_) return false;
+  const int i = rule_index(label);
+  if (i < 0) return false;
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  if (u(rng) >= rules_[i].p) return false;
+  pipelines_[i].apply(sample, rng);
+  return true;
+}
+
+const Pipeline* AugmentationPolicy::pipeline_for(const std::string& label) const {
+  const int i = rule_index(label);
+  return i < 0 ? nullptr : &pipelines_[i];
+}
+
+std::vector<std::string> AugmentationPolicy::labels() const {
+  std::vector<std::string> out;
+  for (const auto& r : rules_) out.push_back(r.label);
+  return out;
+}
+
+int64_t AugmentationPolicy::jitter(int64_t center, int64_t depth, const std::string& label, std::mt19937_64& rng) const {
+  const int i = enabled_ ? rule_index(label) : -1;
+  return jitter_slice(center, depth, i < 0 ? 0 : rules_[i].slice_jitter, rng);
+}
+
+}  // namespace tomograd::preprocess
