@@ -242,10 +242,10 @@ void decode_instance(const DicomInstance& inst, const std::vector<FrameTarget>& 
                      int rows, int cols, float* volume) {
   const std::string file = inst.file.string();
   check_pixel_format(inst, rows, cols);
+  const PixelFormat pf = pixel_format(inst);
+  const std::size_t pixels = static_cast<std::size_t>(rows) * cols;
+  const std::size_t frame_bytes = pixels * static_cast<std::size_t>(pf.bits_allocated / 8);
   {
-    const PixelFormat pf = pixel_format(inst);
-    const std::size_t pixels = static_cast<std::size_t>(rows) * cols;
-    const std::size_t frame_bytes = pixels * static_cast<std::size_t>(pf.bits_allocated / 8);
     std::size_t value_length = frame_bytes * static_cast<std::size_t>(inst.frames);
     value_length += value_length & 1;  // values have even length (PS3.5 7.1.1)
     thread_local std::vector<uint8_t> buffer;
@@ -261,9 +261,6 @@ void decode_instance(const DicomInstance& inst, const std::vector<FrameTarget>& 
   OFCondition st = ff.loadFile(inst.file.c_str());
   if (st.bad()) throw DicomError("cannot read '" + file + "': " + st.text());
   DcmDataset& ds = *ff.getDataset();
-
-  const PixelFormat pf = pixel_format(inst);
-  const std::size_t pixels = static_cast<std::size_t>(rows) * cols;
 
   if (detail::is_jpeg2000(inst.transfer_syntax_uid)) {
     auto frames = j2k_frames(ds, inst.frames, file);
@@ -297,8 +294,6 @@ void decode_instance(const DicomInstance& inst, const std::vector<FrameTarget>& 
   if (ds.findAndGetElement(DCM_PixelData, el).bad() || el == nullptr) {
     throw DicomError("'" + file + "' has no PixelData");
   }
-  const std::size_t bytes_per_sample = static_cast<std::size_t>(pf.bits_allocated / 8);
-  const std::size_t frame_bytes = pixels * bytes_per_sample;
   Uint8* data = nullptr;
   std::size_t length = el->getLength();
   if (pf.bits_allocated == 8) {
