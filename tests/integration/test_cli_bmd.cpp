@@ -1,0 +1,200 @@
+// Runs the bmd app end to end on a tiny synthetic cohort (synth -> train -> evaluate ->
+// extract-features -> fit-ml -> compare -> predict -> runs, and cv), and checks bad input errors.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <fstream>
+
+#include "support/fixtures.hpp"
+#include "tomograd/core/atomic_file.hpp"
+#include "tomograd/core/csv.hpp"
+
+using namespace tomograd;
+namespace fs = std::filesystem;
+using test::run_command;
+using test::shell_quote;
+
+namespace {
+
+std::string tomograd_app() { return shell_quote(TOMOGRAD_APP); }
+std::string bmd_app() { return shell_quote(TOMOGRAD_BMD_APP); }
+std::string q(const fs::path& p) { return shell_quote(p.string()); }
+std::string config() { return q(fs::path(TOMOGRAD_SOURCE_DIR) / "configs" / "bmd_resnet18.yaml"); }
+
+/// Tiny settings: 32² inputs, 3 central slices, batch 4, no bootstrap beyond 50 resamples.
+std::string tiny(const fs::path& tmp, int epochs) {
+  return " --set data.cache_dir=" + q(tmp / "cache") +
+         " --set preprocess.resize.height=32 --set preprocess.resize.width=32 --set slices.count=3"
+         " --set data.batch_size=4 --set eval.bootstrap=50 --set optim.lr=1e-3 --set train.loader.workers=0"
+         " --set train.epochs=" +
+         std::to_string(epochs);
+}
+
+void synth(const fs::path& dir, int patients) {
+  auto r = run_command(tomograd_app() + " -q synth bmd --out " + q(dir) + " --patients " + std::to_string(patients) +
+                       " --scale 0.0625 --seed 3");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+}
+
+void require_finite_column(const CsvTable& t, const std::string& column) {
+  for (double v : t.numbers(column)) REQUIRE(std::isfinite(v));
+}
+
+}  // namespace
+
+TEST_CASE("bmd: synth, train, evaluate, extract-features, fit-ml, compare, predict, runs", "[cli][bmd]") {
+  test::TempDir tmp;
+  synth(tmp / "cohort", 14);
+  const fs::path run = tmp / "runs" / "r18";
+  auto r = run_command(bmd_app() + " train --config " + config() + " --manifest " + q(tmp / "cohort" / "manifest.csv") +
+                       " --out " + q(run) + tiny(tmp, 2));
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  for (const char* f : {"config.yaml", "splits.csv", "target_scaler.json", "history.csv", "train.log",
+                        "checkpoints/best.pt", "checkpoints/last.pt"}) {
+    CHECK(fs::exists(run / f));
+  }
+  const CsvTable splits = CsvTable::read(run / "splits.csv");
+  CHECK(splits.num_rows() == 14);
+  int n_test = 0, n_val = 0;
+  for (const auto& s : splits.strings("split")) {
+    n_test += s == "test";
+    n_val += s == "val";
+  }
+  CHECK(n_test == 1);  // round(14 * 0.1)
+  CHECK(n_val == 1);
+  const CsvTable history = CsvTable::read(run / "history.csv");
+  CHECK(history.num_rows() == 2);
+  require_finite_column(history, "val_r2");
+  // The same run directory is refused without --resume/--force.
+  auto again = run_command(bmd_app() + " train --config " + config() + " --manifest " +
+                           q(tmp / "cohort" / "manifest.csv") + " --out " + q(run) + tiny(tmp, 1));
+  CHECK(again.exit_code == 1);
+  CHECK_THAT(again.err, Catch::Contains("not empty") && Catch::Contains("--resume"));
+
+  r = run_command(bmd_app() + " evaluate " + q(run) + " --split all");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  for (const char* f : {"metrics.json", "predictions.csv", "summary.md", "report.html"}) CHECK(fs::exists(run / "eval" / "all" / f));
+  const CsvTable preds = CsvTable::read(run / "eval" / "all" / "predictions.csv");
+  CHECK(preds.num_rows() == 14);
+  require_finite_column(preds, "y_pred");
+  const auto metrics = nlohmann::json::parse(read_file(run / "eval" / "all" / "metrics.json"));
+  CHECK(metrics["r2"].is_number());
+  CHECK(metrics["r2_ci_low"].is_number());
+
+  r = run_command(bmd_app() + " extract-features " + q(run));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const CsvTable train_f = CsvTable::read(run / "features" / "train.csv");
+  CHECK(train_f.num_rows() == 12);
+  CHECK(train_f.num_cols() == 2 + 512);  // patient_id, bmd, f0..f511 (resnet18)
+  CHECK(train_f.header()[1] == "bmd");
+  require_finite_column(train_f, "f511");
+
+  r = run_command(bmd_app() + " fit-ml " + q(run) + " --model all --folds 3");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  for (const char* m : {"svr", "xgboost", "rf", "elasticnet"}) {
+    CHECK(fs::exists(run / "ml" / m / "metadata.json"));
+    CHECK(fs::exists(run / "ml" / m / "test" / "predictions.csv"));
+    CHECK_THAT(r.out, Catch::Contains(std::string(m) + ": test R²"));
+  }
+
+  r = run_command(bmd_app() + " compare " + q(run) + " --bootstrap 50");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("resnet18 (CNN)") && Catch::Contains("svr (CNN features)") &&
+                        Catch::Contains("| R² |") && Catch::Contains("MAPE"));
+  const auto cmp = nlohmann::json::parse(read_file(run / "compare.json"));
+  REQUIRE(cmp["models"].size() == 5);
+  for (const auto& m : cmp["models"]) CHECK(m["mae"].is_number());
+  CHECK(fs::exists(run / "compare.md"));
+  CHECK(fs::exists(run / "compare.html"));
+
+  // predict: a folder of patient folders (no labels) and the manifest (labels echoed).
+  r = run_command(bmd_app() + " predict " + q(run) + " --input " + q(tmp / "cohort" / "images") + " --out " +
+                  q(tmp / "pred.csv"));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const CsvTable p = CsvTable::read(tmp / "pred.csv");
+  CHECK(p.num_rows() == 14);
+  CHECK(p.header() == std::vector<std::string>{"patient_id", "bmd_pred"});
+  require_finite_column(p, "bmd_pred");
+  r = run_command(bmd_app() + " predict " + q(run) + " --input " + q(tmp / "cohort" / "manifest.csv") + " --out " +
+                  q(tmp / "pred.csv"));
+  CHECK(r.exit_code == 1);  // exists, no --force
+  CHECK_THAT(r.err, Catch::Contains("--force"));
+  r = run_command(bmd_app() + " predict " + q(run) + " --input " + q(tmp / "cohort" / "manifest.csv") + " --out " +
+                  q(tmp / "pred.csv") + " --force");
+  REQUIRE(r.exit_code == 0);
+  CHECK(CsvTable::read(tmp / "pred.csv").header().back() == "bmd");
+
+  r = run_command(bmd_app() + " runs " + q(tmp / "runs"));
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("r18") && Catch::Contains("resnet18") && Catch::Contains("best"));
+}
+
+TEST_CASE("bmd cv: grouped K-fold with out-of-fold predictions", "[cli][bmd]") {
+  test::TempDir tmp;
+  synth(tmp / "cohort", 8);
+  auto r = run_command(bmd_app() + " cv --config " + config() + " --manifest " + q(tmp / "cohort" / "manifest.csv") +
+                       " --folds 2 --out " + q(tmp / "cv") + tiny(tmp, 1) + " --set data.batch_size=2");
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("mean ± sd over 2 folds"));
+  const CsvTable oof = CsvTable::read(tmp / "cv" / "oof_predictions.csv");
+  CHECK(oof.num_rows() == 8);  // every patient predicted exactly once
+  require_finite_column(oof, "bmd_pred");
+  const auto s = nlohmann::json::parse(read_file(tmp / "cv" / "cv_summary.json"));
+  CHECK(s["folds"].size() == 2);
+  CHECK(fs::exists(tmp / "cv" / "fold_1" / "checkpoints" / "best.pt"));
+  CHECK(fs::exists(tmp / "cv" / "fold_2" / "eval" / "test" / "report.html"));
+}
+
+TEST_CASE("bmd train lists every manifest problem before training", "[cli][bmd]") {
+  test::TempDir tmp;
+  synth(tmp / "cohort", 4);
+  const CsvTable m = CsvTable::read(tmp / "cohort" / "manifest.csv");
+  std::string text = "patient_id,path,bmd\n";
+  text += m.at(0, 0) + "," + m.at(0, 1) + "," + m.at(0, 2) + "\n";        // fine
+  text += m.at(1, 0) + "," + m.at(1, 1) + ",abc\n";                        // non-numeric bmd (line 3)
+  text += m.at(2, 0) + ",images/NOPE,0.9\n";                               // missing path (line 4)
+  text += m.at(0, 0) + "," + m.at(3, 1) + ",1.0\n";                        // patient twice (line 5)
+  text += "P9," + m.at(3, 1) + ",\n";                                      // missing bmd (line 6)
+  write_file_atomic(tmp / "cohort" / "bad.csv", text);
+  auto r = run_command(bmd_app() + " train --config " + config() + " --manifest " + q(tmp / "cohort" / "bad.csv") +
+                       " --out " + q(tmp / "run") + tiny(tmp, 1));
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("4 problems") && Catch::Contains("line 3") &&
+                        Catch::Contains("not a number: 'abc'") && Catch::Contains("line 4") &&
+                        Catch::Contains("does not exist") && Catch::Contains("line 5") &&
+                        Catch::Contains("listed twice") && Catch::Contains("line 6") && Catch::Contains("missing bmd"));
+  CHECK_FALSE(fs::exists(tmp / "run" / "checkpoints"));
+
+  // A folder with no readable series and a 2.5D window wider than the series: both reported.
+  fs::create_directories(tmp / "cohort" / "empty");
+  write_file_atomic(tmp / "cohort" / "empty" / "notes.txt", "not a DICOM file");
+  text = "patient_id,path,bmd\n" + m.at(0, 0) + "," + m.at(0, 1) + ",1.0\n" + m.at(1, 0) + "," + m.at(1, 1) +
+         ",0.9\nP8,empty,1.1\n";
+  write_file_atomic(tmp / "cohort" / "bad2.csv", text);
+  r = run_command(bmd_app() + " train --config " + config() + " --manifest " + q(tmp / "cohort" / "bad2.csv") +
+                  " --out " + q(tmp / "run") + tiny(tmp, 1) + " --set slices.context=20 --set model.in_channels=41");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("patient P8") && Catch::Contains("no readable series") &&
+                        Catch::Contains("fewer than the 2.5D window of 41"));
+  CHECK_FALSE(fs::exists(tmp / "run" / "checkpoints"));
+
+  // A config key that does not exist.
+  r = run_command(bmd_app() + " train --config " + config() + " --manifest " + q(tmp / "cohort" / "manifest.csv") +
+                  " --out " + q(tmp / "run") + " --set optim.momentm=0.5");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("optim.momentm"));
+  // Inconsistent channels.
+  r = run_command(bmd_app() + " train --config " + config() + " --manifest " + q(tmp / "cohort" / "manifest.csv") +
+                  " --out " + q(tmp / "run") + " --set model.in_channels=1");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("model.in_channels is 1 but the input has 3 channels"));
+}
