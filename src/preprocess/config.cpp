@@ -73,13 +73,19 @@ PreprocessOptions read_preprocess(ConfigReader r) {
     s.finish();
   }
   {
+    ConfigReader c = r.child("crop");
+    c.get("height", o.crop_height).get("width", o.crop_width);
+    c.finish();
+  }
+  {
     ConfigReader n = r.child("normalize");
     read_enum(n, "method", o.normalize.method, parse_normalize_method);
     n.get("within_mask", o.normalize.within_mask)
         .get("outside_value", o.normalize.outside_value)
         .get("mean", o.normalize.mean)
         .get("std", o.normalize.std)
-        .get("eps", o.normalize.eps);
+        .get("eps", o.normalize.eps)
+        .get("percentiles", o.normalize.percentiles);
     n.finish();
   }
   {
@@ -151,18 +157,18 @@ TransformConfig read_transform(ConfigReader& t) {
     config = o;
   } else if (name == "gamma") {
     GammaOptions o;
-    t.get("p", o.p);
+    t.get("p", o.p).get("inside_mask_only", o.inside_mask_only);
     read_range(t, "gamma", o.gamma);
     config = o;
   } else if (name == "brightness_contrast") {
     BrightnessContrastOptions o;
-    t.get("p", o.p);
+    t.get("p", o.p).get("inside_mask_only", o.inside_mask_only);
     read_range(t, "brightness", o.brightness);
     read_range(t, "contrast", o.contrast);
     config = o;
   } else if (name == "noise") {
     NoiseOptions o;
-    t.get("p", o.p);
+    t.get("p", o.p).get("inside_mask_only", o.inside_mask_only);
     read_range(t, "std", o.std);
     config = o;
   } else if (name == "blur") {
@@ -184,6 +190,11 @@ TransformConfig read_transform(ConfigReader& t) {
     ElasticOptions o;
     t.get("p", o.p).get("sigma_px", o.sigma_px);
     read_range(t, "alpha_px", o.alpha_px);
+    config = o;
+  } else if (name == "random_crop") {
+    RandomCropOptions o;
+    t.get("p", o.p).get("resize_back", o.resize_back);
+    read_range(t, "scale", o.scale);
     config = o;
   } else {
     std::string valid;

@@ -30,7 +30,8 @@ NormalizeMethod parse_normalize_method(const std::string& name) {
   if (name == "zscore") return NormalizeMethod::kZScore;
   if (name == "minmax") return NormalizeMethod::kMinMax;
   if (name == "fixed") return NormalizeMethod::kFixed;
-  throw ValueError("unknown normalization '" + name + "' (valid: none, zscore, minmax, fixed)");
+  if (name == "percentile") return NormalizeMethod::kPercentile;
+  throw ValueError("unknown normalization '" + name + "' (valid: none, zscore, minmax, fixed, percentile)");
 }
 
 std::string to_string(NormalizeMethod m) {
@@ -39,6 +40,7 @@ std::string to_string(NormalizeMethod m) {
     case NormalizeMethod::kZScore: return "zscore";
     case NormalizeMethod::kMinMax: return "minmax";
     case NormalizeMethod::kFixed: return "fixed";
+    case NormalizeMethod::kPercentile: return "percentile";
   }
   return "none";
 }
@@ -49,6 +51,40 @@ void NormalizeOptions::validate() const {
     if (!(s > 0)) throw ConfigError("normalize.std must be > 0, got " + std::to_string(s));
   }
   if (!(eps > 0)) throw ConfigError("normalize.eps must be > 0");
+  if (percentiles.size() != 2) {
+    throw ConfigError("normalize.percentiles: expected [low, high], got " + std::to_string(percentiles.size()) +
+                      " values");
+  }
+  if (!(percentiles[0] >= 0 && percentiles[0] < percentiles[1] && percentiles[1] <= 100)) {
+    throw ConfigError("normalize.percentiles: expected 0 <= low < high <= 100, got [" +
+                      std::to_string(percentiles[0]) + ", " + std::to_string(percentiles[1]) + "]");
+  }
+}
+
+std::vector<double> percentiles_of(const torch::Tensor& values, const std::vector<double>& percents) {
+  for (double p : percents) {
+    if (!(p >= 0 && p <= 100)) throw ValueError("percentiles_of: percent must be in [0, 100], got " + std::to_string(p));
+  }
+  torch::Tensor v = values.reshape(-1);
+  if (!v.is_floating_point()) v = v.to(torch::kFloat64);
+  v = v.masked_select(torch::isfinite(v));
+  const int64_t n = v.numel();
+  if (n == 0) throw ValueError("percentiles_of: no finite value");
+  // kthvalue (a selection, O(n)) instead of a full sort: two order statistics per percentile.
+  auto order_stat = [&](int64_t rank) {  // 0-based rank in ascending order
+    return std::get<0>(torch::kthvalue(v, rank + 1)).item<double>();
+  };
+  std::vector<double> out;
+  out.reserve(percents.size());
+  for (double p : percents) {
+    // numpy.percentile's default ("linear"): position p/100 * (n - 1), interpolated.
+    const double pos = p / 100.0 * static_cast<double>(n - 1);
+    const auto below = static_cast<int64_t>(std::floor(pos));
+    const double frac = pos - static_cast<double>(below);
+    const double lo = order_stat(below);
+    out.push_back(frac > 0 && below + 1 < n ? lo + frac * (order_stat(below + 1) - lo) : lo);
+  }
+  return out;
 }
 
 torch::Tensor normalize(const torch::Tensor& x_in, const NormalizeOptions& o, const torch::Tensor& mask) {
@@ -87,6 +123,10 @@ torch::Tensor normalize(const torch::Tensor& x_in, const NormalizeOptions& o, co
     } else if (o.method == NormalizeMethod::kMinMax) {
       const double lo = values.min().item<double>(), hi = values.max().item<double>();
       r = (ch - lo) / std::max(hi - lo, o.eps);
+    } else if (o.method == NormalizeMethod::kPercentile) {
+      const std::vector<double> q = percentiles_of(values, o.percentiles);
+      // Clamping after scaling keeps [0,1] exact whatever float32 makes of q[0] and q[1].
+      r = ((ch - q[0]) / std::max(q[1] - q[0], o.eps)).clamp(0.0, 1.0);
     } else {
       const double mean = o.mean.size() == 1 ? o.mean[0] : o.mean[c];
       const double sd = o.std.size() == 1 ? o.std[0] : o.std[c];

@@ -10,6 +10,7 @@ namespace tomograd::preprocess {
 void PreprocessOptions::validate() const {
   if (windows.empty()) throw ConfigError("preprocess.windows: at least one window is needed");
   for (const auto& w : windows) {
+    if (w == kRawWindow) continue;
     try {
       parse_window(w);
     } catch (const ValueError& e) {
@@ -31,6 +32,10 @@ void PreprocessOptions::validate() const {
     throw ConfigError("preprocess.resize: height and width must be in [0, 8192] (0 keeps the size)");
   }
   if ((height == 0) != (width == 0)) throw ConfigError("preprocess.resize: give both height and width, or neither");
+  if (crop_height < 0 || crop_width < 0 || crop_height > 8192 || crop_width > 8192) {
+    throw ConfigError("preprocess.crop: height and width must be in [0, 8192] (0 = no crop)");
+  }
+  if ((crop_height == 0) != (crop_width == 0)) throw ConfigError("preprocess.crop: give both height and width, or neither");
   if (normalize.method != NormalizeMethod::kNone) normalize.validate();
   brain.validate();
   quality.validate();
@@ -54,13 +59,20 @@ nlohmann::json PreprocessOptions::to_json() const {
                            {"mask_outside", mask_outside}};
   j["windows"] = nlohmann::json::array();
   for (const auto& w : windows) {
+    if (w == kRawWindow) {
+      j["windows"].push_back(w);
+      continue;
+    }
     const Window win = parse_window(w);
     j["windows"].push_back({win.center, win.width});  // "brain" and "40,80" are the same
   }
   j["resize"] = {{"height", height}, {"width", width}, {"interpolation", to_string(interpolation)}};
+  // Written only when on: the text (and so every cache key) of older configs stays the same.
+  if (crop_height > 0) j["crop"] = {{"height", crop_height}, {"width", crop_width}};
   j["normalize"] = {{"method", to_string(normalize.method)}, {"within_mask", normalize.within_mask},
                     {"outside_value", normalize.outside_value}, {"mean", normalize.mean}, {"std", normalize.std},
                     {"eps", normalize.eps}};
+  if (normalize.method == NormalizeMethod::kPercentile) j["normalize"]["percentiles"] = normalize.percentiles;
   j["quality"] = {{"enabled", quality.enabled}, {"min_brain_fraction", quality.min_brain_fraction},
                   {"min_contrast_hu", quality.min_contrast_hu}, {"asymmetry_keep", quality.asymmetry_keep},
                   {"smooth_mm", quality.smooth_mm}};
@@ -88,9 +100,12 @@ PreprocessedStudy preprocess_volume(const Volume& input, const PreprocessOptions
     all.enabled = false;
     out.quality = assess_slice_quality(v, torch::ones(v.data().sizes(), torch::kUInt8), all);
   }
-  std::vector<Window> windows;
-  for (const auto& w : o.windows) windows.push_back(parse_window(w));
-  torch::Tensor data = apply_windows(v.data(), windows);  // [C,D,H,W]
+  std::vector<torch::Tensor> channels;
+  channels.reserve(o.windows.size());
+  for (const auto& w : o.windows) {
+    channels.push_back(w == kRawWindow ? v.data().to(torch::kFloat32) : apply_window(v.data(), parse_window(w)));
+  }
+  torch::Tensor data = torch::stack(channels, 0);  // [C,D,H,W]
   if (mask.defined() && o.mask_outside) data = data * mask.unsqueeze(0).to(torch::kFloat32);
   Vec3 spacing = v.spacing_mm();
   Vec3 origin = v.origin_lps();
@@ -101,6 +116,16 @@ PreprocessedStudy preprocess_volume(const Volume& input, const PreprocessOptions
     if (mask.defined()) mask = resize_slices(mask, o.height, o.width, Interpolation::kNearest);
     spacing = resized_geometry.spacing_mm();
     origin = resized_geometry.origin_lps();
+  }
+  if (o.crop_height > 0) {
+    // Before normalization: the statistics describe the field of view the model sees.
+    const Volume cropped_geometry = crop_in_plane(Volume(torch::zeros({1, data.size(2), data.size(3)}), spacing,
+                                                         origin, v.direction()),
+                                                  o.crop_height, o.crop_width);
+    const auto [top, left] = center_crop_offsets(data.size(2), data.size(3), o.crop_height, o.crop_width);
+    data = crop_slices(data, top, left, o.crop_height, o.crop_width);
+    if (mask.defined()) mask = crop_slices(mask, top, left, o.crop_height, o.crop_width);
+    origin = cropped_geometry.origin_lps();
   }
   if (o.normalize.method != NormalizeMethod::kNone) {
     const bool masked = mask.defined() && mask.any().item<bool>();

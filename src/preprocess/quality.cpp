@@ -165,7 +165,8 @@ SliceQualityReport assess_slice_quality(const Volume& ct, const torch::Tensor& b
     if (q.kept) report.kept.push_back(q.index);
     else report.dropped.emplace_back(q.index, q.reason);
   }
-  logger()->info("slice quality: {}", report.summary());
+  // With the check off there is nothing to report (one line per study would flood cohort logs).
+  if (options.enabled) logger()->info("slice quality: {}", report.summary());
   return report;
 }
 

@@ -3,6 +3,7 @@
 #include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "tomograd/core/error.hpp"
@@ -90,6 +91,39 @@ Volume resize_in_plane(const Volume& v, int64_t height, int64_t width, Interpola
   sp[2] = sp[2] * static_cast<double>(v.cols()) / static_cast<double>(width);
   Volume out(resize_slices(v.data(), height, width, interp), sp, shifted_origin(v, sp), v.direction(), v.info());
   return out;
+}
+
+torch::Tensor crop_slices(const torch::Tensor& x, int64_t top, int64_t left, int64_t height, int64_t width,
+                          double fill) {
+  if (height <= 0 || width <= 0) {
+    throw ValueError("crop: size must be positive, got " + std::to_string(height) + "x" + std::to_string(width));
+  }
+  if (x.dim() < 2) throw ValueError("crop: expected at least 2 dimensions [..., H, W]");
+  const int64_t rows = x.size(-2), cols = x.size(-1);
+  std::vector<int64_t> out_sizes(x.sizes().begin(), x.sizes().end());
+  out_sizes[out_sizes.size() - 2] = height;
+  out_sizes[out_sizes.size() - 1] = width;
+  torch::Tensor out = torch::full(out_sizes, fill, x.options()).contiguous();
+  // The overlap of the window with the image, in image coordinates.
+  const int64_t r0 = std::max<int64_t>(0, top), r1 = std::min(rows, top + height);
+  const int64_t c0 = std::max<int64_t>(0, left), c1 = std::min(cols, left + width);
+  if (r0 < r1 && c0 < c1) {
+    out.narrow(-2, r0 - top, r1 - r0).narrow(-1, c0 - left, c1 - c0)
+        .copy_(x.narrow(-2, r0, r1 - r0).narrow(-1, c0, c1 - c0));
+  }
+  return out;
+}
+
+std::pair<int64_t, int64_t> center_crop_offsets(int64_t rows, int64_t cols, int64_t height, int64_t width) {
+  auto floor_half = [](int64_t d) { return d >= 0 ? d / 2 : -((-d + 1) / 2); };
+  return {floor_half(rows - height), floor_half(cols - width)};
+}
+
+Volume crop_in_plane(const Volume& v, int64_t height, int64_t width) {
+  if (v.empty()) throw ValueError("crop: the volume is empty");
+  const auto [top, left] = center_crop_offsets(v.rows(), v.cols(), height, width);
+  return Volume(crop_slices(v.data(), top, left, height, width), v.spacing_mm(),
+                v.index_to_lps(0, static_cast<double>(top), static_cast<double>(left)), v.direction(), v.info());
 }
 
 Volume resample_to_spacing(const Volume& v, const Vec3& spacing_mm, Interpolation interp) {

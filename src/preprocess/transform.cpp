@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -44,6 +45,18 @@ void move_mask(AugmentSample& s, Fn&& fn) {
   m = fn(m);
   if (two_d) m = m.squeeze(0);
   s.mask = m.to(dtype).contiguous();
+}
+
+/// inside_mask_only: puts back the voxels of @p before where the sample's mask is 0 in every
+/// layer (e.g. the background around the brain keeps its constant value). No mask: no-op.
+void keep_outside_mask(AugmentSample& s, const torch::Tensor& before, bool inside_mask_only, const std::string& name) {
+  if (!inside_mask_only || !s.mask.defined()) return;
+  torch::Tensor inside = s.mask.ne(0);
+  if (inside.dim() == 3) inside = inside.any(0);
+  if (inside.dim() != 2 || inside.size(0) != s.image.size(1) || inside.size(1) != s.image.size(2)) {
+    throw ValueError(name + ": inside_mask_only needs a mask [H,W] or [K,H,W] matching the image [C,H,W]");
+  }
+  s.image = torch::where(inside.unsqueeze(0), s.image, before.to(s.image.scalar_type())).contiguous();
 }
 
 /// The common part: probability p, then the transform-specific step.
@@ -89,7 +102,11 @@ class AffineTransform : public TransformBase<AffineOptions> {
 class GammaTransform : public TransformBase<GammaOptions> {
  public:
   using TransformBase::TransformBase;
-  void run(AugmentSample& s, std::mt19937_64& rng) const override { s.image = adjust_gamma(s.image, o_.gamma.sample(rng)); }
+  void run(AugmentSample& s, std::mt19937_64& rng) const override {
+    const torch::Tensor before = s.image;
+    s.image = adjust_gamma(s.image, o_.gamma.sample(rng));
+    keep_outside_mask(s, before, o_.inside_mask_only, name());
+  }
 };
 
 class BrightnessContrastTransform : public TransformBase<BrightnessContrastOptions> {
@@ -97,7 +114,9 @@ class BrightnessContrastTransform : public TransformBase<BrightnessContrastOptio
   using TransformBase::TransformBase;
   void run(AugmentSample& s, std::mt19937_64& rng) const override {
     const double b = o_.brightness.sample(rng), c = o_.contrast.sample(rng);
+    const torch::Tensor before = s.image;
     s.image = adjust_brightness_contrast(s.image, b, c);
+    keep_outside_mask(s, before, o_.inside_mask_only, name());
   }
 };
 
@@ -106,7 +125,9 @@ class NoiseTransform : public TransformBase<NoiseOptions> {
   using TransformBase::TransformBase;
   void run(AugmentSample& s, std::mt19937_64& rng) const override {
     const double sd = o_.std.sample(rng);
+    const torch::Tensor before = s.image;
     s.image = add_gaussian_noise(s.image, sd, rng);
+    keep_outside_mask(s, before, o_.inside_mask_only, name());
   }
 };
 
@@ -143,11 +164,35 @@ class ElasticTransform : public TransformBase<ElasticOptions> {
   }
 };
 
+class RandomCropTransform : public TransformBase<RandomCropOptions> {
+ public:
+  using TransformBase::TransformBase;
+  void run(AugmentSample& s, std::mt19937_64& rng) const override {
+    const int64_t h = s.image.size(1), w = s.image.size(2);
+    // Always three draws (scale, row, column), so later transforms see the same stream whatever
+    // the sizes are.
+    const double scale = o_.scale.sample(rng);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    const double uy = u(rng), ux = u(rng);
+    const int64_t ch = std::clamp<int64_t>(std::llround(scale * static_cast<double>(h)), 1, h);
+    const int64_t cw = std::clamp<int64_t>(std::llround(scale * static_cast<double>(w)), 1, w);
+    const int64_t top = std::min(h - ch, static_cast<int64_t>(uy * static_cast<double>(h - ch + 1)));
+    const int64_t left = std::min(w - cw, static_cast<int64_t>(ux * static_cast<double>(w - cw + 1)));
+    const bool resize = o_.resize_back && (ch != h || cw != w);
+    s.image = crop_slices(s.image.to(torch::kFloat32), top, left, ch, cw);
+    if (resize) s.image = resize_slices(s.image, h, w, Interpolation::kLinear);
+    move_mask(s, [&](const torch::Tensor& m) {
+      torch::Tensor c = crop_slices(m, top, left, ch, cw);
+      return resize ? resize_slices(c, h, w, Interpolation::kNearest) : c;
+    });
+  }
+};
+
 }  // namespace
 
 const std::vector<std::string>& transform_names() {
   static const std::vector<std::string> names{"flip",  "affine", "gamma", "brightness_contrast", "noise",
-                                              "blur",  "sharpen", "clahe", "elastic"};
+                                              "blur",  "sharpen", "clahe", "elastic", "random_crop"};
   return names;
 }
 
@@ -194,6 +239,11 @@ void validate_transform(const TransformConfig& config, const std::string& where)
                    check_range(o.alpha_px, where, "alpha_px", 0, 100);
                    check(o.sigma_px > 0 && o.sigma_px <= 100, where, "sigma_px", "in (0, 100]");
                  },
+                 [&](const RandomCropOptions& o) {
+                   check_p(o.p, where);
+                   check_range(o.scale, where, "scale", 0, 1);
+                   check(o.scale.low > 0, where, "scale", "a fraction of each side in (0, 1]");
+                 },
              },
              config);
 }
@@ -211,15 +261,18 @@ nlohmann::json transform_to_json(const TransformConfig& config) {
                  [&](const GammaOptions& o) {
                    j["p"] = o.p;
                    j["gamma"] = range_json(o.gamma);
+                   j["inside_mask_only"] = o.inside_mask_only;
                  },
                  [&](const BrightnessContrastOptions& o) {
                    j["p"] = o.p;
                    j["brightness"] = range_json(o.brightness);
                    j["contrast"] = range_json(o.contrast);
+                   j["inside_mask_only"] = o.inside_mask_only;
                  },
                  [&](const NoiseOptions& o) {
                    j["p"] = o.p;
                    j["std"] = range_json(o.std);
+                   j["inside_mask_only"] = o.inside_mask_only;
                  },
                  [&](const BlurOptions& o) {
                    j["p"] = o.p;
@@ -240,6 +293,11 @@ nlohmann::json transform_to_json(const TransformConfig& config) {
                    j["alpha_px"] = range_json(o.alpha_px);
                    j["sigma_px"] = o.sigma_px;
                  },
+                 [&](const RandomCropOptions& o) {
+                   j["p"] = o.p;
+                   j["scale"] = range_json(o.scale);
+                   j["resize_back"] = o.resize_back;
+                 },
              },
              config);
   return j;
@@ -259,6 +317,9 @@ std::unique_ptr<Transform> make_transform(const TransformConfig& config) {
                         [](const SharpenOptions& o) -> std::unique_ptr<Transform> { return std::make_unique<SharpenTransform>(o); },
                         [](const ClaheOptions& o) -> std::unique_ptr<Transform> { return std::make_unique<ClaheTransform>(o); },
                         [](const ElasticOptions& o) -> std::unique_ptr<Transform> { return std::make_unique<ElasticTransform>(o); },
+                        [](const RandomCropOptions& o) -> std::unique_ptr<Transform> {
+                          return std::make_unique<RandomCropTransform>(o);
+                        },
                     },
                     config);
 }

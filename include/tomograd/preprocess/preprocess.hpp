@@ -2,8 +2,8 @@
 /// @file The deterministic preprocessing of one study (what the cache stores).
 ///
 /// Steps, in order: reorient -> resample to a spacing (optional) -> brain extraction (head CT)
-/// -> slice quality -> windows (one channel each) -> voxels outside the brain set to 0 ->
-/// in-plane resize -> normalization per channel.
+/// -> slice quality -> windows (one channel each; "raw" keeps the values) -> voxels outside the
+/// brain set to 0 -> in-plane resize -> centre crop (optional) -> normalization per channel.
 #include <nlohmann/json.hpp>
 #include <torch/types.h>
 
@@ -18,6 +18,10 @@
 
 namespace tomograd::preprocess {
 
+/// The window name that means "no windowing": the channel holds the physical values unchanged
+/// (MR has no HU windows; combine with a normalization such as kPercentile).
+inline constexpr const char* kRawWindow = "raw";
+
 /// The `preprocess` section of a config.
 struct PreprocessOptions {
   std::string reorient = "canonical";   ///< "canonical", "none" or a code such as "LPS"
@@ -25,24 +29,29 @@ struct PreprocessOptions {
   bool brain_extraction = true;         ///< run brain extraction (head CT in HU)
   BrainExtractionOptions brain;         ///< its parameters
   bool mask_outside = true;             ///< windowed voxels outside the brain become 0
-  std::vector<std::string> windows{"brain", "subdural", "bone"};  ///< presets or "C,W"
+  std::vector<std::string> windows{"brain", "subdural", "bone"};  ///< presets, "C,W" or "raw"
   int64_t height = 256, width = 256;    ///< in-plane size after resizing; 0 keeps the size
   Interpolation interpolation = Interpolation::kLinear;
+  /// Centre crop after resizing, before normalization (0 and 0 = off). A side larger than the
+  /// image pads with 0 (windowed/raw units, i.e. below the window; outside the mask).
+  int64_t crop_height = 0, crop_width = 0;
   NormalizeOptions normalize;           ///< per channel, statistics inside the brain
   SliceQualityOptions quality;
 
   /// Throws ConfigError for bad windows, sizes, codes or sub-options.
   void validate() const;
-  /// Canonical JSON of every field (stable key order): the cache key hashes its text.
+  /// Canonical JSON of every field (stable key order): the cache key hashes its text. Keys added
+  /// after the first release (crop, normalize.percentiles) are written only when they change the
+  /// output, so caches built before them keep their keys.
   nlohmann::json to_json() const;
 };
 
 /// The preprocessed study.
 struct PreprocessedStudy {
-  torch::Tensor data;                 ///< [C,D,H,W] float32, one channel per window
+  torch::Tensor data;                 ///< [C,D,H,W] float32, one channel per window (H,W after crop)
   torch::Tensor mask;                 ///< uint8 [D,H,W] brain mask (nearest-resized); undefined without brain extraction
   Vec3 spacing_mm{1, 1, 1};           ///< (z,y,x) after resampling/resizing
-  Vec3 origin_lps{0, 0, 0};
+  Vec3 origin_lps{0, 0, 0};           ///< LPS of data's voxel [0,0,0] (after resizing and cropping)
   Mat3 direction = identity_direction();
   std::vector<std::string> channels;  ///< the window of each channel
   double brain_volume_ml = 0.0;

@@ -4,6 +4,7 @@
 /// Each transform has an options struct (defaults, a probability p and the ranges its
 /// parameters are drawn from) and applies to an AugmentSample with an explicit generator.
 /// Spatial transforms move the sample's mask too, with nearest-neighbour interpolation.
+/// Intensity transforms with inside_mask_only leave voxels outside the sample's mask unchanged.
 /// Transforms are immutable after construction: one Pipeline may serve many threads at once.
 #include <nlohmann/json.hpp>
 #include <torch/types.h>
@@ -36,15 +37,18 @@ struct AffineOptions {
 struct GammaOptions {
   double p = 1.0;
   Range gamma{0.9, 1.1};
+  bool inside_mask_only = false;  ///< with a mask: voxels where it is 0 (in every layer) stay as they were
 };
 struct BrightnessContrastOptions {
   double p = 1.0;
   Range brightness{-0.05, 0.05};  ///< fraction of the channel's range
   Range contrast{0.9, 1.1};
+  bool inside_mask_only = false;  ///< with a mask: voxels where it is 0 (in every layer) stay as they were
 };
 struct NoiseOptions {
   double p = 1.0;
   Range std{0.0, 0.03};  ///< fraction of the channel's range
+  bool inside_mask_only = false;  ///< with a mask: voxels where it is 0 (in every layer) stay as they were
 };
 struct BlurOptions {
   double p = 1.0;
@@ -65,13 +69,23 @@ struct ElasticOptions {
   Range alpha_px{2.0, 6.0};  ///< largest displacement
   double sigma_px = 8.0;     ///< smoothness of the field
 };
+/// A random crop: one scale s drawn per sample keeps round(s * H) x round(s * W) pixels (the
+/// aspect ratio is kept) at a uniformly drawn position, resized back to H x W (image linear,
+/// mask nearest) unless resize_back is false (then the output is the crop's size).
+struct RandomCropOptions {
+  double p = 1.0;
+  Range scale{0.8, 1.0};    ///< fraction of each side kept, in (0, 1]
+  bool resize_back = true;  ///< resize the crop to the input size
+};
 
-/// One transform's options; the alternative picks the transform.
+/// One transform's options; the alternative picks the transform. New transforms are appended,
+/// so the index of an alternative never changes.
 using TransformConfig = std::variant<FlipOptions, AffineOptions, GammaOptions, BrightnessContrastOptions,
-                                     NoiseOptions, BlurOptions, SharpenOptions, ClaheOptions, ElasticOptions>;
+                                     NoiseOptions, BlurOptions, SharpenOptions, ClaheOptions, ElasticOptions,
+                                     RandomCropOptions>;
 
 /// Names in the order of TransformConfig's alternatives: flip, affine, gamma,
-/// brightness_contrast, noise, blur, sharpen, clahe, elastic.
+/// brightness_contrast, noise, blur, sharpen, clahe, elastic, random_crop.
 const std::vector<std::string>& transform_names();
 
 /// The name of the transform @p config configures.

@@ -39,7 +39,7 @@ AugmentConfig everything() {
   all.p = 1.0;
   all.slice_jitter = 2;
   all.transforms = {FlipOptions{1.0}, AffineOptions{}, GammaOptions{}, BrightnessContrastOptions{}, NoiseOptions{},
-                    BlurOptions{}, SharpenOptions{}, ClaheOptions{}, ElasticOptions{}};
+                    BlurOptions{}, SharpenOptions{}, ClaheOptions{}, ElasticOptions{}, RandomCropOptions{}};
   AugmentConfig c;
   c.policies = {all};
   return c;
