@@ -166,7 +166,7 @@ SliceQualityReport assess_slice_quality(const Volume& ct, const torch::Tensor& b
     else report.dropped.emplace_back(q.index, q.reason);
   }
   // With the check off there is nothing to report (one line per study would flood cohort logs).
-  if (options.enabled) logger()->info("slice quality: {}", report.summary());
+  if (o.enabled) logger()->info("slice quality: {}", report.summary());
   return report;
 }
 
