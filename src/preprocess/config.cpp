@@ -68,13 +68,14 @@ PreprocessOptions read_preprocess(ConfigReader r) {
   r.get("windows", o.windows);
   {
     ConfigReader s = r.child("resize");
-    s.get("height", o.height).get("width", o.width);
+    s.get("height", o.height).get("width", o.width).get("keep_aspect", o.keep_aspect);
     read_enum(s, "interpolation", o.interpolation, parse_interpolation);
     s.finish();
   }
   {
     ConfigReader c = r.child("crop");
     c.get("height", o.crop_height).get("width", o.crop_width);
+    read_enum(c, "mode", o.crop_mode, parse_crop_mode);
     c.finish();
   }
   {

@@ -36,6 +36,10 @@ void PreprocessOptions::validate() const {
     throw ConfigError("preprocess.crop: height and width must be in [0, 8192] (0 = no crop)");
   }
   if ((crop_height == 0) != (crop_width == 0)) throw ConfigError("preprocess.crop: give both height and width, or neither");
+  if (crop_mode == CropMode::kMask && !brain_extraction) {
+    throw ConfigError("preprocess.crop.mode: 'mask' centres the crop on the brain mask and needs brain extraction "
+                      "(preprocess.brain_extraction.enabled: true), or use mode 'center'");
+  }
   if (normalize.method != NormalizeMethod::kNone) normalize.validate();
   brain.validate();
   quality.validate();
@@ -68,7 +72,11 @@ nlohmann::json PreprocessOptions::to_json() const {
   }
   j["resize"] = {{"height", height}, {"width", width}, {"interpolation", to_string(interpolation)}};
   // Written only when on: the text (and so every cache key) of older configs stays the same.
-  if (crop_height > 0) j["crop"] = {{"height", crop_height}, {"width", crop_width}};
+  if (keep_aspect && height > 0) j["resize"]["keep_aspect"] = true;
+  if (crop_height > 0) {
+    j["crop"] = {{"height", crop_height}, {"width", crop_width}};
+    if (crop_mode != CropMode::kCenter) j["crop"]["mode"] = to_string(crop_mode);
+  }
   j["normalize"] = {{"method", to_string(normalize.method)}, {"within_mask", normalize.within_mask},
                     {"outside_value", normalize.outside_value}, {"mean", normalize.mean}, {"std", normalize.std},
                     {"eps", normalize.eps}};
@@ -110,22 +118,31 @@ PreprocessedStudy preprocess_volume(const Volume& input, const PreprocessOptions
   Vec3 spacing = v.spacing_mm();
   Vec3 origin = v.origin_lps();
   if (o.height > 0 && (o.height != v.rows() || o.width != v.cols())) {
-    Volume resized_geometry = resize_in_plane(Volume(torch::zeros({1, v.rows(), v.cols()}), spacing, origin,
-                                                     v.direction()), o.height, o.width, o.interpolation);
-    data = resize_slices(data.contiguous(), o.height, o.width, o.interpolation);
-    if (mask.defined()) mask = resize_slices(mask, o.height, o.width, Interpolation::kNearest);
+    // The geometry from a one-slice stand-in: the same spacing, origin and in-plane size.
+    const Volume geometry(torch::zeros({1, v.rows(), v.cols()}), spacing, origin, v.direction());
+    Volume resized_geometry;
+    if (o.keep_aspect) {
+      resized_geometry = resize_in_plane_keep_aspect(geometry, o.height, o.width, o.interpolation);
+      data = resize_slices_keep_aspect(data.contiguous(), o.height, o.width, o.interpolation);
+      if (mask.defined()) mask = resize_slices_keep_aspect(mask, o.height, o.width, Interpolation::kNearest);
+    } else {
+      resized_geometry = resize_in_plane(geometry, o.height, o.width, o.interpolation);
+      data = resize_slices(data.contiguous(), o.height, o.width, o.interpolation);
+      if (mask.defined()) mask = resize_slices(mask, o.height, o.width, Interpolation::kNearest);
+    }
     spacing = resized_geometry.spacing_mm();
     origin = resized_geometry.origin_lps();
   }
   if (o.crop_height > 0) {
     // Before normalization: the statistics describe the field of view the model sees.
-    const Volume cropped_geometry = crop_in_plane(Volume(torch::zeros({1, data.size(2), data.size(3)}), spacing,
-                                                         origin, v.direction()),
-                                                  o.crop_height, o.crop_width);
-    const auto [top, left] = center_crop_offsets(data.size(2), data.size(3), o.crop_height, o.crop_width);
+    // validate() made sure that kMask comes with brain extraction, so the mask is there.
+    const auto [top, left] = o.crop_mode == CropMode::kMask
+                                 ? mask_crop_offsets(mask, o.crop_height, o.crop_width)
+                                 : center_crop_offsets(data.size(2), data.size(3), o.crop_height, o.crop_width);
     data = crop_slices(data, top, left, o.crop_height, o.crop_width);
     if (mask.defined()) mask = crop_slices(mask, top, left, o.crop_height, o.crop_width);
-    origin = cropped_geometry.origin_lps();
+    origin = Volume(torch::zeros({1, 1, 1}), spacing, origin, v.direction())
+                 .index_to_lps(0, static_cast<double>(top), static_cast<double>(left));
   }
   if (o.normalize.method != NormalizeMethod::kNone) {
     const bool masked = mask.defined() && mask.any().item<bool>();

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "tomograd/core/error.hpp"
+#include "tomograd/core/log.hpp"
 #include "tomograd/core/parallel.hpp"
 
 namespace tomograd::preprocess {
@@ -35,6 +36,16 @@ Vec3 shifted_origin(const Volume& v, const Vec3& new_spacing) {
     for (int c = 0; c < 3; ++c) origin[r] += d[r][c] * delta[c];
   }
   return origin;
+}
+
+/// floor(d / 2) for either sign (C++ division truncates toward zero).
+int64_t floor_half(int64_t d) { return d >= 0 ? d / 2 : -((-d + 1) / 2); }
+
+void require_positive(const char* what, int64_t height, int64_t width) {
+  if (height <= 0 || width <= 0) {
+    throw ValueError(std::string(what) + ": size must be positive, got " + std::to_string(height) + "x" +
+                     std::to_string(width));
+  }
 }
 
 }  // namespace
@@ -93,6 +104,42 @@ Volume resize_in_plane(const Volume& v, int64_t height, int64_t width, Interpola
   return out;
 }
 
+KeepAspectLayout keep_aspect_layout(int64_t rows, int64_t cols, int64_t height, int64_t width) {
+  require_positive("resize (keep_aspect): image", rows, cols);
+  require_positive("resize (keep_aspect): target", height, width);
+  KeepAspectLayout l;
+  // Compare height / rows with width / cols in integers so the limiting side is exact (no
+  // 31.999 that rounds the wrong way) and ties pick the rows, deterministically.
+  if (height * cols <= width * rows) {
+    l.scale = static_cast<double>(height) / static_cast<double>(rows);
+    l.rows = height;
+    l.cols = std::clamp<int64_t>(std::llround(static_cast<double>(cols) * l.scale), 1, width);
+  } else {
+    l.scale = static_cast<double>(width) / static_cast<double>(cols);
+    l.cols = width;
+    l.rows = std::clamp<int64_t>(std::llround(static_cast<double>(rows) * l.scale), 1, height);
+  }
+  l.pad_top = (height - l.rows) / 2;
+  l.pad_left = (width - l.cols) / 2;
+  return l;
+}
+
+torch::Tensor resize_slices_keep_aspect(const torch::Tensor& x, int64_t height, int64_t width, Interpolation interp,
+                                        double fill) {
+  if (x.dim() < 2) throw ValueError("resize: expected at least 2 dimensions [..., H, W]");
+  const KeepAspectLayout l = keep_aspect_layout(x.size(-2), x.size(-1), height, width);
+  const torch::Tensor scaled = resize_slices(x, l.rows, l.cols, interp);
+  if (l.rows == height && l.cols == width) return scaled;
+  return crop_slices(scaled, -l.pad_top, -l.pad_left, height, width, fill);
+}
+
+Volume resize_in_plane_keep_aspect(const Volume& v, int64_t height, int64_t width, Interpolation interp) {
+  if (v.empty()) throw ValueError("resize: the volume is empty");
+  const KeepAspectLayout l = keep_aspect_layout(v.rows(), v.cols(), height, width);
+  const Volume scaled = resize_in_plane(v, l.rows, l.cols, interp);
+  return crop_in_plane(scaled, -l.pad_top, -l.pad_left, height, width);
+}
+
 torch::Tensor crop_slices(const torch::Tensor& x, int64_t top, int64_t left, int64_t height, int64_t width,
                           double fill) {
   if (height <= 0 || width <= 0) {
@@ -115,15 +162,50 @@ torch::Tensor crop_slices(const torch::Tensor& x, int64_t top, int64_t left, int
 }
 
 std::pair<int64_t, int64_t> center_crop_offsets(int64_t rows, int64_t cols, int64_t height, int64_t width) {
-  auto floor_half = [](int64_t d) { return d >= 0 ? d / 2 : -((-d + 1) / 2); };
   return {floor_half(rows - height), floor_half(cols - width)};
 }
 
 Volume crop_in_plane(const Volume& v, int64_t height, int64_t width) {
   if (v.empty()) throw ValueError("crop: the volume is empty");
   const auto [top, left] = center_crop_offsets(v.rows(), v.cols(), height, width);
+  return crop_in_plane(v, top, left, height, width);
+}
+
+Volume crop_in_plane(const Volume& v, int64_t top, int64_t left, int64_t height, int64_t width) {
+  if (v.empty()) throw ValueError("crop: the volume is empty");
   return Volume(crop_slices(v.data(), top, left, height, width), v.spacing_mm(),
                 v.index_to_lps(0, static_cast<double>(top), static_cast<double>(left)), v.direction(), v.info());
+}
+
+CropMode parse_crop_mode(const std::string& name) {
+  if (name == "center") return CropMode::kCenter;
+  if (name == "mask") return CropMode::kMask;
+  throw ValueError("unknown crop mode '" + name + "' (valid: center, mask)");
+}
+
+std::string to_string(CropMode mode) { return mode == CropMode::kMask ? "mask" : "center"; }
+
+std::pair<int64_t, int64_t> mask_crop_offsets(const torch::Tensor& mask, int64_t height, int64_t width) {
+  require_positive("crop", height, width);
+  if (mask.dim() < 2) throw ValueError("crop: expected a mask with at least 2 dimensions [..., H, W]");
+  const int64_t rows = mask.size(-2), cols = mask.size(-1);
+  const auto centred = center_crop_offsets(rows, cols, height, width);
+  // Union over slices (and any leading axes): one [H,W] plane, then its occupied rows and columns.
+  const torch::Tensor plane = mask.ne(0).reshape({-1, rows, cols}).any(0);
+  const torch::Tensor used_rows = torch::nonzero(plane.any(1)).view(-1);
+  const torch::Tensor used_cols = torch::nonzero(plane.any(0)).view(-1);
+  if (used_rows.numel() == 0) {
+    logger()->warn("crop: the brain mask is empty; using the centre crop");
+    return centred;
+  }
+  // The window's centre (top + (height - 1) / 2) on the box's centre ((first + last) / 2),
+  // rounded down like the centre crop, then kept inside the image.
+  auto place = [](int64_t first, int64_t last, int64_t size, int64_t window, int64_t centre_offset) {
+    if (window > size) return centre_offset;
+    return std::clamp<int64_t>(floor_half(first + last - (window - 1)), 0, size - window);
+  };
+  return {place(used_rows[0].item<int64_t>(), used_rows[-1].item<int64_t>(), rows, height, centred.first),
+          place(used_cols[0].item<int64_t>(), used_cols[-1].item<int64_t>(), cols, width, centred.second)};
 }
 
 Volume resample_to_spacing(const Volume& v, const Vec3& spacing_mm, Interpolation interp) {

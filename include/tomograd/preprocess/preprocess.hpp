@@ -3,7 +3,8 @@
 ///
 /// Steps, in order: reorient -> resample to a spacing (optional) -> brain extraction (head CT)
 /// -> slice quality -> windows (one channel each; "raw" keeps the values) -> voxels outside the
-/// brain set to 0 -> in-plane resize -> centre crop (optional) -> normalization per channel.
+/// brain set to 0 -> in-plane resize (optionally aspect-preserving with padding) -> crop
+/// (optional; centred on the image or on the brain mask) -> normalization per channel.
 #include <nlohmann/json.hpp>
 #include <torch/types.h>
 
@@ -32,17 +33,24 @@ struct PreprocessOptions {
   std::vector<std::string> windows{"brain", "subdural", "bone"};  ///< presets, "C,W" or "raw"
   int64_t height = 256, width = 256;    ///< in-plane size after resizing; 0 keeps the size
   Interpolation interpolation = Interpolation::kLinear;
-  /// Centre crop after resizing, before normalization (0 and 0 = off). A side larger than the
+  /// Resize by one factor for rows and columns so the image fits inside height x width
+  /// (keep_aspect_layout), then pad symmetrically with 0 (data and mask) to exactly that size.
+  /// No effect without a resize (height 0).
+  bool keep_aspect = false;
+  /// Crop after resizing, before normalization (0 and 0 = off). A side larger than the
   /// image pads with 0 (windowed/raw units, i.e. below the window; outside the mask).
   int64_t crop_height = 0, crop_width = 0;
+  /// Where the crop window sits: the image centre, or the centre of the brain mask's bounding
+  /// box (kMask needs brain extraction; clamped inside the image).
+  CropMode crop_mode = CropMode::kCenter;
   NormalizeOptions normalize;           ///< per channel, statistics inside the brain
   SliceQualityOptions quality;
 
   /// Throws ConfigError for bad windows, sizes, codes or sub-options.
   void validate() const;
   /// Canonical JSON of every field (stable key order): the cache key hashes its text. Keys added
-  /// after the first release (crop, normalize.percentiles) are written only when they change the
-  /// output, so caches built before them keep their keys.
+  /// after the first release (crop, crop.mode, resize.keep_aspect, normalize.percentiles) are
+  /// written only when they change the output, so caches built before them keep their keys.
   nlohmann::json to_json() const;
 };
 
