@@ -16,5 +16,6 @@ void setup_bench(CLI::App& app);
 void setup_metrics(CLI::App& app);
 void setup_ml(CLI::App& app);
 void setup_weights(CLI::App& app);
+void setup_export(CLI::App& app);
 
 }  // namespace tomograd::app

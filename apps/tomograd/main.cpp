@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   tomograd::app::setup_metrics(app);
   tomograd::app::setup_ml(app);
   tomograd::app::setup_weights(app);
+  tomograd::app::setup_export(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

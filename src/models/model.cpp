@@ -139,7 +139,7 @@ torch::Tensor Model::forward(const torch::Tensor& x, const torch::Tensor& metada
   z = dropout_(z);
   if (hidden_) z = dropout_(torch::relu(hidden_(z)));
   z = fc_(z);
-  if (head_.type == HeadType::kMultiOutput) z = z.view({z.size(0), head_.num_tasks, head_.num_classes});
+  if (head_.type == HeadType::kMultiOutput) z = z.view({-1, head_.num_tasks, head_.num_classes});  // -1: traced graphs keep any batch size
   return z;
 }
 

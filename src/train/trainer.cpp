@@ -28,7 +28,7 @@ void validate(const TrainOptions& o) {
   for (const auto& [metric, mode] : o.extra_best) {
     if (mode != "min" && mode != "max") throw ConfigError("train.extra_best: mode of '" + metric + "' must be min or max");
   }
-  if (o.loader.workers < 0 || o.loader.prefetch < 1) throw ConfigError("train.workers >= 0 and train.prefetch >= 1");
+  if (o.loader.workers < 0 || o.loader.prefetch < 1) throw ConfigError("train.loader.workers must be >= 0 and train.loader.prefetch >= 1");
   parse_amp(o.amp);
 }
 

@@ -49,7 +49,7 @@ TEST_CASE("bmd: synth, train, evaluate, extract-features, fit-ml, compare, predi
   synth(tmp / "cohort", 14);
   const fs::path run = tmp / "runs" / "r18";
   auto r = run_command(bmd_app() + " train --config " + config() + " --manifest " + q(tmp / "cohort" / "manifest.csv") +
-                       " --out " + q(run) + tiny(tmp, 2));
+                       " --out " + q(run) + tiny(tmp.path(), 2));
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   for (const char* f : {"config.yaml", "splits.csv", "target_scaler.json", "history.csv", "train.log",
@@ -70,7 +70,7 @@ TEST_CASE("bmd: synth, train, evaluate, extract-features, fit-ml, compare, predi
   require_finite_column(history, "val_r2");
   // The same run directory is refused without --resume/--force.
   auto again = run_command(bmd_app() + " train --config " + config() + " --manifest " +
-                           q(tmp / "cohort" / "manifest.csv") + " --out " + q(run) + tiny(tmp, 1));
+                           q(tmp / "cohort" / "manifest.csv") + " --out " + q(run) + tiny(tmp.path(), 1));
   CHECK(again.exit_code == 1);
   CHECK_THAT(again.err, Catch::Contains("not empty") && Catch::Contains("--resume"));
 
@@ -141,7 +141,7 @@ TEST_CASE("bmd cv: grouped K-fold with out-of-fold predictions", "[cli][bmd]") {
   test::TempDir tmp;
   synth(tmp / "cohort", 8);
   auto r = run_command(bmd_app() + " cv --config " + config() + " --manifest " + q(tmp / "cohort" / "manifest.csv") +
-                       " --folds 2 --out " + q(tmp / "cv") + tiny(tmp, 1) + " --set data.batch_size=2");
+                       " --folds 2 --out " + q(tmp / "cv") + tiny(tmp.path(), 1) + " --set data.batch_size=2");
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("mean ± sd over 2 folds"));
@@ -166,7 +166,7 @@ TEST_CASE("bmd train lists every manifest problem before training", "[cli][bmd]"
   text += "P9," + m.at(3, 1) + ",\n";                                      // missing bmd (line 6)
   write_file_atomic(tmp / "cohort" / "bad.csv", text);
   auto r = run_command(bmd_app() + " train --config " + config() + " --manifest " + q(tmp / "cohort" / "bad.csv") +
-                       " --out " + q(tmp / "run") + tiny(tmp, 1));
+                       " --out " + q(tmp / "run") + tiny(tmp.path(), 1));
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("4 problems") && Catch::Contains("line 3") &&
                         Catch::Contains("not a number: 'abc'") && Catch::Contains("line 4") &&
@@ -181,7 +181,7 @@ TEST_CASE("bmd train lists every manifest problem before training", "[cli][bmd]"
          ",0.9\nP8,empty,1.1\n";
   write_file_atomic(tmp / "cohort" / "bad2.csv", text);
   r = run_command(bmd_app() + " train --config " + config() + " --manifest " + q(tmp / "cohort" / "bad2.csv") +
-                  " --out " + q(tmp / "run") + tiny(tmp, 1) + " --set slices.context=20 --set model.in_channels=41");
+                  " --out " + q(tmp / "run") + tiny(tmp.path(), 1) + " --set slices.context=20 --set model.in_channels=41");
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("patient P8") && Catch::Contains("no readable series") &&
                         Catch::Contains("fewer than the 2.5D window of 41"));
