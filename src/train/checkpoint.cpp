@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 
@@ -55,6 +56,19 @@ std::string to_json(const CheckpointMeta& m) {
   return j.dump(2);
 }
 
+namespace {
+
+// JSON has no NaN: undefined metrics (e.g. R² of one validation patient) are written as null.
+double number_or_nan(const nlohmann::json& j) { return j.is_null() ? std::nan("") : j.get<double>(); }
+
+std::map<std::string, double> number_map(const nlohmann::json& j) {
+  std::map<std::string, double> out;
+  for (const auto& [k, v] : j.items()) out[k] = number_or_nan(v);
+  return out;
+}
+
+}  // namespace
+
 CheckpointMeta meta_from_json(const std::string& text, const std::string& source) {
   try {
     auto j = nlohmann::json::parse(text);
@@ -63,16 +77,16 @@ CheckpointMeta meta_from_json(const std::string& text, const std::string& source
     m.epoch = j.at("epoch").get<int>();
     m.global_step = j.at("global_step").get<int64_t>();
     m.tag = j.at("tag").get<std::string>();
-    m.metrics = j.at("metrics").get<std::map<std::string, double>>();
+    m.metrics = number_map(j.at("metrics"));
     if (!j.at("threshold").is_null()) m.threshold = j.at("threshold").get<double>();
     m.config_yaml = j.at("config_yaml").get<std::string>();
     m.config_hash = j.at("config_hash").get<std::string>();
-    m.scheduler = j.at("scheduler").get<std::map<std::string, double>>();
-    m.loss_scale = j.at("loss_scale").get<double>();
+    m.scheduler = number_map(j.at("scheduler"));
+    m.loss_scale = number_or_nan(j.at("loss_scale"));
     m.best_epoch = j.at("best_epoch").get<int>();
-    m.best_value = j.at("best_value").get<double>();
+    m.best_value = number_or_nan(j.at("best_value"));
     m.bad_epochs = j.at("bad_epochs").get<int>();
-    m.extra_best = j.at("extra_best").get<std::map<std::string, double>>();
+    m.extra_best = number_map(j.at("extra_best"));
     m.torch_version = j.at("versions").at("torch").get<std::string>();
     m.tomograd_version = j.at("versions").at("tomograd").get<std::string>();
     return m;

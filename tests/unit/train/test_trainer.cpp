@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <thread>
 
 #include "support/fixtures.hpp"
@@ -218,4 +219,21 @@ TEST_CASE("loading a truncated or foreign checkpoint is a clear error", "[train]
   TinyNet bigger(9);
   CHECK_THROWS_WITH(load_checkpoint(tmp / "c.pt", *bigger, nullptr), Catch::Contains("does not match"));
   CHECK_THROWS_AS(load_checkpoint(tmp / "missing.pt", *net, nullptr), IoError);
+}
+
+TEST_CASE("checkpoint metadata keeps undefined (NaN) metrics through JSON", "[train]") {
+  CheckpointMeta m;
+  m.epoch = 3;
+  m.tag = "best";
+  m.metrics = {{"val_loss", 0.25}, {"val_r2", std::nan("")}};  // R² of one patient is undefined
+  m.best_value = std::nan("");
+  m.extra_best = {{"val_r2", std::nan("")}};
+  const std::string text = to_json(m);
+  CHECK(text.find("null") != std::string::npos);
+  const CheckpointMeta back = meta_from_json(text, "meta.json");
+  CHECK(back.epoch == 3);
+  CHECK(back.metrics.at("val_loss") == 0.25);
+  CHECK(std::isnan(back.metrics.at("val_r2")));
+  CHECK(std::isnan(back.best_value));
+  CHECK(std::isnan(back.extra_best.at("val_r2")));
 }
