@@ -1,8 +1,9 @@
-// tomograd synth bmd: synthetic cohorts (the embedded defaults of the task apps).
+// tomograd synth bmd|metastasis: synthetic cohorts (the embedded defaults of the task apps).
 #include <iostream>
 
 #include "commands.hpp"
 #include "tomograd/tasks/bmd_synth.hpp"
+#include "tomograd/tasks/metastasis_synth.hpp"
 
 namespace tomograd::app {
 
@@ -28,6 +29,36 @@ void setup_synth(CLI::App& app) {
     o->out = *out;
     auto rows = tasks::synthesize_bmd_cohort(*o);
     std::cout << "wrote " << rows.size() << " patients and manifest.csv to " << *out << "\n";
+  });
+
+  auto m = std::make_shared<tasks::MetastasisSynthOptions>();
+  auto m_out = std::make_shared<std::string>();
+  auto* met = synth->add_subcommand(
+      "metastasis",
+      "Axial head CT DICOM series (CT, int16, RescaleIntercept -1024) with a brain-metastasis label\n"
+      "each: CTs/<patient_id>/IM0001.dcm..., labels.csv (patient_id,label) and lesions.csv (the\n"
+      "ground-truth lesions). Positives carry 1-3 lesions of 3-15 mm, hyperdense or ring-shaped, in\n"
+      "the brain parenchyma; head size, pose, slice count (30-50), spacing (3-5 mm), beam hardening\n"
+      "and noise vary per patient. See docs/synthetic_metastasis.md.\n"
+      "Example: tomograd synth metastasis --out met_cohort --patients 200 --scale 0.125 --seed 1");
+  met->add_option("--out", *m_out, "output folder (created; must be empty unless --force)")->required();
+  met->add_option("--patients", m->patients, "number of patients (default: 100)")->capture_default_str();
+  met->add_option("--seed", m->seed, "random seed (default: 0)")->capture_default_str();
+  met->add_option("--scale", m->scale, "in-plane size factor: 1 gives 512², 0.125 gives 64², at least 32² (default: 1)")
+      ->capture_default_str();
+  met->add_option("--prevalence", m->prevalence,
+                  "fraction of patients with metastases, exactly round(N*P) of them (default: 0.5)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  met->add_option("--threads", m->threads, "patients rendered at once (default: 0 = all cores)")->capture_default_str();
+  met->add_flag("--force", m->force, "write into a non-empty folder, replacing files");
+  met->callback([m, m_out] {
+    m->out = *m_out;
+    auto rows = tasks::synthesize_metastasis_cohort(*m);
+    int positives = 0;
+    for (const auto& r : rows) positives += r.label;
+    std::cout << "wrote " << rows.size() << " head CTs (" << positives << " with metastases), labels.csv and lesions.csv to "
+              << *m_out << "\n";
   });
 }
 

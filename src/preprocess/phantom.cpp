@@ -27,12 +27,15 @@ HeadPhantom make_head_phantom(const HeadPhantomOptions& o) {
   for (double s : o.spacing_mm) {
     if (!(s > 0)) throw ValueError("make_head_phantom: spacing must be positive");
   }
+  if (!(o.head_scale > 0)) throw ValueError("make_head_phantom: head_scale must be positive");
   const double fov_z = o.depth * o.spacing_mm[0], fov_y = o.rows * o.spacing_mm[1], fov_x = o.cols * o.spacing_mm[2];
   const auto f = torch::TensorOptions().dtype(torch::kFloat32);
-  const double cz = fov_z / 2, cy = fov_y * 0.44, cx = fov_x / 2;
+  // Default head centre (the frame of the volume's origin) and the moved head centre.
+  const double cz0 = fov_z / 2, cy0 = fov_y * 0.44, cx0 = fov_x / 2;
+  const double cz = cz0 + o.head_shift_mm[0], cy = cy0 + o.head_shift_mm[1], cx = cx0 + o.head_shift_mm[2];
   const double shells = o.csf_rim_mm + o.skull_mm + o.scalp_mm;
-  const double bx = 0.30 * fov_x, by = 0.33 * fov_y;
-  const double bz = std::max(0.5 * fov_z - shells - 2.0, 0.3 * fov_z);
+  const double bx = 0.30 * fov_x * o.head_scale, by = 0.33 * fov_y * o.head_scale;
+  const double bz = std::max(0.5 * fov_z - shells - 2.0, 0.3 * fov_z) * o.head_scale;
   // Holes through the skull, filled with soft tissue: bridges from brain to scalp.
   std::mt19937_64 rng(o.seed);
   std::uniform_real_distribution<double> angle_dist(0.0, 2.0 * M_PI), height_dist(-0.4, 0.4);
@@ -45,7 +48,16 @@ HeadPhantom make_head_phantom(const HeadPhantomOptions& o) {
   auto y = ((torch::arange(o.rows, f) + 0.5) * o.spacing_mm[1] - cy).view({1, -1, 1});
   auto x = ((torch::arange(o.cols, f) + 0.5) * o.spacing_mm[2] - cx).view({1, 1, -1});
   auto row_mm = y + cy;  // mm from the first row's edge
-  const double head_bottom = cy + by + shells;  // lowest point of the head (row direction)
+  // Anatomy lives in head coordinates (xr, yr), rotated by the yaw; table, pad and holder stay
+  // in scanner coordinates (x, y). No yaw: the very same tensors, so the default is unchanged.
+  torch::Tensor xr = x, yr = y;
+  double head_bottom = cy + by + shells;  // lowest point of the head (row direction)
+  if (o.head_yaw_deg != 0.0) {
+    const double t = o.head_yaw_deg * M_PI / 180.0, c = std::cos(t), s = std::sin(t);
+    xr = x * c + y * s;
+    yr = y * c - x * s;
+    head_bottom = cy + std::hypot((bx + shells) * s, (by + shells) * c);  // extent of the rotated ellipse
+  }
 
   // A CT slice averages over its thickness: render several sub-slices and average them, so the
   // skull cap cut tangentially by a thick slice shows up as partial-volume bone, as on a scanner.
@@ -54,9 +66,11 @@ HeadPhantom make_head_phantom(const HeadPhantomOptions& o) {
   torch::Tensor intracranial_fraction = torch::zeros({o.depth, o.rows, o.cols}, f);
   torch::Tensor head_fraction = torch::zeros({o.depth, o.rows, o.cols}, f);
   torch::Tensor bone_fraction = torch::zeros({o.depth, o.rows, o.cols}, f);
+  torch::Tensor parenchyma_fraction = torch::zeros({o.depth, o.rows, o.cols}, f);
+  torch::Tensor ventricle_fraction = torch::zeros({o.depth, o.rows, o.cols}, f);
   for (int s = 0; s < sub; ++s) {
     auto z = ((torch::arange(o.depth, f) + (s + 0.5) / sub) * o.spacing_mm[0] - cz).view({-1, 1, 1});
-    auto inside = [&](double grow) { return ellipsoid(z, y, x, bz + grow, by + grow, bx + grow).le(1.0); };
+    auto inside = [&](double grow) { return ellipsoid(z, yr, xr, bz + grow, by + grow, bx + grow).le(1.0); };
     const auto brain_parenchyma = inside(0);
     const auto intracranial = inside(o.csf_rim_mm);
     const auto skull_outer = inside(o.csf_rim_mm + o.skull_mm);
@@ -66,20 +80,23 @@ HeadPhantom make_head_phantom(const HeadPhantomOptions& o) {
     v.masked_fill_(skull_outer, 1000.0f);
     v.masked_fill_(intracranial, 8.0f);
     v.masked_fill_(brain_parenchyma, 40.0f);
-    v.masked_fill_(ellipsoid(z, y, x, 0.7 * bz, 0.7 * by, 0.7 * bx).le(1.0), 28.0f);  // white matter
+    v.masked_fill_(ellipsoid(z, yr, xr, 0.7 * bz, 0.7 * by, 0.7 * bx).le(1.0), 28.0f);  // white matter
+    torch::Tensor ventricles = torch::zeros({o.depth, o.rows, o.cols}, torch::kBool);
     for (double side : {-1.0, 1.0}) {  // lateral ventricles
-      v.masked_fill_(ellipsoid(z, y + 0.05 * by, x - side * 0.15 * bx, 0.35 * bz, 0.35 * by, 0.08 * bx).le(1.0), 5.0f);
+      const auto lateral = ellipsoid(z, yr + 0.05 * by, xr - side * 0.15 * bx, 0.35 * bz, 0.35 * by, 0.08 * bx).le(1.0);
+      v.masked_fill_(lateral, 5.0f);
+      ventricles.logical_or_(lateral);
     }
     if (o.hemorrhage) {
       // Patient left is +x in LPS.
-      v.masked_fill_(ellipsoid(z, y + 0.2 * by, x - 0.5 * bx, 0.3 * bz, 0.25 * by, 0.2 * bx).le(1.0), 70.0f);
+      v.masked_fill_(ellipsoid(z, yr + 0.2 * by, xr - 0.5 * bx, 0.3 * bz, 0.25 * by, 0.2 * bx).le(1.0), 70.0f);
     }
     const auto ring = skull_outer.logical_and(intracranial.logical_not());
     for (const auto& [a, zc] : holes) {
       // A cylinder of radius 3 mm along the ray from the centre at angle a, height zc.
       const double ux = std::cos(a), uy = std::sin(a);
-      auto along = x * ux + y * uy;
-      auto across = (x * uy - y * ux).square() + (z - zc).square();
+      auto along = xr * ux + yr * uy;
+      auto across = (xr * uy - yr * ux).square() + (z - zc).square();
       v.masked_fill_(ring.logical_and(across.le(9.0)).logical_and(along.gt(0)), 35.0f);
     }
     if (o.table) {
@@ -98,6 +115,8 @@ HeadPhantom make_head_phantom(const HeadPhantomOptions& o) {
     intracranial_fraction += intracranial.to(torch::kFloat32);
     head_fraction += head.to(torch::kFloat32);
     bone_fraction += v.ge(1000.0f).to(torch::kFloat32);
+    parenchyma_fraction += brain_parenchyma.logical_and(ventricles.logical_not()).to(torch::kFloat32);
+    ventricle_fraction += ventricles.to(torch::kFloat32);
   }
   hu /= static_cast<float>(sub);
   // Brain = mostly inside the skull's inner surface and less than a quarter bone: a voxel of a
@@ -113,10 +132,12 @@ HeadPhantom make_head_phantom(const HeadPhantomOptions& o) {
   info.modality = "CT";
   info.patient_id = "PHANTOM";
   info.series_description = "head CT phantom";
-  const Vec3 origin{0.5 * o.spacing_mm[2] - cx, 0.5 * o.spacing_mm[1] - cy, 0.5 * o.spacing_mm[0] - cz};
+  const Vec3 origin{0.5 * o.spacing_mm[2] - cx0, 0.5 * o.spacing_mm[1] - cy0, 0.5 * o.spacing_mm[0] - cz0};
   out.ct = Volume(hu, o.spacing_mm, origin, identity_direction(), info);
   out.brain = intracranial.to(torch::kUInt8).contiguous();
   out.head = head.to(torch::kUInt8).contiguous();
+  out.parenchyma = parenchyma_fraction.ge(0.5f * sub).to(torch::kUInt8).contiguous();
+  out.ventricles = ventricle_fraction.ge(0.5f * sub).to(torch::kUInt8).contiguous();
   return out;
 }
 
