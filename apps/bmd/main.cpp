@@ -2,6 +2,8 @@
 // features + classical regressors, comparison, cross-validation. The work is in tomograd::tasks.
 #include <CLI/CLI.hpp>
 
+#include "../common/app_main.hpp"
+
 #include <iostream>
 #include <memory>
 
@@ -31,6 +33,11 @@ void add_config_options(CLI::App* cmd, ConfigArgs& a) {
   cmd->add_option("--set", a.set, "override a config key, repeatable: --set optim.lr=3e-4 --set train.epochs=5");
 }
 
+void add_checkpoint_option(CLI::App* cmd, std::string& checkpoint) {
+  cmd->add_option("--checkpoint", checkpoint, "best|last|final|best_val_r2 or a .pt path (default: best)")
+      ->capture_default_str();
+}
+
 bmd::BmdConfig load(const ConfigArgs& a) {
   std::vector<std::string> overrides = a.set;
   if (!a.manifest.empty()) overrides.push_back("data.manifest=" + a.manifest);
@@ -51,17 +58,7 @@ int main(int argc, char** argv) {
                "  bmd evaluate runs/r18 && bmd extract-features runs/r18\n"
                "  bmd fit-ml runs/r18 --model all && bmd compare runs/r18",
                "bmd"};
-  app.require_subcommand(1);
-  app.fallthrough();
-  app.set_version_flag("--version", TOMOGRAD_VERSION);
-  tomograd::LogOptions log;
-  app.add_option("--log-level", log.level, "trace|debug|info|warn|error|off (default: info)")->capture_default_str();
-  app.add_flag("-q,--quiet", log.quiet, "only warnings and errors; no progress bars");
-  app.add_option("--log-file", log.file, "also write a debug log to this file");
-  app.parse_complete_callback([&] {
-    tomograd::setup_logging(log);
-    if (log.quiet) tomograd::set_progress_enabled(false);
-  });
+  tomograd::app::add_global_options(app, TOMOGRAD_VERSION);
 
   // train
   auto train_args = std::make_shared<ConfigArgs>();
@@ -98,8 +95,7 @@ int main(int argc, char** argv) {
       "Example: bmd evaluate runs/r18 --split test");
   evaluate->add_option("RUN", *run, "run directory written by bmd train")->required();
   evaluate->add_option("--split", *split, "train|val|test|all (default: test)")->capture_default_str();
-  evaluate->add_option("--checkpoint", *checkpoint, "best|last|final or a .pt path (default: best)")
-      ->capture_default_str();
+  add_checkpoint_option(evaluate, *checkpoint);
   evaluate->add_flag("--force", *force, "replace an earlier evaluation of this split");
   evaluate->callback([=] {
     const auto dir = bmd::evaluate_run(*run, *split, *checkpoint, *force);
@@ -118,8 +114,7 @@ int main(int argc, char** argv) {
   predict->add_option("RUN", *run, "run directory written by bmd train")->required();
   predict->add_option("--input", *input, "manifest .csv, folder of patient folders, or one series")->required();
   predict->add_option("--out", *out_file, "output CSV")->required();
-  predict->add_option("--checkpoint", *checkpoint, "best|last|final or a .pt path (default: best)")
-      ->capture_default_str();
+  add_checkpoint_option(predict, *checkpoint);
   predict->add_flag("--force", *force, "replace an existing output file");
   predict->callback([=] {
     bmd::predict_to_file(*run, *input, *out_file, *checkpoint, *force);
@@ -133,8 +128,7 @@ int main(int argc, char** argv) {
       "split: RUN/features/{train,val,test}.csv with columns patient_id,bmd,f0..f{E-1}.\n"
       "Example: bmd extract-features runs/r18");
   features->add_option("RUN", *run, "run directory written by bmd train")->required();
-  features->add_option("--checkpoint", *checkpoint, "best|last|final or a .pt path (default: best)")
-      ->capture_default_str();
+  add_checkpoint_option(features, *checkpoint);
   features->add_flag("--force", *force, "replace existing feature files");
   features->callback([=] {
     for (const auto& f : bmd::extract_features(*run, *checkpoint, *force)) std::cout << "wrote " << f.string() << "\n";
@@ -193,23 +187,5 @@ int main(int argc, char** argv) {
   runs->add_option("DIR", *runs_dir, "folder holding run directories (default: runs)")->capture_default_str();
   runs->callback([=] { std::cout << bmd::list_runs(*runs_dir); });
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return 2;
-  } catch (const tomograd::Error& e) {
-    tomograd::logger()->error("{}", e.what());
-    return 1;
-  } catch (const std::exception& e) {
-    tomograd::logger()->error("unexpected failure: {}", e.what());
-    return 1;
-  }
-  return 0;
+  return tomograd::app::run_app(app, argc, argv);
 }

@@ -4,17 +4,18 @@
 #include <string>
 #include <vector>
 
+#include "../common.hpp"
 #include "tomograd/core/csv.hpp"
 #include "tomograd/tasks/bmd.hpp"
 #include "tomograd/tasks/slice_dataset.hpp"
 
 namespace tomograd::tasks::bmd::detail {
 
-/// The preprocessed-study cache folder of @p data.
-std::filesystem::path cache_dir(const DataOptions& data);
-
-/// Throws ValueError "<what>: N problem(s):\n  - ..." when @p problems is not empty.
-void throw_if_problems(const std::string& what, const std::vector<std::string>& problems);
+using tasks::detail::cache_dir;
+using tasks::detail::checkpoint_path;
+using tasks::detail::num;
+using tasks::detail::throw_if_problems;
+using tasks::detail::write_csv;
 
 /// Preprocesses (through the cache) every patient, in order, and selects its slices. Every
 /// unreadable series and every series shorter than the 2.5D window is added to @p problems;
@@ -22,15 +23,6 @@ void throw_if_problems(const std::string& what, const std::vector<std::string>& 
 /// (NaN targets give an undefined target).
 std::vector<SliceStudy> load_studies(const BmdConfig& config, const std::vector<Patient>& patients, double mean,
                                      double std, std::vector<std::string>& problems);
-
-/// Writes @p table to @p path atomically (refusing to replace a file unless @p force).
-void write_csv(const std::filesystem::path& path, const CsvTable& table, bool force);
-
-/// "%.6g" formatting for CSV cells.
-std::string num(double v);
-
-/// Checkpoint path for "best" | "last" | "final" | a path.
-std::filesystem::path checkpoint_path(const std::filesystem::path& run, const std::string& checkpoint);
 
 /// Patients of @p split ("all" = every patient).
 std::vector<Patient> patients_of(const std::vector<Patient>& patients, const std::string& split);

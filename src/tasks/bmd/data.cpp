@@ -178,24 +178,9 @@ std::vector<int> stratified_folds(const std::vector<Patient>& patients, int fold
 
 namespace detail {
 
-std::filesystem::path cache_dir(const DataOptions& data) {
-  if (!data.cache_dir.empty()) return data.cache_dir;
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::filesystem::path(x) / "tomograd" / "preprocess";
-  if (const char* h = std::getenv("HOME"); h && *h) return std::filesystem::path(h) / ".cache" / "tomograd" / "preprocess";
-  return std::filesystem::temp_directory_path() / "tomograd-preprocess";
-}
-
-void throw_if_problems(const std::string& what, const std::vector<std::string>& problems) {
-  if (problems.empty()) return;
-  std::string msg = what + ": " + std::to_string(problems.size()) + " problem" + (problems.size() == 1 ? "" : "s") +
-                    " found, nothing was trained:";
-  for (const auto& p : problems) msg += "\n  - " + p;
-  throw ValueError(msg);
-}
-
 std::vector<SliceStudy> load_studies(const BmdConfig& config, const std::vector<Patient>& patients, double mean,
                                      double std, std::vector<std::string>& problems) {
-  preprocess::PreprocessCache cache(cache_dir(config.data), config.prep.preprocess);
+  preprocess::PreprocessCache cache(cache_dir(config.data.cache_dir), config.prep.preprocess);
   std::vector<preprocess::CacheInput> inputs;
   for (const auto& p : patients) inputs.push_back({p.patient_id, p.path, ""});
   const auto summary = cache.build_all(inputs, config.data.threads);
@@ -224,25 +209,6 @@ std::vector<SliceStudy> load_studies(const BmdConfig& config, const std::vector<
     }
   }
   return out;
-}
-
-void write_csv(const std::filesystem::path& path, const CsvTable& table, bool force) {
-  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
-  write_file_atomic(path, table.to_string(), force ? Overwrite::kAllow : Overwrite::kNever);
-}
-
-std::string num(double v) {
-  if (!std::isfinite(v)) return "";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
-
-std::filesystem::path checkpoint_path(const std::filesystem::path& run, const std::string& checkpoint) {
-  if (checkpoint == "best" || checkpoint == "last" || checkpoint == "final") {
-    return run / "checkpoints" / (checkpoint + ".pt");
-  }
-  return checkpoint;
 }
 
 std::vector<Patient> patients_of(const std::vector<Patient>& patients, const std::string& split) {
