@@ -125,6 +125,24 @@ torch::Tensor Model::features(const torch::Tensor& x) {
   return embed(x);
 }
 
+torch::Tensor Model::feature_maps(const torch::Tensor&) {
+  throw ValueError("this model has no spatial feature maps (class activation maps need a 2D CNN such as a ResNet)");
+}
+
+torch::Tensor Model::head_forward(const torch::Tensor& embedding) {
+  if (head_.metadata_dim > 0) throw ValueError("head_forward: the head fuses metadata; use forward()");
+  return run_head(embedding);
+}
+
+torch::Tensor Model::run_head(torch::Tensor z) {
+  z = dropout_(z);
+  if (hidden_) z = dropout_(torch::relu(hidden_(z)));
+  z = fc_(z);
+  // -1, not z.size(0): a traced graph then accepts any batch size.
+  if (head_.type == HeadType::kMultiOutput) z = z.view({-1, head_.num_tasks, head_.num_classes});
+  return z;
+}
+
 torch::Tensor Model::forward(const torch::Tensor& x, const torch::Tensor& metadata) {
   torch::Tensor z = features(x);
   if (head_.metadata_dim > 0) {
@@ -136,11 +154,7 @@ torch::Tensor Model::forward(const torch::Tensor& x, const torch::Tensor& metada
     }
     z = torch::cat({z, metadata.to(z.dtype())}, 1);
   }
-  z = dropout_(z);
-  if (hidden_) z = dropout_(torch::relu(hidden_(z)));
-  z = fc_(z);
-  if (head_.type == HeadType::kMultiOutput) z = z.view({-1, head_.num_tasks, head_.num_classes});  // -1: traced graphs keep any batch size
-  return z;
+  return run_head(z);
 }
 
 // ---- ModelSpec --------------------------------------------------------------------------------

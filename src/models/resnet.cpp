@@ -156,10 +156,11 @@ nn::Sequential ResNetImpl::make_layer(int64_t planes, int64_t blocks, int64_t st
   return layer;
 }
 
-torch::Tensor ResNetImpl::embed(const torch::Tensor& x) {
+torch::Tensor ResNetImpl::feature_maps(const torch::Tensor& x) {
   torch::Tensor y = maxpool_(torch::relu(bn1_(conv1_(x))));
-  y = layer4_->forward(layer3_->forward(layer2_->forward(layer1_->forward(y))));
-  return torch::flatten(avgpool_(y), 1);
+  return layer4_->forward(layer3_->forward(layer2_->forward(layer1_->forward(y))));
 }
+
+torch::Tensor ResNetImpl::embed(const torch::Tensor& x) { return torch::flatten(avgpool_(feature_maps(x)), 1); }
 
 }  // namespace tomograd::models

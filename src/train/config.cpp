@@ -120,3 +120,46 @@ TrainOptions read_train_options(ConfigReader& r) {
 }
 
 }  // namespace tomograd::train
+
+namespace tomograd::train {
+
+std::vector<CurriculumStage> read_curriculum(ConfigReader& root, const std::string& key) {
+  YAML::Node list;
+  root.get(key, list);
+  std::vector<CurriculumStage> stages;
+  if (!list || list.IsNull()) return stages;
+  if (!list.IsSequence()) {
+    throw ConfigError(root.source() + ": key '" + root.dotted(key) +
+                      "' expected a list of stages, e.g. [{name: head, from_epoch: 0, trainable: [fc]}]");
+  }
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string where = root.dotted(key) + "[" + std::to_string(i) + "]";
+    ConfigReader item(list[i], root.source(), where);
+    CurriculumStage s;
+    item.require("from_epoch", s.from_epoch).get("name", s.name).require("trainable", s.trainable);
+    YAML::Node lr;
+    item.get("lr", lr);
+    if (lr && !lr.IsNull()) {
+      if (!lr.IsMap()) throw ConfigError(root.source() + ": key '" + where + ".lr' expected a map {prefix: rate}");
+      for (const auto& kv : lr) {
+        const std::string prefix = kv.first.as<std::string>();
+        try {
+          s.lr[prefix] = kv.second.as<double>();
+        } catch (const YAML::Exception&) {
+          throw ConfigError(root.source() + ": key '" + where + ".lr." + prefix + "' expected a number");
+        }
+      }
+    }
+    item.finish();
+    if (s.name.empty()) s.name = "stage" + std::to_string(i + 1);
+    stages.push_back(std::move(s));
+  }
+  try {
+    Curriculum check(stages);
+  } catch (const ConfigError& e) {
+    throw ConfigError(root.source() + ": " + root.dotted(key) + ": " + e.what());
+  }
+  return stages;
+}
+
+}  // namespace tomograd::train

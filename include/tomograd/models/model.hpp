@@ -32,6 +32,15 @@ class Model : public torch::nn::Module {
   /// @return [N, embedding_dim()] float32
   torch::Tensor features(const torch::Tensor& x);
 
+  /// The last convolutional feature maps, before global pooling ([N,K,h,w] for 2D models), for
+  /// class activation maps; features() is their spatial mean. Throws ValueError for models
+  /// without such maps (the default).
+  virtual torch::Tensor feature_maps(const torch::Tensor& x);
+
+  /// The head alone on an embedding [N, embedding_dim()] (no metadata fusion): forward(x) equals
+  /// head_forward(features(x)) for models without metadata. Throws ValueError with metadata.
+  torch::Tensor head_forward(const torch::Tensor& embedding);
+
   /// Length of the features() vector (512 for resnet18, 2048 for resnet50, ...).
   int64_t embedding_dim() const { return embedding_dim_; }
   /// Number of input channels the first convolution expects.
@@ -60,6 +69,8 @@ class Model : public torch::nn::Module {
 
  private:
   void check_input(const torch::Tensor& x) const;
+  /// Dropout, optional hidden layer and fc on a (fused) embedding.
+  torch::Tensor run_head(torch::Tensor z);
 
   HeadOptions head_;
   int64_t in_channels_ = 0;

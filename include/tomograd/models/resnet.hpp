@@ -54,6 +54,8 @@ class ResNetImpl : public Model {
   int spatial_dims() const override { return 2; }
   std::string input_conv() const override { return "conv1"; }
   const ResNetOptions& options() const { return options_; }
+  /// layer4's output [N, 512 or 2048, H/32, W/32].
+  torch::Tensor feature_maps(const torch::Tensor& x) override;
 
  protected:
   torch::Tensor embed(const torch::Tensor& x) override;

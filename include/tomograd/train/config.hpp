@@ -54,6 +54,7 @@
 /// path, e.g. "run.yaml: unknown key 'optim.lrr'") and validates the struct, rethrowing its
 /// errors as ConfigError prefixed with the file name.
 #include "tomograd/core/config.hpp"
+#include "tomograd/train/curriculum.hpp"
 #include "tomograd/train/loss.hpp"
 #include "tomograd/train/optim.hpp"
 #include "tomograd/train/trainer.hpp"
@@ -75,5 +76,14 @@ SchedulerOptions read_scheduler_options(ConfigReader& reader);
 /// {metric, mode} maps (both keys required). Throws ConfigError naming the file and key, e.g.
 /// "run.yaml: missing required key 'train.extra_best[1].mode'".
 TrainOptions read_train_options(ConfigReader& reader);
+
+/// Reads the list under @p key of @p root (absent = no curriculum):
+///   curriculum:
+///     - {name: head_only, from_epoch: 0, trainable: [fc, head_hidden], lr: {fc: 5.0e-5, head_hidden: 5.0e-5}}
+///     - {name: layer4, from_epoch: 5, trainable: [fc, head_hidden, layer4], lr: {"": 1.0e-5}}
+/// Each stage: from_epoch and trainable required (prefixes, "*" = everything), name (default
+/// stageN), lr by parameter prefix. Checked as Curriculum's constructor does. Throws ConfigError
+/// with the dotted key, e.g. "curriculum[1].trainable".
+std::vector<CurriculumStage> read_curriculum(ConfigReader& root, const std::string& key = "curriculum");
 
 }  // namespace tomograd::train

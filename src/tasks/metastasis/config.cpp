@@ -1,0 +1,99 @@
+// Metastasis configuration: every section decoded with unknown-key checks; folders made absolute.
+#include <yaml-cpp/yaml.h>
+
+#include "tomograd/core/config.hpp"
+#include "tomograd/core/error.hpp"
+#include "tomograd/eval/threshold.hpp"
+#include "tomograd/tasks/metastasis.hpp"
+#include "tomograd/train/config.hpp"
+
+namespace tomograd::tasks::metastasis {
+namespace {
+
+DataOptions read_data(ConfigReader r) {
+  DataOptions d;
+  r.get("dir", d.dir).get("images", d.images).get("labels", d.labels).get("cache_dir", d.cache_dir);
+  r.get("val", d.val).get("split_seed", d.split_seed).get("patients_per_batch", d.patients_per_batch);
+  r.get("balance_classes", d.balance_classes).get("min_slices", d.min_slices).get("threads", d.threads);
+  r.get("skip_bad", d.skip_bad);
+  r.finish();
+  if (d.val < 0 || d.val >= 1) throw ConfigError(r.source() + ": data.val must be in [0, 1)");
+  if (d.patients_per_batch < 1) throw ConfigError(r.source() + ": data.patients_per_batch must be >= 1");
+  if (d.min_slices < 1) throw ConfigError(r.source() + ": data.min_slices must be >= 1");
+  return d;
+}
+
+EvalOptions read_eval(ConfigReader r) {
+  EvalOptions e;
+  r.get("threshold", e.threshold).get("bootstrap", e.bootstrap).get("top_slices", e.top_slices);
+  r.finish();
+  try {
+    (void)eval::ThresholdRule::parse(e.threshold);
+  } catch (const ValueError& ex) {
+    throw ConfigError(r.source() + ": eval.threshold: " + ex.what());
+  }
+  if (e.bootstrap < 0) throw ConfigError(r.source() + ": eval.bootstrap must be >= 0");
+  if (e.top_slices < 0) throw ConfigError(r.source() + ": eval.top_slices must be >= 0");
+  return e;
+}
+
+void make_absolute(YAML::Node root, const char* key) {
+  if (root["data"] && root["data"][key] && root["data"][key].IsScalar()) {
+    std::filesystem::path p = root["data"][key].as<std::string>();
+    if (!p.empty() && p.is_relative()) root["data"][key] = std::filesystem::absolute(p).lexically_normal().string();
+  }
+}
+
+}  // namespace
+
+MetastasisConfig load_config(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
+  YAML::Node root = load_yaml_file(path);
+  apply_overrides(root, overrides);
+  if (!root.IsMap()) throw ConfigError(path.string() + ": expected a map of sections at the top level");
+  make_absolute(root, "dir");
+  make_absolute(root, "cache_dir");
+  const std::string source = path.string();
+  MetastasisConfig c;
+  ConfigReader r(root, source);
+  c.data = read_data(r.child("data"));
+  c.prep = preprocess::read_preprocess_config(r);
+  {
+    ConfigReader m = r.child("model");
+    c.model = models::decode_model_spec(m);
+  }
+  {
+    ConfigReader l = r.child("loss");
+    c.loss = train::read_loss_options(l);
+  }
+  {
+    ConfigReader o = r.child("optim");
+    c.optim = train::read_optim_options(o);
+  }
+  {
+    ConfigReader s = r.child("scheduler");
+    c.scheduler = train::read_scheduler_options(s);
+  }
+  c.curriculum = train::read_curriculum(r);
+  {
+    ConfigReader t = r.child("train");
+    c.train = train::read_train_options(t);
+  }
+  c.eval = read_eval(r.child("eval"));
+  r.finish();
+  if (c.model.head.type != models::HeadType::kBinary || c.model.head.num_outputs != 1) {
+    throw ConfigError(source + ": metastasis detection is binary: use model.head {type: binary, num_outputs: 1}");
+  }
+  if (c.loss.name != "bce") throw ConfigError(source + ": loss.name must be bce (patient-level, on the max slice logit)");
+  const int64_t channels =
+      (2 * c.prep.slices.context + 1) * static_cast<int64_t>(c.prep.preprocess.windows.size());
+  if (c.model.in_channels != channels) {
+    throw ConfigError(source + ": model.in_channels is " + std::to_string(c.model.in_channels) + " but the input has " +
+                      std::to_string(channels) + " channels (windows x (2 x slices.context + 1))");
+  }
+  YAML::Emitter out;
+  out << root;
+  c.yaml = std::string(out.c_str()) + "\n";
+  return c;
+}
+
+}  // namespace tomograd::tasks::metastasis
