@@ -8,6 +8,7 @@
 #include "support/fixtures.hpp"
 #include "tomograd/core/atomic_file.hpp"
 #include "tomograd/core/csv.hpp"
+#include "tomograd/io/dicom.hpp"
 
 using namespace tomograd;
 namespace fs = std::filesystem;
@@ -74,6 +75,17 @@ TEST_CASE("metastasis: synth, preprocess, train, infer, evaluate", "[cli][metast
   CHECK(pred.header() == std::vector<std::string>{"patient_id", "probability", "prediction", "top_slice"});
   CHECK(pred.num_rows() == 16);
   for (double p : pred.numbers("probability")) CHECK((p >= 0 && p <= 1));
+
+  // A real head CT written by others (512², 108 slices): any size and slice count is scored
+  // with the run's preprocessing.
+  {
+    const Volume ct = test::read_invesalius_ct(test::data_file("invesalius/Cranium.inv3"), tmp.path());
+    io::write_dicom_series(ct, tmp / "real" / "CRANIUM");
+    r = run_command(met_app() + " -q infer " + q(run) + " --input " + q(tmp / "real" / "CRANIUM"));
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("patient CRANIUM: probability"));
+  }
 
   r = run_command(met_app() + " -q evaluate " + q(run) + " --split all");
   INFO(r.err);

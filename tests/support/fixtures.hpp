@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <string>
 
+#include "tomograd/core/volume.hpp"
+
 namespace tomograd::test {
 
 /// A fresh empty folder under the system temp dir, removed (recursively) on destruction.
@@ -36,5 +38,10 @@ CommandResult run_command(const std::string& command);
 
 /// Quotes a path for /bin/sh.
 std::string shell_quote(const std::string& s);
+
+/// A real head CT written by others: the InVesalius example project (a tar.gz holding
+/// matrix.dat, int16 HU, and main.plist with shape [z,y,x] and spacing [x,y,z] in mm), unpacked
+/// into @p dir. Fails the test when the project is malformed.
+Volume read_invesalius_ct(const std::filesystem::path& project, const std::filesystem::path& dir);
 
 }  // namespace tomograd::test

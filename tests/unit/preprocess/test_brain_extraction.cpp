@@ -71,46 +71,11 @@ TEST_CASE("brain extraction explains inputs that are not head CT", "[preprocess]
   CHECK_THROWS_WITH(extract_brain(make_head_phantom({}).ct, bad), Catch::Contains("brain_extraction.brain_low_hu"));
 }
 
-namespace {
-
-/// The InVesalius project (a tar.gz) holds matrix.dat (int16 HU, shape from main.plist) and
-/// main.plist (shape [z,y,x], spacing [x,y,z] in mm). Unpacked with tar into @p dir.
-Volume read_invesalius_ct(const fs::path& project, const fs::path& dir) {
-  auto r = test::run_command("tar -xzf " + test::shell_quote(project.string()) + " -C " + test::shell_quote(dir.string()));
-  REQUIRE(r.exit_code == 0);
-  fs::path folder;
-  for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    if (e.path().filename() == "main.plist") folder = e.path().parent_path();
-  }
-  REQUIRE(!folder.empty());
-  const std::string plist = read_file(folder / "main.plist");
-  auto numbers_after = [&](const std::string& key) {
-    std::vector<double> v;
-    auto pos = plist.find("<key>" + key + "</key>");
-    REQUIRE(pos != std::string::npos);
-    auto end = plist.find("</array>", pos);
-    std::string block = plist.substr(pos, end - pos);
-    std::regex num(">(-?[0-9.]+)<");
-    for (std::sregex_iterator it(block.begin(), block.end(), num), stop; it != stop; ++it) v.push_back(std::stod((*it)[1]));
-    return v;
-  };
-  auto shape = numbers_after("shape");
-  auto spacing = numbers_after("spacing");
-  REQUIRE(shape.size() == 3);
-  REQUIRE(spacing.size() == 3);
-  const std::string raw = read_file(folder / "matrix.dat");
-  const int64_t d = static_cast<int64_t>(shape[0]), h = static_cast<int64_t>(shape[1]), w = static_cast<int64_t>(shape[2]);
-  REQUIRE(static_cast<int64_t>(raw.size()) == d * h * w * 2);
-  auto t = torch::from_blob(const_cast<char*>(raw.data()), {d, h, w}, torch::kInt16).to(torch::kFloat32);
-  return Volume(t, {spacing[2], spacing[1], spacing[0]});
-}
-
-}  // namespace
 
 TEST_CASE("brain extraction on a real head CT keeps the brain inside the skull", "[preprocess]") {
   const fs::path project = test::data_file("invesalius/Cranium.inv3");
   test::TempDir tmp;
-  Volume ct = read_invesalius_ct(project, tmp.path());
+  Volume ct = test::read_invesalius_ct(project, tmp.path());
   REQUIRE(ct.depth() == 108);
   const Vec3 sp = ct.spacing_mm();
   BrainMask b = extract_brain(ct);
