@@ -5,8 +5,12 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <map>
+
 #include "tomograd/core/atomic_file.hpp"
 #include "tomograd/core/error.hpp"
+#include "tomograd/preprocess/cache.hpp"
+#include "tomograd/train/config.hpp"
 
 namespace tomograd::tasks::detail {
 
@@ -48,6 +52,55 @@ void require_empty_dir(const std::filesystem::path& dir, bool allow, const std::
   if (allow || !std::filesystem::exists(dir)) return;
   if (std::filesystem::is_directory(dir) && std::filesystem::is_empty(dir)) return;
   throw IoError(dir.string() + ": exists and is not empty; " + hint);
+}
+
+TrainingSections read_training_sections(ConfigReader& root) {
+  TrainingSections t;
+  ConfigReader model = root.child("model");
+  t.model = models::decode_model_spec(model);
+  ConfigReader loss = root.child("loss");
+  t.loss = train::read_loss_options(loss);
+  ConfigReader optim = root.child("optim");
+  t.optim = train::read_optim_options(optim);
+  ConfigReader scheduler = root.child("scheduler");
+  t.scheduler = train::read_scheduler_options(scheduler);
+  t.curriculum = train::read_curriculum(root);
+  ConfigReader tr = root.child("train");
+  t.train = train::read_train_options(tr);
+  return t;
+}
+
+std::vector<std::optional<SliceStudy>> cached_slice_studies(const std::filesystem::path& cache_dir,
+                                                            const preprocess::PreprocessOptions& options,
+                                                            const preprocess::SliceOptions& slices,
+                                                            const std::vector<preprocess::CacheInput>& inputs,
+                                                            int threads, std::vector<std::string>& problems) {
+  preprocess::PreprocessCache cache(cache_dir, options);
+  const auto summary = cache.build_all(inputs, threads);
+  std::map<std::string, std::string> failed;
+  for (const auto& [path, why] : summary.failures) failed[std::filesystem::path(path).lexically_normal().string()] = why;
+  std::vector<std::optional<SliceStudy>> out;
+  for (const auto& in : inputs) {
+    out.emplace_back();
+    const std::string where = "patient " + in.patient_id + " (" + in.path.string() + "): ";
+    if (auto it = failed.find(in.path.lexically_normal().string()); it != failed.end()) {
+      problems.push_back(where + "no readable series: " + it->second);
+      continue;
+    }
+    try {
+      const preprocess::PreprocessedStudy study = cache.get_or_build(in.path, in.series);
+      SliceStudy s;
+      s.patient_id = in.patient_id;
+      s.slices = study_slices(in.patient_id, study, slices);
+      s.data = study.data;
+      out.back() = std::move(s);
+    } catch (const ValueError& e) {
+      problems.push_back(e.what());  // names the patient already
+    } catch (const Error& e) {
+      problems.push_back(where + e.what());
+    }
+  }
+  return out;
 }
 
 }  // namespace tomograd::tasks::detail

@@ -18,6 +18,7 @@
 
 #include "tomograd/models/model_spec.hpp"
 #include "tomograd/preprocess/config.hpp"
+#include "tomograd/train/curriculum.hpp"
 #include "tomograd/train/loss.hpp"
 #include "tomograd/train/optim.hpp"
 #include "tomograd/train/trainer.hpp"
@@ -52,6 +53,7 @@ struct BmdConfig {
   train::LossOptions loss;
   train::OptimOptions optim;
   train::SchedulerOptions scheduler;
+  std::vector<train::CurriculumStage> curriculum;  ///< optional stages (e.g. head first, then all)
   train::TrainOptions train;
   EvalOptions eval;
   std::string yaml;              ///< the resolved configuration as YAML

@@ -1,10 +1,10 @@
 // BMD configuration: every section decoded with unknown-key checks; manifest paths made absolute.
 #include <yaml-cpp/yaml.h>
 
+#include "../common.hpp"
 #include "tomograd/core/config.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/tasks/bmd.hpp"
-#include "tomograd/train/config.hpp"
 
 namespace tomograd::tasks::bmd {
 namespace {
@@ -57,24 +57,13 @@ BmdConfig decode(YAML::Node root, const std::string& source, const std::filesyst
   c.data = read_data(r.child("data"));
   c.prep = preprocess::read_preprocess_config(r);
   {
-    ConfigReader m = r.child("model");
-    c.model = models::decode_model_spec(m);
-  }
-  {
-    ConfigReader l = r.child("loss");
-    c.loss = train::read_loss_options(l);
-  }
-  {
-    ConfigReader o = r.child("optim");
-    c.optim = train::read_optim_options(o);
-  }
-  {
-    ConfigReader s = r.child("scheduler");
-    c.scheduler = train::read_scheduler_options(s);
-  }
-  {
-    ConfigReader t = r.child("train");
-    c.train = train::read_train_options(t);
+    auto t = tasks::detail::read_training_sections(r);
+    c.model = std::move(t.model);
+    c.loss = t.loss;
+    c.optim = t.optim;
+    c.scheduler = t.scheduler;
+    c.curriculum = std::move(t.curriculum);
+    c.train = std::move(t.train);
   }
   c.eval = read_eval(r.child("eval"));
   r.finish();

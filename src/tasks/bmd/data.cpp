@@ -180,33 +180,18 @@ namespace detail {
 
 std::vector<SliceStudy> load_studies(const BmdConfig& config, const std::vector<Patient>& patients, double mean,
                                      double std, std::vector<std::string>& problems) {
-  preprocess::PreprocessCache cache(cache_dir(config.data.cache_dir), config.prep.preprocess);
   std::vector<preprocess::CacheInput> inputs;
   for (const auto& p : patients) inputs.push_back({p.patient_id, p.path, ""});
-  const auto summary = cache.build_all(inputs, config.data.threads);
-  std::map<std::string, std::string> failed;
-  for (const auto& [path, why] : summary.failures) failed[std::filesystem::path(path).lexically_normal().string()] = why;
+  auto studies = tasks::detail::cached_slice_studies(cache_dir(config.data.cache_dir), config.prep.preprocess,
+                                                     config.prep.slices, inputs, config.data.threads, problems);
   std::vector<SliceStudy> out;
-  for (const auto& p : patients) {
-    const std::string where = "patient " + p.patient_id + " (" + p.path.string() + "): ";
-    if (auto it = failed.find(p.path.string()); it != failed.end()) {
-      problems.push_back(where + "no readable series: " + it->second);
-      continue;
-    }
-    try {
-      preprocess::PreprocessedStudy study = cache.get_or_build(p.path);
-      SliceStudy s;
-      s.patient_id = p.patient_id;
-      s.slices = study_slices(p.patient_id, study, config.prep.slices);
-      s.data = study.data;
-      if (std::isfinite(p.bmd)) s.target = torch::tensor({static_cast<float>((p.bmd - mean) / std)});
-      s.label = std::isfinite(p.bmd) ? num(p.bmd) : "";
-      out.push_back(std::move(s));
-    } catch (const ValueError& e) {
-      problems.push_back(e.what());
-    } catch (const Error& e) {
-      problems.push_back(where + e.what());
-    }
+  for (std::size_t i = 0; i < patients.size(); ++i) {
+    if (!studies[i]) continue;
+    SliceStudy s = std::move(*studies[i]);
+    const double y = patients[i].bmd;
+    if (std::isfinite(y)) s.target = torch::tensor({static_cast<float>((y - mean) / std)});
+    s.label = std::isfinite(y) ? num(y) : "";
+    out.push_back(std::move(s));
   }
   return out;
 }

@@ -200,7 +200,7 @@ train::TrainSummary train_model(const BmdConfig& config, const TrainRequest& req
     return m;
   };
   train::Trainer trainer(model, forward, train::make_loss(config.loss), config.optim, config.scheduler,
-                         train::Curriculum{}, config.train, out, config.yaml);
+                         train::Curriculum(config.curriculum), config.train, out, config.yaml);
   const bool has_val = val_ds.size() > 0;
   if (!has_val) logger()->warn("no validation patients: best.pt follows the training loss");
   return trainer.fit(train_ds, train_sampler, has_val ? &val_ds : nullptr, has_val ? &val_sampler : nullptr, metrics,

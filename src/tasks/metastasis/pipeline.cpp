@@ -47,32 +47,19 @@ void handle_problems(const std::string& what, const std::vector<std::string>& pr
 /// Preprocessed studies of @p patients (through the cache), their selected slices and labels.
 std::vector<SliceStudy> load_studies(const MetastasisConfig& config, const std::vector<Patient>& patients,
                                      std::vector<std::string>& problems) {
-  preprocess::PreprocessCache cache(detail::cache_dir(config.data.cache_dir), config.prep.preprocess);
   std::vector<preprocess::CacheInput> inputs;
   for (const auto& p : patients) inputs.push_back({p.patient_id, p.path, p.series});
-  const auto summary = cache.build_all(inputs, config.data.threads);
-  std::map<std::string, std::string> failed;
-  for (const auto& [path, why] : summary.failures) failed[fs::path(path).lexically_normal().string()] = why;
+  auto studies = tasks::detail::cached_slice_studies(detail::cache_dir(config.data.cache_dir), config.prep.preprocess,
+                                                     config.prep.slices, inputs, config.data.threads, problems);
   std::vector<SliceStudy> out;
-  for (const auto& p : patients) {
-    const std::string where = "patient " + p.patient_id + " (" + p.path.string() + "): ";
-    if (auto it = failed.find(p.path.string()); it != failed.end()) {
-      problems.push_back(where + "preprocessing failed: " + it->second);
-      continue;
-    }
-    try {
-      const preprocess::PreprocessedStudy study = cache.get_or_build(p.path, p.series);
-      SliceStudy s;
-      s.patient_id = p.patient_id;
-      s.slices = study_slices(p.patient_id, study, config.prep.slices);
-      s.data = study.data;
-      if (p.label >= 0) s.target = torch::tensor({static_cast<float>(p.label)});
-      s.label = p.label >= 0 ? std::to_string(p.label) : "";
-      s.cls = p.label;
-      out.push_back(std::move(s));
-    } catch (const Error& e) {
-      problems.push_back(where + e.what());
-    }
+  for (std::size_t i = 0; i < patients.size(); ++i) {
+    if (!studies[i]) continue;
+    SliceStudy s = std::move(*studies[i]);
+    const int label = patients[i].label;
+    if (label >= 0) s.target = torch::tensor({static_cast<float>(label)});
+    s.label = label >= 0 ? std::to_string(label) : "";
+    s.cls = label;
+    out.push_back(std::move(s));
   }
   return out;
 }
