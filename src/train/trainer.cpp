@@ -1,5 +1,6 @@
 #include "tomograd/train/trainer.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <iomanip>
@@ -289,7 +290,15 @@ TrainSummary Trainer::fit(const Dataset& train, const Sampler& train_sampler, co
   for (int epoch = start_epoch; epoch < options_.epochs; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
     apply_rates(epoch);
-    const double lr = get_lrs(*optimizer_).back();
+    // The logged rate: the highest among groups that hold parameters (a curriculum may leave the
+    // default group empty).
+    double lr = 0.0;
+    {
+      const auto lrs = get_lrs(*optimizer_);
+      for (std::size_t g = 0; g < lrs.size(); ++g) {
+        if (!optimizer_->param_groups()[g].params().empty()) lr = std::max(lr, lrs[g]);
+      }
+    }
     int64_t samples = 0;
     const double train_loss = train_epoch(train, train_sampler, epoch, samples);
 
