@@ -1,5 +1,5 @@
 // lumbar: RSNA 2024 lumbar spine degenerative classification. So far: the competition score of a
-// submission. The work is in tomograd::tasks.
+// submission, dataset checks and (annotated) PNG export. The work is in tomograd::tasks.
 #include <CLI/CLI.hpp>
 
 #include "../common/app_main.hpp"
@@ -63,6 +63,43 @@ int main(int argc, char** argv) {
     line("foraminal", s.foraminal);
     line("subarticular", s.subarticular);
     line("any_severe_spinal", s.any_severe_spinal);
+  });
+
+  auto data = std::make_shared<std::string>();
+  auto split = std::make_shared<std::string>("train");
+  auto* check = app.add_subcommand(
+      "check",
+      "Read and check a dataset folder (train.csv, <split>_series_descriptions.csv,\n"
+      "<split>_label_coordinates.csv, <split>_images/): every problem is listed with its file and line.\n"
+      "Example: lumbar check --data rsna-2024/");
+  check->add_option("--data", *data, "dataset folder")->required();
+  check->add_option("--split", *split, "train|test (default: train)")->capture_default_str();
+  check->callback([=] {
+    const auto ds = lumbar::read_dataset(*data, *split, true);
+    std::cout << ds.labels.size() << " labelled studies, " << ds.series.size() << " series, "
+              << ds.coordinates.size() << " label coordinates: no problems found\n";
+  });
+
+  auto out = std::make_shared<std::string>();
+  auto annotate = std::make_shared<bool>(false);
+  auto force = std::make_shared<bool>(false);
+  auto studies = std::make_shared<std::vector<std::string>>();
+  auto* png = app.add_subcommand(
+      "export-png",
+      "Every instance as <study_id>_<series_id>_<instance_number>.png (0.5-99.5th percentile window\n"
+      "per series); --annotate draws the label coordinates with condition, level and grade\n"
+      "(green Normal/Mild, orange Moderate, red Severe).\n"
+      "Example: lumbar export-png rsna-2024/ --out pngs/ --annotate --study 4003253");
+  png->add_option("DIR", *data, "dataset folder")->required();
+  png->add_option("--out", *out, "output folder")->required();
+  png->add_option("--split", *split, "train|test (default: train)")->capture_default_str();
+  png->add_flag("--annotate", *annotate, "draw the label coordinates and grades");
+  png->add_option("--study", *studies, "only these studies (repeatable)");
+  png->add_flag("--force", *force, "replace existing PNG files");
+  png->callback([=] {
+    const auto ds = lumbar::read_dataset(*data, *split, true);
+    const auto n = lumbar::export_pngs(ds, *out, *annotate, *studies, *force);
+    std::cout << "wrote " << n << " PNG files to " << *out << "\n";
   });
 
   return tomograd::app::run_app(app, argc, argv);
