@@ -1,8 +1,9 @@
-// tomograd synth bmd|metastasis: synthetic cohorts (the embedded defaults of the task apps).
+// tomograd synth bmd|lumbar|metastasis: synthetic cohorts (the embedded defaults of the task apps).
 #include <iostream>
 
 #include "commands.hpp"
 #include "tomograd/tasks/bmd_synth.hpp"
+#include "tomograd/tasks/lumbar_synth.hpp"
 #include "tomograd/tasks/metastasis_synth.hpp"
 
 namespace tomograd::app {
@@ -29,6 +30,33 @@ void setup_synth(CLI::App& app) {
     o->out = *out;
     auto rows = tasks::synthesize_bmd_cohort(*o);
     std::cout << "wrote " << rows.size() << " patients and manifest.csv to " << *out << "\n";
+  });
+
+  auto l = std::make_shared<tasks::LumbarSynthOptions>();
+  auto l_out = std::make_shared<std::string>();
+  auto* lumbar = synth->add_subcommand(
+      "lumbar",
+      "Lumbar spine MRI studies in the RSNA 2024 Lumbar Spine Degenerative Classification layout:\n"
+      "train_images/<study_id>/<series_id>/<instance_number>.dcm (Sagittal T1, Sagittal T2/STIR and\n"
+      "Axial T2 with 3 slices per disc), train_series_descriptions.csv, train.csv (25 severities:\n"
+      "5 conditions x L1/L2..L5/S1, Normal/Mild, Moderate or Severe, ~5 % empty) and\n"
+      "train_label_coordinates.csv. Severity narrows the canal, foramen or lateral recess in the\n"
+      "images. See docs/synthetic_lumbar.md.\n"
+      "Example: tomograd synth lumbar --out rsna_synth --studies 50 --scale 0.25 --seed 1");
+  lumbar->add_option("--out", *l_out, "output folder (created; must be empty unless --force)")->required();
+  lumbar->add_option("--studies", l->studies, "number of studies (default: 20)")->capture_default_str();
+  lumbar->add_option("--seed", l->seed, "random seed (default: 0)")->capture_default_str();
+  lumbar->add_option("--scale", l->scale, "in-plane size factor: 1 gives 512², 0.125 gives 64², at least 32² (default: 1)")
+      ->capture_default_str();
+  lumbar->add_option("--threads", l->threads, "studies rendered at once (default: 0 = all cores)")->capture_default_str();
+  lumbar->add_flag("--force", l->force, "write into a non-empty folder, replacing files");
+  lumbar->callback([l, l_out] {
+    l->out = *l_out;
+    auto rows = tasks::synthesize_lumbar_cohort(*l);
+    std::cout << "wrote " << rows.size()
+              << " lumbar studies (3 series each), train.csv, train_series_descriptions.csv and "
+                 "train_label_coordinates.csv to "
+              << *l_out << "\n";
   });
 
   auto m = std::make_shared<tasks::MetastasisSynthOptions>();

@@ -46,3 +46,34 @@ TEST_CASE("lumbar score prints the metric and its four parts", "[cli][lumbar]") 
   r = run_command(shell_quote(TOMOGRAD_LUMBAR_APP) + " score --solution x.csv");
   CHECK(r.exit_code == 2);
 }
+
+TEST_CASE("lumbar check and export-png on a synthetic RSNA-layout cohort", "[cli][lumbar]") {
+  test::TempDir tmp;
+  auto r = run_command(shell_quote(TOMOGRAD_APP) + " -q synth lumbar --out " + shell_quote((tmp / "rsna").string()) +
+                       " --studies 2 --scale 0.125 --seed 3");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  r = run_command(shell_quote(TOMOGRAD_LUMBAR_APP) + " check --data " + shell_quote((tmp / "rsna").string()));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("2 labelled studies, 6 series") && Catch::Contains("no problems found"));
+  r = run_command(shell_quote(TOMOGRAD_LUMBAR_APP) + " -q export-png " + shell_quote((tmp / "rsna").string()) +
+                  " --out " + shell_quote((tmp / "png").string()) + " --annotate");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  std::size_t pngs = 0;
+  for (const auto& e : std::filesystem::directory_iterator(tmp / "png")) pngs += e.path().extension() == ".png";
+  CHECK(pngs > 30);
+  CHECK_THAT(r.out, Catch::Contains("wrote " + std::to_string(pngs) + " PNG files"));
+  // A coordinate moved outside its image is named with its line.
+  const auto coords = tmp / "rsna" / "train_label_coordinates.csv";
+  std::string text = read_file(coords);
+  const auto second_line = text.find('\n') + 1;
+  const auto end = text.find('\n', second_line);
+  std::string row = text.substr(second_line, end - second_line);
+  row = row.substr(0, row.rfind(',', row.rfind(',') - 1)) + ",9999,5";
+  write_file_atomic(coords, text.substr(0, second_line) + row + text.substr(end));
+  r = run_command(shell_quote(TOMOGRAD_LUMBAR_APP) + " check --data " + shell_quote((tmp / "rsna").string()));
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("train_label_coordinates.csv line 2") && Catch::Contains("outside the"));
+}
