@@ -13,8 +13,28 @@ namespace tomograd::models {
 namespace {
 
 // Wrappers that prefix every key: nn.DataParallel / DistributedDataParallel ("module."),
-// training frameworks such as Lightning ("model.", "state_dict."), torch.compile ("_orig_mod.").
-const std::vector<std::string> kWrapperPrefixes = {"module.", "model.", "state_dict.", "_orig_mod."};
+// training frameworks such as Lightning ("model.", "state_dict."), torch.compile ("_orig_mod."),
+// feature-extractor wrappers ("backbone.", e.g. RadImageNet's released models).
+const std::vector<std::string> kWrapperPrefixes = {"module.", "model.", "state_dict.", "_orig_mod.", "backbone."};
+
+// torchvision's ResNet children in order: a backbone saved as
+// nn.Sequential(*list(resnet.children())[:-1]) (RadImageNet's PyTorch release) names its
+// parameters "0.weight" (conv1), "1.*" (bn1), "4.*" ... "7.*" (layer1 ... layer4).
+const std::vector<std::string> kResNetChildren = {"conv1",  "bn1",    "relu",   "maxpool", "layer1",
+                                                  "layer2", "layer3", "layer4", "avgpool", "fc"};
+
+// "4.0.conv1.weight" -> "layer1.0.conv1.weight"; nullopt when @p key does not start with a
+// child index.
+std::optional<std::string> resnet_child_name(const std::string& key) {
+  const auto dot = key.find('.');
+  if (dot == 0 || dot == std::string::npos || dot > 2) return std::nullopt;
+  if (!std::all_of(key.begin(), key.begin() + static_cast<std::ptrdiff_t>(dot), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  const auto index = static_cast<std::size_t>(std::stoi(key.substr(0, dot)));
+  if (index >= kResNetChildren.size()) return std::nullopt;
+  return kResNetChildren[index] + key.substr(dot);
+}
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
@@ -30,6 +50,7 @@ template <typename Known>
 std::optional<std::string> resolve_key(std::string key, const Known& known) {
   for (;;) {
     if (known(key)) return key;
+    if (auto renamed = resnet_child_name(key); renamed && known(*renamed)) return renamed;
     auto prefix = std::find_if(kWrapperPrefixes.begin(), kWrapperPrefixes.end(),
                                [&key](const std::string& p) { return starts_with(key, p); });
     if (prefix == kWrapperPrefixes.end()) return std::nullopt;

@@ -3,7 +3,10 @@
 ///
 /// Keys are matched by name after stripping wrapper prefixes the model lacks (`module.` from
 /// DataParallel/DistributedDataParallel, `model.` and `state_dict.` from training frameworks,
-/// `_orig_mod.` from torch.compile). Then, per key:
+/// `_orig_mod.` from torch.compile, `backbone.` from feature-extractor wrappers), and a ResNet
+/// saved as `nn.Sequential(*list(resnet.children())[:-1])` (RadImageNet's PyTorch release:
+/// `backbone.0.weight`, `backbone.4.0.conv1.weight`, ...) is mapped to torchvision's names
+/// (conv1, bn1, layer1 ... layer4). Then, per key:
 /// - same shape: copied (dtype converted) → matched;
 /// - the input convolution's weight with another channel count: adapted (adapt_input_conv);
 /// - a head parameter of another shape: the whole head keeps a fresh initialization;

@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
+#include <map>
+
 #include "support/fixtures.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/models/registry.hpp"
@@ -142,4 +144,45 @@ TEST_CASE("exact loads, prefixes, strict success, and a file of another model", 
   foreign.insert("encoder.block.0.weight", torch::ones({3}));
   CHECK_THROWS_WITH(load_weights(*c, foreign), Catch::Contains("no tensor name matches") &&
                                                    Catch::Contains("encoder.block.0.weight"));
+}
+
+TEST_CASE("a RadImageNet-style backbone (nn.Sequential of ResNet children) loads into resnet50", "[models]") {
+  torch::manual_seed(4);
+  ResNetOptions o = ResNetOptions::resnet50();
+  o.in_channels = 3;
+  ResNet source(o);
+  // RadImageNet saves nn.Sequential(*list(resnet50.children())[:-1]) under "backbone.": conv1 is
+  // child 0, bn1 child 1, layer1..layer4 children 4..7, and there is no fc.
+  const std::map<std::string, std::string> index{{"conv1", "0"}, {"bn1", "1"}, {"layer1", "4"},
+                                                 {"layer2", "5"}, {"layer3", "6"}, {"layer4", "7"}};
+  StateDict radimagenet;
+  for (const auto& item : copy_of(module_state_dict(*source))) {
+    const std::string& key = item.key();
+    const std::string child = key.substr(0, key.find('.'));
+    if (child == "fc") continue;
+    radimagenet.insert("backbone." + index.at(child) + key.substr(key.find('.')), item.value());
+  }
+  REQUIRE(radimagenet.contains("backbone.0.weight"));
+  REQUIRE(radimagenet.contains("backbone.4.0.conv1.weight"));
+  // The metastasis recipe: one input channel (RGB kernels summed), a binary head of its own.
+  ResNetOptions t = ResNetOptions::resnet50();
+  t.in_channels = 1;
+  t.head.type = HeadType::kBinary;
+  t.head.hidden = 512;
+  ResNet target(t);
+  WeightLoadOptions lo;
+  lo.input_channel_mode = InputChannelMode::kSum;
+  const WeightLoadReport r = load_weights(*target, radimagenet, lo);
+  CHECK(r.unexpected.empty());
+  CHECK(r.matched.size() + 1 == radimagenet.size());  // every tensor but the adapted conv1
+  REQUIRE(r.mismatched.size() == 1);
+  CHECK(r.mismatched[0].key == "conv1.weight");
+  CHECK(r.mismatched[0].action == MismatchAction::kAdapted);
+  CHECK(r.missing.size() == 4);  // the fresh head: head_hidden and fc weights and biases
+  // The backbone now computes the source's features on a grey image (three equal channels).
+  torch::NoGradGuard no_grad;
+  source->eval();
+  target->eval();
+  auto grey = torch::randn({2, 1, 64, 64});
+  CHECK(torch::allclose(target->features(grey), source->features(grey.expand({2, 3, 64, 64})), 1e-4, 1e-5));
 }
