@@ -249,16 +249,13 @@ Predictions predict(const RunInfo& run, const std::vector<Patient>& patients, co
   for (const auto& s : ds.studies()) {
     row[s.patient_id] = out.patient_ids.size();
     out.patient_ids.push_back(s.patient_id);
-    out.y_pred.push_back(0.0);
-    counts.push_back(0);
   }
+  out.y_pred.assign(out.patient_ids.size(), 0.0);
+  out.y_true.assign(out.patient_ids.size(), std::nan(""));
+  counts.assign(out.patient_ids.size(), 0);
   for (const auto& p : patients) {
-    if (auto it = row.find(p.patient_id); it != row.end()) {
-      if (out.y_true.size() < out.patient_ids.size()) out.y_true.assign(out.patient_ids.size(), std::nan(""));
-      out.y_true[it->second] = p.bmd;
-    }
+    if (auto it = row.find(p.patient_id); it != row.end()) out.y_true[it->second] = p.bmd;
   }
-  out.y_true.resize(out.patient_ids.size(), std::nan(""));
   torch::NoGradGuard no_grad;
   const std::size_t batch = static_cast<std::size_t>(std::max(1, run.config.data.batch_size));
   ProgressBar bar(static_cast<int64_t>(ds.size()), "predicting", "slices");

@@ -7,6 +7,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <iostream>
 #include <map>
@@ -423,23 +424,25 @@ fs::path evaluate_run(const fs::path& run, const std::string& split, const fs::p
   ro.overwrite = force ? Overwrite::kAllow : Overwrite::kNever;
   const auto files = eval::write_report(dir, pe, ro);
 
-  // Slice vs patient level side by side.
-  std::ostringstream cmp;
-  cmp << "| metric | patient level (n=" << pe.num_rows() << ") | slice level (n=" << se.num_rows() << ") |\n|---|---|---|\n";
+  // Slice vs patient level side by side: one list of rows, written as Markdown and as HTML.
+  auto fmt = [](const eval::MetricEntry& m) {
+    std::string s = m.value.defined() ? num(m.value.value()) : "n/a";
+    if (m.ci && m.ci->low.defined() && m.ci->high.defined()) {
+      s += " [" + num(m.ci->low.value()) + ", " + num(m.ci->high.value()) + "]";
+    }
+    return s;
+  };
+  std::vector<std::array<std::string, 3>> side_by_side;
   nlohmann::json sj;
   for (const char* k : {"auc", "f1", "sensitivity", "specificity", "accuracy", "balanced_accuracy"}) {
     const auto& a = pe.metrics.at(k);
     const auto& b = se.metrics.at(k);
-    auto fmt = [](const eval::MetricEntry& m) {
-      std::string s = m.value.defined() ? num(m.value.value()) : "n/a";
-      if (m.ci && m.ci->low.defined() && m.ci->high.defined()) {
-        s += " [" + num(m.ci->low.value()) + ", " + num(m.ci->high.value()) + "]";
-      }
-      return s;
-    };
-    cmp << "| " << a.label << " | " << fmt(a) << " | " << fmt(b) << " |\n";
+    side_by_side.push_back({a.label, fmt(a), fmt(b)});
     sj[k] = b.value.defined() ? nlohmann::json(b.value.value()) : nlohmann::json(nullptr);
   }
+  std::ostringstream cmp;
+  cmp << "| metric | patient level (n=" << pe.num_rows() << ") | slice level (n=" << se.num_rows() << ") |\n|---|---|---|\n";
+  for (const auto& r : side_by_side) cmp << "| " << r[0] << " | " << r[1] << " | " << r[2] << " |\n";
   const Overwrite ow = force ? Overwrite::kAllow : Overwrite::kNever;
   write_file_atomic(dir / "slice_vs_patient.md",
                     "# Patient level vs slice level (same threshold " + num(l.threshold) + ")\n\n" + cmp.str(), ow);
@@ -457,23 +460,7 @@ fs::path evaluate_run(const fs::path& run, const std::string& split, const fs::p
           "number of decisions and mixes easy slices with the few that carry a lesion; the patient-level numbers are "
           "the ones that match a clinical read.</p><table><tr><th>metric</th><th>patient level</th><th>slice level"
           "</th></tr>";
-  {
-    std::istringstream lines(cmp.str());
-    std::string line;
-    int n = 0;
-    while (std::getline(lines, line)) {
-      if (n++ < 2) continue;
-      std::vector<std::string> cells;
-      std::stringstream ss(line);
-      std::string c;
-      while (std::getline(ss, c, '|')) {
-        if (!c.empty() && c != " ") cells.push_back(c);
-      }
-      html << "<tr>";
-      for (const auto& x : cells) html << "<td>" << x << "</td>";
-      html << "</tr>";
-    }
-  }
+  for (const auto& r : side_by_side) html << "<tr><td>" << r[0] << "</td><td>" << r[1] << "</td><td>" << r[2] << "</td></tr>";
   html << "</table><h2>Highest-scoring slices (Grad-CAM)</h2><p>Left: the preprocessed slice; right: Grad-CAM of the "
           "slice logit (red = regions that raised it).</p>";
   fs::create_directories(dir / "top_slices");
