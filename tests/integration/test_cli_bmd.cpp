@@ -68,6 +68,16 @@ TEST_CASE("bmd: synth, train, evaluate, extract-features, fit-ml, compare, predi
   const CsvTable history = CsvTable::read(run / "history.csv");
   CHECK(history.num_rows() == 2);
   require_finite_column(history, "val_mae");  // val_r2 is undefined (empty) with one validation patient
+  // Same config, same seed: the same run (initial weights, shuffling and augmentation are seeded).
+  {
+    auto twin = run_command(bmd_app() + " -q train --config " + config() + " --manifest " +
+                            q(tmp / "cohort" / "manifest.csv") + " --out " + q(tmp / "runs2" / "r18") + tiny(tmp.path(), 2));
+    INFO(twin.err);
+    REQUIRE(twin.exit_code == 0);
+    const CsvTable h2 = CsvTable::read(tmp / "runs2" / "r18" / "history.csv");
+    CHECK(h2.strings("train_loss") == history.strings("train_loss"));
+    CHECK(h2.strings("val_loss") == history.strings("val_loss"));
+  }
   // The same run directory is refused without --resume/--force.
   auto again = run_command(bmd_app() + " train --config " + config() + " --manifest " +
                            q(tmp / "cohort" / "manifest.csv") + " --out " + q(run) + tiny(tmp.path(), 1));

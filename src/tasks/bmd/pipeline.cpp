@@ -13,6 +13,7 @@
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/log.hpp"
 #include "tomograd/core/progress.hpp"
+#include "tomograd/core/random.hpp"
 #include "tomograd/eval/evaluation.hpp"
 #include "tomograd/eval/regression.hpp"
 #include "tomograd/eval/report.hpp"
@@ -167,6 +168,8 @@ train::TrainSummary train_model(const BmdConfig& config, const TrainRequest& req
                                      train_ds.size() > static_cast<std::size_t>(batch));
   train::RandomSampler val_sampler(val_ds.size(), batch, false, 0);
 
+  // The initial weights come from the seed too, so a run is reproducible from its config.
+  seed_everything(config.train.seed);
   auto model = build_model(config.model, !request.resume);
   auto forward = [model](const train::Batch& b) { return model->forward(b.input); };
   const double collapse = config.eval.collapse_ratio;

@@ -18,6 +18,7 @@
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/log.hpp"
 #include "tomograd/core/progress.hpp"
+#include "tomograd/core/random.hpp"
 #include "tomograd/eval/binary.hpp"
 #include "tomograd/eval/evaluation.hpp"
 #include "tomograd/eval/report.hpp"
@@ -174,6 +175,8 @@ train::TrainSummary train_model(const MetastasisConfig& config, const fs::path& 
   so.balance_classes = false;
   train::PatientSampler val_sampler(val_ds, so);
 
+  // The initial weights come from the seed too, so a run is reproducible from its config.
+  seed_everything(config.train.seed);
   auto model = build_model(config.model, !resume);
   auto forward = [model](const train::Batch& b) { return model->forward(b.input); };
   const double pos_weight = config.loss.pos_weight;
