@@ -89,6 +89,7 @@ TrainOptions read_train_options(ConfigReader& r) {
       .get("amp", o.amp)
       .get("channels_last", o.channels_last)
       .get("deterministic", o.deterministic)
+      .get("freeze_batchnorm", o.freeze_batchnorm)
       .get("seed", o.seed)
       .get("show_progress", o.show_progress);
 

@@ -156,6 +156,15 @@ void Trainer::apply_rates(int epoch) {
 
 double Trainer::train_epoch(const Dataset& data, const Sampler& sampler, int epoch, int64_t& samples) {
   module_->train();
+  if (options_.freeze_batchnorm) {
+    // Normalize with the running statistics and leave them as they are: batch statistics of
+    // patient-grouped batches carry the patient's identity and differ from inference.
+    for (auto& m : module_->modules(/*include_self=*/false)) {
+      if (m->as<torch::nn::BatchNorm1d>() || m->as<torch::nn::BatchNorm2d>() || m->as<torch::nn::BatchNorm3d>()) {
+        m->eval();
+      }
+    }
+  }
   const AmpMode amp = device_.is_cuda() ? parse_amp(options_.amp) : AmpMode::kOff;
   GradScaler scaler(amp == AmpMode::kFp16, loss_scale_);
   LoaderOptions lo = options_.loader;

@@ -33,6 +33,9 @@ struct TrainOptions {
   std::string amp = "off";           ///< off | bf16 | fp16 (CUDA only)
   bool channels_last = false;        ///< CUDA 2D models
   bool deterministic = false;
+  /// Keep BatchNorm layers in eval mode while training (running statistics used and not updated),
+  /// as for fine-tuning pretrained backbones or with patient-grouped batches.
+  bool freeze_batchnorm = false;
   uint64_t seed = 42;
   LoaderOptions loader;
   bool show_progress = true;

@@ -237,3 +237,36 @@ TEST_CASE("checkpoint metadata keeps undefined (NaN) metrics through JSON", "[tr
   CHECK(std::isnan(back.best_value));
   CHECK(std::isnan(back.extra_best.at("val_r2")));
 }
+
+TEST_CASE("freeze_batchnorm keeps BatchNorm running statistics while the rest trains", "[train]") {
+  test::TempDir tmp;
+  struct NetImpl : torch::nn::Module {
+    NetImpl() {
+      fc = register_module("fc", torch::nn::Linear(4, 8));
+      bn = register_module("bn", torch::nn::BatchNorm1d(8));
+      out = register_module("out", torch::nn::Linear(8, 1));
+    }
+    torch::Tensor forward(const torch::Tensor& x) { return out(torch::relu(bn(fc(x)))); }
+    torch::nn::Linear fc{nullptr}, out{nullptr};
+    torch::nn::BatchNorm1d bn{nullptr};
+  };
+  for (bool freeze : {true, false}) {
+    torch::manual_seed(2);
+    auto net = std::make_shared<NetImpl>();
+    const auto mean0 = net->bn->running_mean.clone();
+    const auto w0 = net->fc->weight.clone();
+    TrainOptions t;
+    t.epochs = 1;
+    t.device = "cpu";
+    t.show_progress = false;
+    t.loader.workers = 0;
+    t.freeze_batchnorm = freeze;
+    Trainer trainer(net, [net](const Batch& b) { return net->forward(b.input); }, make_loss(LossOptions{}),
+                    OptimOptions{}, SchedulerOptions{}, Curriculum{}, t, tmp / (freeze ? "frozen" : "free"));
+    RegressionSet data(32, 3);
+    RandomSampler sampler(data.size(), 8, true, 1);
+    trainer.fit(data, sampler, nullptr, nullptr);
+    CHECK_FALSE(torch::equal(net->fc->weight, w0));  // the rest trains either way
+    CHECK(torch::equal(net->bn->running_mean, mean0) == freeze);
+  }
+}
