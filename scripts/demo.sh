@@ -3,7 +3,7 @@
 # synthetic lumbar MRI cohort the tool generates itself (tomograd synth bmd, docs/synthetic_bmd.md):
 # trains ResNet18 on 2.5D slices, evaluates it on the test patients, extracts CNN features, fits
 # SVR, XGBoost, random forest and ElasticNet on them and prints the comparison table.
-# About 5 minutes on 2 CPU cores after the build.
+# About 4 minutes on 2 CPU cores after the build.
 #
 # Usage: scripts/demo.sh [--patients N] [--epochs E] [--out DIR]
 # Output: DIR (default demo/) holds cohort/, cache/ and run-<timestamp>/ with every report;
