@@ -10,6 +10,7 @@
 #include "tomograd/core/atomic_file.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/preprocess/cache.hpp"
+#include "tomograd/tasks/training_sections.hpp"
 #include "tomograd/train/config.hpp"
 
 namespace tomograd::tasks::detail {
@@ -54,22 +55,6 @@ void require_empty_dir(const std::filesystem::path& dir, bool allow, const std::
   throw IoError(dir.string() + ": exists and is not empty; " + hint);
 }
 
-TrainingSections read_training_sections(ConfigReader& root) {
-  TrainingSections t;
-  ConfigReader model = root.child("model");
-  t.model = models::decode_model_spec(model);
-  ConfigReader loss = root.child("loss");
-  t.loss = train::read_loss_options(loss);
-  ConfigReader optim = root.child("optim");
-  t.optim = train::read_optim_options(optim);
-  ConfigReader scheduler = root.child("scheduler");
-  t.scheduler = train::read_scheduler_options(scheduler);
-  t.curriculum = train::read_curriculum(root);
-  ConfigReader tr = root.child("train");
-  t.train = train::read_train_options(tr);
-  return t;
-}
-
 std::vector<std::optional<SliceStudy>> cached_slice_studies(const std::filesystem::path& cache_dir,
                                                             const preprocess::PreprocessOptions& options,
                                                             const preprocess::SliceOptions& slices,
@@ -104,3 +89,23 @@ std::vector<std::optional<SliceStudy>> cached_slice_studies(const std::filesyste
 }
 
 }  // namespace tomograd::tasks::detail
+
+namespace tomograd::tasks {
+
+TrainingSections read_training_sections(ConfigReader& root) {
+  TrainingSections t;
+  ConfigReader model = root.child("model");
+  t.model = models::decode_model_spec(model);
+  ConfigReader loss = root.child("loss");
+  t.loss = train::read_loss_options(loss);
+  ConfigReader optim = root.child("optim");
+  t.optim = train::read_optim_options(optim);
+  ConfigReader scheduler = root.child("scheduler");
+  t.scheduler = train::read_scheduler_options(scheduler);
+  t.curriculum = train::read_curriculum(root);
+  ConfigReader tr = root.child("train");
+  t.train = train::read_train_options(tr);
+  return t;
+}
+
+}  // namespace tomograd::tasks

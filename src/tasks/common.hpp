@@ -5,13 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "tomograd/core/config.hpp"
 #include "tomograd/core/csv.hpp"
-#include "tomograd/models/model_spec.hpp"
 #include "tomograd/preprocess/cache.hpp"
 #include "tomograd/tasks/slice_dataset.hpp"
-#include "tomograd/train/curriculum.hpp"
-#include "tomograd/train/trainer.hpp"
 
 namespace tomograd::tasks::detail {
 
@@ -35,19 +31,6 @@ std::filesystem::path checkpoint_path(const std::filesystem::path& run, const st
 
 /// Refuses an existing non-empty folder unless @p allow (IoError naming @p hint).
 void require_empty_dir(const std::filesystem::path& dir, bool allow, const std::string& hint);
-
-/// The sections every task config shares: model, loss, optim, scheduler, curriculum, train.
-struct TrainingSections {
-  models::ModelSpec model;
-  train::LossOptions loss;
-  train::OptimOptions optim;
-  train::SchedulerOptions scheduler;
-  std::vector<train::CurriculumStage> curriculum;
-  train::TrainOptions train;
-};
-
-/// Decodes those sections of @p root (absent ones keep their defaults; unknown keys are errors).
-TrainingSections read_training_sections(ConfigReader& root);
 
 /// Preprocesses every input through the cache at @p cache_dir (in parallel, with a progress bar)
 /// and selects its slices. Returns one entry per input, in order: the study (patient_id, data,

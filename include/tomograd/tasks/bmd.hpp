@@ -16,11 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "tomograd/models/model_spec.hpp"
 #include "tomograd/preprocess/config.hpp"
-#include "tomograd/train/curriculum.hpp"
-#include "tomograd/train/loss.hpp"
-#include "tomograd/train/optim.hpp"
+#include "tomograd/tasks/training_sections.hpp"
 #include "tomograd/train/trainer.hpp"
 
 namespace tomograd::tasks::bmd {
@@ -46,15 +43,9 @@ struct EvalOptions {
 };
 
 /// Everything a BMD run is configured by (configs/bmd_resnet18.yaml documents each key).
-struct BmdConfig {
+struct BmdConfig : TrainingSections {  // model, loss, optim, scheduler, curriculum, train
   DataOptions data;
   preprocess::PreprocessConfig prep;
-  models::ModelSpec model;
-  train::LossOptions loss;
-  train::OptimOptions optim;
-  train::SchedulerOptions scheduler;
-  std::vector<train::CurriculumStage> curriculum;  ///< optional stages (e.g. head first, then all)
-  train::TrainOptions train;
   EvalOptions eval;
   std::string yaml;              ///< the resolved configuration as YAML
 };

@@ -12,11 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "tomograd/models/model_spec.hpp"
 #include "tomograd/preprocess/config.hpp"
-#include "tomograd/train/curriculum.hpp"
-#include "tomograd/train/loss.hpp"
-#include "tomograd/train/optim.hpp"
+#include "tomograd/tasks/training_sections.hpp"
 #include "tomograd/train/trainer.hpp"
 
 namespace tomograd::tasks::metastasis {
@@ -44,15 +41,9 @@ struct EvalOptions {
 };
 
 /// A metastasis run's configuration (configs/metastasis_resnet50.yaml documents every key).
-struct MetastasisConfig {
+struct MetastasisConfig : TrainingSections {  // model, loss, optim, scheduler, curriculum, train
   DataOptions data;
   preprocess::PreprocessConfig prep;
-  models::ModelSpec model;
-  train::LossOptions loss;
-  train::OptimOptions optim;
-  train::SchedulerOptions scheduler;
-  std::vector<train::CurriculumStage> curriculum;
-  train::TrainOptions train;
   EvalOptions eval;
   std::string yaml;  ///< resolved configuration
 };

@@ -1,7 +1,6 @@
 // BMD configuration: every section decoded with unknown-key checks; manifest paths made absolute.
 #include <yaml-cpp/yaml.h>
 
-#include "../common.hpp"
 #include "tomograd/core/config.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/tasks/bmd.hpp"
@@ -56,15 +55,7 @@ BmdConfig decode(YAML::Node root, const std::string& source, const std::filesyst
   ConfigReader r(root, source);
   c.data = read_data(r.child("data"));
   c.prep = preprocess::read_preprocess_config(r);
-  {
-    auto t = tasks::detail::read_training_sections(r);
-    c.model = std::move(t.model);
-    c.loss = t.loss;
-    c.optim = t.optim;
-    c.scheduler = t.scheduler;
-    c.curriculum = std::move(t.curriculum);
-    c.train = std::move(t.train);
-  }
+  static_cast<TrainingSections&>(c) = read_training_sections(r);
   c.eval = read_eval(r.child("eval"));
   r.finish();
   const int64_t window = 2 * c.prep.slices.context + 1;

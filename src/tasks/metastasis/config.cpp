@@ -1,7 +1,6 @@
 // Metastasis configuration: every section decoded with unknown-key checks; folders made absolute.
 #include <yaml-cpp/yaml.h>
 
-#include "../common.hpp"
 #include "tomograd/core/config.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/eval/threshold.hpp"
@@ -57,15 +56,7 @@ MetastasisConfig load_config(const std::filesystem::path& path, const std::vecto
   ConfigReader r(root, source);
   c.data = read_data(r.child("data"));
   c.prep = preprocess::read_preprocess_config(r);
-  {
-    auto t = tasks::detail::read_training_sections(r);
-    c.model = std::move(t.model);
-    c.loss = t.loss;
-    c.optim = t.optim;
-    c.scheduler = t.scheduler;
-    c.curriculum = std::move(t.curriculum);
-    c.train = std::move(t.train);
-  }
+  static_cast<TrainingSections&>(c) = read_training_sections(r);
   c.eval = read_eval(r.child("eval"));
   r.finish();
   if (c.model.head.type != models::HeadType::kBinary || c.model.head.num_outputs != 1) {
