@@ -45,6 +45,10 @@ void setup_synth(CLI::App& app) {
       "Example: tomograd synth lumbar --out rsna_synth --studies 50 --scale 0.25 --seed 1");
   lumbar->add_option("--out", *l_out, "output folder (created; must be empty unless --force)")->required();
   lumbar->add_option("--studies", l->studies, "number of studies (default: 20)")->capture_default_str();
+  lumbar->add_option("--test-studies", l->test_studies,
+                     "also write a test set: test_images/, test_series_descriptions.csv and test_solution.csv\n"
+                     "(its labels in train.csv's format, for lumbar score; no coordinates) (default: 0)")
+      ->capture_default_str();
   lumbar->add_option("--seed", l->seed, "random seed (default: 0)")->capture_default_str();
   lumbar->add_option("--scale", l->scale, "in-plane size factor: 1 gives 512², 0.125 gives 64², at least 32² (default: 1)")
       ->capture_default_str();
@@ -56,7 +60,11 @@ void setup_synth(CLI::App& app) {
     std::cout << "wrote " << rows.size()
               << " lumbar studies (3 series each), train.csv, train_series_descriptions.csv and "
                  "train_label_coordinates.csv to "
-              << *l_out << "\n";
+              << *l_out << (l->test_studies > 0 ? " (the last " + std::to_string(l->test_studies) +
+                                                      " as the test set: test_images/, test_series_descriptions.csv, "
+                                                      "test_solution.csv)"
+                                                : std::string())
+              << "\n";
   });
 
   auto m = std::make_shared<tasks::MetastasisSynthOptions>();

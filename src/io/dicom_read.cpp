@@ -332,7 +332,10 @@ void decode_instance(const DicomInstance& inst, const std::vector<FrameTarget>& 
 Volume read_dicom_series(const DicomSeries& series, const DicomReadOptions& options) {
   detail::ensure_dcmtk_ready();
   SeriesGeometry geo = series_geometry(series, options.strict);
-  for (const auto& w : geo.warnings) logger()->warn("series {}: {}", series.info.series_uid, w);
+  for (const auto& w : geo.warnings) {
+    if (options.log_warnings) logger()->warn("series {}: {}", series.info.series_uid, w);
+    else logger()->debug("series {}: {}", series.info.series_uid, w);
+  }
   const int64_t depth = static_cast<int64_t>(geo.order.size());
   if (depth == 0 || series.rows <= 0 || series.cols <= 0) {
     throw DicomError("series " + series.info.series_uid + " has no readable slices");

@@ -89,6 +89,10 @@ struct DicomReadOptions {
   bool strict = false;          ///< geometry problems are errors, not warnings
   int threads = 0;              ///< decoding threads (0 = all cores)
   bool show_progress = true;
+  /// Log geometry warnings (gaps, non-uniform spacing, ...) at warning level; they are kept in
+  /// VolumeInfo::warnings either way. Readers that expect gaps (e.g. RSNA axial series, one short
+  /// stack per disc) turn this off and log them at debug level.
+  bool log_warnings = true;
 };
 
 /// Decodes a series into a Volume of float32 physical values (HU for CT: rescale slope and

@@ -98,6 +98,9 @@ LumbarPhantom render_lumbar_phantom(const LumbarPhantomParams& params);
 struct LumbarSynthOptions {
   std::filesystem::path out;           ///< output folder (created; must be empty unless force)
   int studies = 20;
+  /// Extra studies written as the competition's test set: test_images/, test_series_descriptions.csv
+  /// and (synthetic only, for scoring) test_solution.csv in train.csv's format; no coordinates.
+  int test_studies = 0;
   uint64_t seed = 0;
   double scale = 1.0;                  ///< in-plane size factor: 512² × scale, at least 32²
   double missing_fraction = 0.05;      ///< train.csv cells left empty (label unknown)
@@ -119,7 +122,8 @@ struct LumbarStudyRow {
 
 /// Writes `train_images/<study_id>/<series_id>/<instance_number>.dcm` (MR, int16; Sagittal T1,
 /// Sagittal T2/STIR, Axial T2 with 3 slices per disc level), `train_series_descriptions.csv`,
-/// `train.csv` and `train_label_coordinates.csv` into options.out. StudyInstanceUID and
+/// `train.csv` and `train_label_coordinates.csv` into options.out (plus the test set of
+/// options.test_studies; the returned rows hold the training studies, then the test studies). StudyInstanceUID and
 /// SeriesInstanceUID are the study and series ids, as in the RSNA data. Every study depends only
 /// on (seed, study index), whatever the thread count. Throws ValueError for bad options and
 /// IoError when the folder is not empty (unless force).

@@ -307,10 +307,14 @@ std::vector<LumbarStudyRow> synthesize_lumbar_cohort(const LumbarSynthOptions& o
   if (fs::exists(o.out, ec) && !fs::is_empty(o.out, ec) && !o.force) {
     throw IoError("output folder '" + o.out.string() + "' is not empty (use --force to write into it)");
   }
+  if (o.test_studies < 0) throw ValueError("--test-studies must be >= 0, got " + std::to_string(o.test_studies));
   ensure_directory(o.out / "train_images");
+  if (o.test_studies > 0) ensure_directory(o.out / "test_images");
 
-  // Draws per study from its own stream, so a study depends only on (seed, index).
-  const std::size_t n = static_cast<std::size_t>(o.studies);
+  // Draws per study from its own stream, so a study depends only on (seed, index); test study j
+  // is drawn as study (studies + j).
+  const std::size_t n = static_cast<std::size_t>(o.studies + o.test_studies);
+  auto split_of = [&o](std::size_t i) { return i < static_cast<std::size_t>(o.studies) ? "train" : "test"; };
   std::vector<LumbarPhantomParams> params(n);
   std::vector<LumbarStudyRow> rows(n);
   std::set<int64_t> used_ids;
@@ -375,7 +379,7 @@ std::vector<LumbarStudyRow> synthesize_lumbar_cohort(const LumbarSynthOptions& o
     w.overwrite = Overwrite::kAllow;  // only our own IM*.dcm, renamed right away
     for (int s = 0; s < 3; ++s) {
       const auto series = static_cast<LumbarSeries>(s);
-      const fs::path dir = o.out / "train_images" / study / std::to_string(r.series_id[s]);
+      const fs::path dir = o.out / (std::string(split_of(i)) + "_images") / study / std::to_string(r.series_id[s]);
       w.series_uid = std::to_string(r.series_id[s]);
       w.series_description = lumbar_series_description(series);
       w.series_number = s + 1;
@@ -409,16 +413,20 @@ std::vector<LumbarStudyRow> synthesize_lumbar_cohort(const LumbarSynthOptions& o
     for (int l = 0; l < kLumbarLevels; ++l) header.push_back(std::string(kLumbarConditionKeys[c]) + "_" + kLumbarLevelKeys[l]);
   }
   CsvTable train(header, {});
+  CsvTable test_descriptions = descriptions, test_solution = train;
   CsvTable coords({"study_id", "series_id", "instance_number", "condition", "level", "x", "y"}, {});
   for (std::size_t i = 0; i < n; ++i) {
     const LumbarStudyRow& r = rows[i];
     const std::string study = std::to_string(r.study_id);
+    const bool test = i >= static_cast<std::size_t>(o.studies);
     for (int s = 0; s < 3; ++s) {
-      descriptions.add_row({study, std::to_string(r.series_id[s]), lumbar_series_description(static_cast<LumbarSeries>(s))});
+      (test ? test_descriptions : descriptions)
+          .add_row({study, std::to_string(r.series_id[s]), lumbar_series_description(static_cast<LumbarSeries>(s))});
     }
     std::vector<std::string> row{study};
     for (int sev : r.severity) row.push_back(sev < 0 ? "" : kLumbarSeverityNames[sev]);
-    train.add_row(row);
+    (test ? test_solution : train).add_row(row);
+    if (test) continue;  // as in the competition, no coordinates for test studies
     for (const LumbarLabelPoint& pt : points[i]) {
       if (r.severity[lumbar_label_index(pt.condition, pt.level)] < 0) continue;  // unlabelled: no point either
       coords.add_row({study, std::to_string(r.series_id[static_cast<int>(pt.series)]),
@@ -429,6 +437,10 @@ std::vector<LumbarStudyRow> synthesize_lumbar_cohort(const LumbarSynthOptions& o
   write_file_atomic(o.out / "train_series_descriptions.csv", descriptions.to_string(), ow);
   write_file_atomic(o.out / "train.csv", train.to_string(), ow);
   write_file_atomic(o.out / "train_label_coordinates.csv", coords.to_string(), ow);
+  if (o.test_studies > 0) {
+    write_file_atomic(o.out / "test_series_descriptions.csv", test_descriptions.to_string(), ow);
+    write_file_atomic(o.out / "test_solution.csv", test_solution.to_string(), ow);
+  }
   logger()->info("wrote {} synthetic lumbar studies to '{}'", rows.size(), o.out.string());
   return rows;
 }

@@ -1,0 +1,90 @@
+#pragma once
+/// @file `lumbar evaluate`: the out-of-fold predictions of a lumbar training run scored with the
+/// competition metric (with study-bootstrap intervals), per-condition and per-level AUC, confusion
+/// matrices and a classification report; and a ranked comparison of several runs.
+///
+/// ## Inputs
+/// A run folder RUN holds `RUN/config.yaml` (`input.kind`, `model.arch` are read for the
+/// comparison) and one folder per trained cross-validation fold, `RUN/fold_<K>/oof.csv` (K = 0, 1,
+/// ...), the predictions for that fold's held-out studies:
+///
+///     study_id,condition,level,label,normal_mild,moderate,severe
+///     4003253,spinal_canal_stenosis,l1_l2,0,0.91,0.07,0.02
+///     4003253,left_neural_foraminal_narrowing,l5_s1,,0.30,0.50,0.20
+///
+/// condition and level are train.csv keys, label is 0 (Normal/Mild), 1 (Moderate), 2 (Severe) or
+/// empty when the study has no label for that cell; 25 rows per study. Rows with an empty label
+/// are left out of every metric and every count below.
+///
+/// ## Files written for each run, in RUN/eval/
+/// - `metrics.json`: `score`, `spinal`, `foraminal`, `subarticular`, `any_severe_spinal` (the
+///   competition metric on every labelled out-of-fold row, lower is better) each with `<key>_ci`
+///   = [low, high], the 95 % percentile bootstrap interval over resampled studies (null without
+///   bootstrap); `studies`, `labelled_rows`, `unlabelled_rows`, `folds` (the fold numbers found),
+///   `oof_files`; `auc_macro` (mean of the five conditions' macro AUCs); `conditions.<condition>`
+///   with `all` (every level) and `levels.<level>`, and `levels.<level>` (every condition), each
+///   holding `n`, `weighted_log_loss` (weights 1, 2, 4 as the competition), `accuracy`
+///   (arg-max), `auc_normal_mild`, `auc_moderate`, `auc_severe` (one-vs-rest) and `auc_macro`
+///   (their mean; defined only when all three are). An undefined metric is null and its reason
+///   is under the sibling object `undefined` (e.g. "class 2 is absent from y_true").
+/// - `auc.csv`: condition,level,n,auc_normal_mild,auc_moderate,auc_severe,auc_macro; one row per
+///   condition × level and one per condition with level `all`; empty cells are undefined.
+/// - `confusion.csv`: condition,true,pred_normal_mild,pred_moderate,pred_severe; three rows per
+///   condition (rows: true grade, columns: arg-max predicted grade).
+/// - `classification_report.csv`: condition,class,precision,recall,f1,auc,support; three rows
+///   per condition (precision, recall, F1 of the arg-max prediction, one-vs-rest AUC).
+/// - `report.md`, `report.html`: the headline score with its interval, the four parts, the
+///   per-condition/level table, the confusion matrices (as SVG heat maps in the HTML, which is
+///   self-contained) and the classification report.
+///
+/// ## Files written for several runs, in the output folder
+/// `comparison.md`, `comparison.html`, `comparison.csv`, `comparison.json`: one row per run
+/// (name = run folder name, input kind, arch, folds, studies, score [95 % CI], spinal,
+/// foraminal, subarticular, any_severe_spinal, macro AUC), sorted by score ascending (lower is
+/// better; runs without a score last) with the best run marked.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace tomograd::tasks::lumbar {
+
+/// One row of a fold's oof.csv.
+struct OofRow {
+  std::string study_id;
+  int condition = 0;  ///< condition_index(): 0..4
+  int level = 0;      ///< level_index(): 0..4
+  int label = -1;     ///< 0 Normal/Mild, 1 Moderate, 2 Severe; -1 when the cell has no label
+  std::array<double, 3> probabilities{};  ///< normal_mild, moderate, severe
+  int fold = 0;                           ///< the fold whose held-out studies these are
+  std::size_t line = 0;                   ///< 1-based line in the file (header = 1); 0 if none
+};
+
+/// Reads a fold's out-of-fold predictions (columns study_id, condition, level, label,
+/// normal_mild, moderate, severe; extra columns are ignored) and sets each row's fold to
+/// @p fold. Throws CsvError naming the file and listing every problem with its line: a missing
+/// column, an empty study id, an unknown condition or level, a label other than 0, 1, 2 or
+/// empty, a probability that is not a finite number >= 0, a (study, condition, level) listed
+/// twice.
+std::vector<OofRow> read_oof(const std::filesystem::path& csv, int fold);
+
+/// Writes @p rows as an oof.csv (the column order above; condition and level as train.csv keys,
+/// a missing label as an empty cell, probabilities in the shortest form that reads back to the
+/// same double). Atomic; throws IoError when @p csv exists and not @p force, ValueError for a
+/// condition, level or label out of range.
+void write_oof(const std::filesystem::path& csv, const std::vector<OofRow>& rows, bool force);
+
+/// `lumbar evaluate RUN [RUN ...]`: for each run, reads every RUN/fold_*/oof.csv and writes
+/// RUN/eval/ (see the file description above); with several @p runs also writes the comparison
+/// files to @p out (created if needed; unused, may be empty, for one run). @p bootstrap study
+/// resamples (0 = no intervals) drawn with @p seed. Returns RUN/eval for one run, else @p out.
+/// Throws IoError for a run without any fold_*/oof.csv or for existing output files unless
+/// @p force (checked before anything is written), CsvError for bad oof.csv rows or a
+/// (study, condition, level) in two folds, ValueError for no runs, a run given twice or several
+/// runs without @p out.
+std::filesystem::path evaluate_runs(const std::vector<std::filesystem::path>& runs, const std::filesystem::path& out,
+                                    int bootstrap, uint64_t seed, bool force);
+
+}  // namespace tomograd::tasks::lumbar

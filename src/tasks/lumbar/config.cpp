@@ -1,0 +1,162 @@
+// Lumbar run configuration (every section checked, unknown keys rejected) and the stratified
+// group K-fold split by study.
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <map>
+#include <random>
+
+#include "tomograd/core/config.hpp"
+#include "tomograd/core/error.hpp"
+#include "tomograd/core/random.hpp"
+#include "tomograd/tasks/lumbar_train.hpp"
+
+namespace tomograd::tasks::lumbar {
+
+int64_t InputOptions::channels() const {
+  const int64_t window = 2 * context + 1;
+  if (kind == "sagittal") return 5 * 3 * window;
+  if (kind == "axial") return 5 * window;
+  if (kind == "combined") return 5 * 4 * window;
+  return 2;
+}
+
+int64_t InputOptions::metadata_dim() const { return kind == "volume" && metadata ? 4 : 0; }
+
+namespace {
+
+DataOptions read_data(ConfigReader r) {
+  DataOptions d;
+  r.get("dir", d.dir).get("folds", d.folds).get("fold_seed", d.fold_seed).get("batch_size", d.batch_size);
+  r.get("threads", d.threads);
+  r.finish();
+  if (d.folds < 2) throw ConfigError(r.source() + ": data.folds must be >= 2 (cross-validation by study)");
+  if (d.batch_size < 1) throw ConfigError(r.source() + ": data.batch_size must be >= 1");
+  return d;
+}
+
+InputOptions read_input(ConfigReader r) {
+  InputOptions o;
+  r.get("kind", o.kind).get("crop_mm", o.crop_mm).get("crop_px", o.crop_px).get("context", o.context);
+  r.get("jitter_mm", o.jitter_mm).get("volume_shape", o.volume_shape).get("volume_spacing_mm", o.volume_spacing_mm);
+  r.get("metadata", o.metadata).get("gain", o.gain).get("noise", o.noise);
+  r.finish();
+  const std::string& s = r.source();
+  if (o.kind != "sagittal" && o.kind != "axial" && o.kind != "combined" && o.kind != "volume") {
+    throw ConfigError(s + ": input.kind must be sagittal, axial, combined or volume, got '" + o.kind + "'");
+  }
+  if (o.crop_mm <= 0 || o.crop_px < 8) throw ConfigError(s + ": input.crop_mm must be > 0 and input.crop_px >= 8");
+  if (o.context < 0 || o.context > 4) throw ConfigError(s + ": input.context must be in 0..4");
+  if (o.jitter_mm < 0 || o.gain < 0 || o.noise < 0) {
+    throw ConfigError(s + ": input.jitter_mm, input.gain and input.noise must be >= 0");
+  }
+  if (o.volume_shape.size() != 3 || o.volume_spacing_mm.size() != 3) {
+    throw ConfigError(s + ": input.volume_shape and input.volume_spacing_mm need 3 values (L-R, S-I, A-P)");
+  }
+  for (int i = 0; i < 3; ++i) {
+    if (o.volume_shape[i] < 4 || o.volume_spacing_mm[i] <= 0) {
+      throw ConfigError(s + ": input.volume_shape values must be >= 4 and input.volume_spacing_mm values > 0");
+    }
+  }
+  return o;
+}
+
+LocalizerOptions read_localizer(ConfigReader r) {
+  LocalizerOptions o;
+  o.model.arch = "simple_cnn";
+  o.model.in_channels = 3;
+  o.model.head.type = models::HeadType::kRegression;
+  o.model.head.num_outputs = 11;
+  o.model.simple_cnn.widths = {16, 32, 64};
+  o.model.simple_cnn.hidden = 64;
+  r.get("size", o.size).get("epochs", o.epochs).get("lr", o.lr).get("batch_size", o.batch_size);
+  if (r.has("model")) {
+    ConfigReader m = r.child("model");
+    o.model = models::decode_model_spec(m);
+  }
+  r.finish();
+  o.model.simple_cnn.input_size = {o.size, o.size};
+  const std::string& s = r.source();
+  if (o.size < 16) throw ConfigError(s + ": localizer.size must be >= 16");
+  if (o.epochs < 1 || o.lr <= 0 || o.batch_size < 1) {
+    throw ConfigError(s + ": localizer.epochs and localizer.batch_size must be >= 1 and localizer.lr > 0");
+  }
+  if (o.model.in_channels != 3 || o.model.head.type != models::HeadType::kRegression ||
+      o.model.head.num_outputs != 11) {
+    throw ConfigError(s + ": localizer.model needs in_channels 3 and head {type: regression, num_outputs: 11} "
+                          "(x, y of five levels and the offset to the midline)");
+  }
+  return o;
+}
+
+}  // namespace
+
+LumbarConfig load_config(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
+  YAML::Node root = load_yaml_file(path);
+  apply_overrides(root, overrides);
+  if (!root.IsMap()) throw ConfigError(path.string() + ": expected a map of sections at the top level");
+  if (root["data"] && root["data"]["dir"] && root["data"]["dir"].IsScalar()) {
+    std::filesystem::path p = root["data"]["dir"].as<std::string>();
+    if (!p.empty() && p.is_relative()) root["data"]["dir"] = std::filesystem::absolute(p).lexically_normal().string();
+  }
+  const std::string source = path.string();
+  LumbarConfig c;
+  ConfigReader r(root, source);
+  c.data = read_data(r.child("data"));
+  c.input = read_input(r.child("input"));
+  c.localizer = read_localizer(r.child("localizer"));
+  r.get("consistency", c.consistency);
+  static_cast<TrainingSections&>(c) = read_training_sections(r);
+  r.finish();
+  if (c.consistency < 0) throw ConfigError(source + ": consistency must be >= 0");
+  const auto& h = c.model.head;
+  if (h.type != models::HeadType::kMultiOutput || h.num_tasks != 25 || h.num_classes != 3) {
+    throw ConfigError(source + ": model.head must be {type: multioutput, num_tasks: 25, num_classes: 3} "
+                               "(5 conditions x 5 levels x 3 grades)");
+  }
+  if (c.model.in_channels != c.input.channels()) {
+    throw ConfigError(source + ": model.in_channels is " + std::to_string(c.model.in_channels) + " but input.kind " +
+                      c.input.kind + " gives " + std::to_string(c.input.channels()) + " channels");
+  }
+  if (h.metadata_dim != c.input.metadata_dim()) {
+    throw ConfigError(source + ": model.head.metadata_dim must be " + std::to_string(c.input.metadata_dim()) +
+                      " for input.kind " + c.input.kind + (c.input.metadata ? "" : " without metadata"));
+  }
+  const bool volume_model = c.model.arch.rfind("resnet3d", 0) == 0;
+  if (volume_model != (c.input.kind == "volume")) {
+    throw ConfigError(source + ": input.kind volume needs a 3D model (resnet3d_*) and the 2.5D kinds a 2D one; got " +
+                      c.model.arch + " for " + c.input.kind);
+  }
+  if (c.loss.name != "cross_entropy" || c.loss.tasks != 25 || c.loss.classes != 3) {
+    throw ConfigError(source + ": loss must be {name: cross_entropy, tasks: 25, classes: 3} "
+                               "(class_weights [1, 2, 4] as the competition weighs grades)");
+  }
+  YAML::Emitter out;
+  out << root;
+  c.yaml = std::string(out.c_str()) + "\n";
+  return c;
+}
+
+std::vector<int> assign_folds(const std::vector<StudyLabels>& labels, int folds, uint64_t seed) {
+  if (folds < 2) throw ValueError("folds must be >= 2, got " + std::to_string(folds));
+  if (static_cast<std::size_t>(folds) > labels.size()) {
+    throw ValueError(std::to_string(folds) + " folds need at least as many studies, there are " +
+                     std::to_string(labels.size()));
+  }
+  std::map<int, std::vector<std::size_t>> strata;  // worst spinal canal grade -> studies
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    int worst = 0;
+    for (int l = 0; l < 5; ++l) worst = std::max(worst, labels[i].grades[static_cast<std::size_t>(l)]);
+    strata[worst].push_back(i);
+  }
+  std::mt19937_64 rng(derive_seed(seed, 0x10f01d));
+  std::vector<int> fold(labels.size(), 0);
+  int next = 0;
+  for (auto& [grade, members] : strata) {
+    std::shuffle(members.begin(), members.end(), rng);
+    for (std::size_t i : members) fold[i] = next++ % folds;
+  }
+  return fold;
+}
+
+}  // namespace tomograd::tasks::lumbar
