@@ -1,14 +1,20 @@
-// Runs `lumbar score`: text and JSON output, exit codes, error messages.
+// Runs the lumbar app: score (text and JSON, exit codes, errors), check, export-png, and the
+// synth -> train -> infer -> score -> evaluate chain.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+#include <set>
+
 #include "support/fixtures.hpp"
 #include "tomograd/core/atomic_file.hpp"
+#include "tomograd/core/csv.hpp"
 #include "tomograd/tasks/lumbar.hpp"
 
 using namespace tomograd;
 using test::run_command;
 using test::shell_quote;
+namespace fs = std::filesystem;
 
 TEST_CASE("lumbar score prints the metric and its four parts", "[cli][lumbar]") {
   test::TempDir tmp;
@@ -76,4 +82,83 @@ TEST_CASE("lumbar check and export-png on a synthetic RSNA-layout cohort", "[cli
   r = run_command(shell_quote(TOMOGRAD_LUMBAR_APP) + " check --data " + shell_quote((tmp / "rsna").string()));
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("train_label_coordinates.csv line 2") && Catch::Contains("outside the"));
+}
+
+TEST_CASE("lumbar synth -> train 1 epoch -> infer -> score -> evaluate", "[cli][lumbar]") {
+  test::TempDir tmp;
+  const std::string app = shell_quote(TOMOGRAD_LUMBAR_APP);
+  const std::string data = shell_quote((tmp / "rsna").string()), run = shell_quote((tmp / "run").string());
+  auto r = run_command(shell_quote(TOMOGRAD_APP) + " -q synth lumbar --out " + data +
+                       " --studies 8 --test-studies 2 --scale 0.125 --seed 5");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const std::string small =
+      " --set data.folds=2 --set train.epochs=1 --set localizer.epochs=1 --set model.arch=simple_cnn"
+      " --set 'model.simple_cnn={widths: [8, 16], hidden: 16, input_size: [32, 32]}'"
+      " --set 'localizer.model.simple_cnn={widths: [8, 16], hidden: 16}' --set localizer.size=32";
+  const std::string train = app + " -q train --config " +
+                            shell_quote(std::string(TOMOGRAD_SOURCE_DIR) + "/configs/lumbar_sagittal.yaml") +
+                            " --data " + data + " --out " + run + small;
+  r = run_command(train + " --fold 0");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("mean out-of-fold score"));
+  for (const char* f : {"config.yaml", "folds.csv", "input_preview.png", "localizer/error.csv", "localizer/offsets.json",
+                        "fold_0/oof.csv", "fold_0/checkpoints/best.pt"}) {
+    CHECK(fs::exists(tmp / "run" / f));
+  }
+  CHECK(!fs::exists(tmp / "run" / "fold_1"));
+  // The same fold again is refused; another fold fills the run; an unknown fold is an error.
+  r = run_command(train + " --fold 0");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("fold_0 is already trained"));
+  r = run_command(train + " --fold 7");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("--fold 7 is outside 0..1"));
+
+  // Inference on the test set (no coordinates there: the localizer places the levels).
+  const std::string sub = shell_quote((tmp / "submission.csv").string());
+  r = run_command(app + " -q infer " + run + " --data " + data + " --out " + sub + " --coordinates " +
+                  shell_quote((tmp / "points.csv").string()));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const CsvTable t = CsvTable::read(tmp / "submission.csv");
+  REQUIRE(t.header() == std::vector<std::string>{"row_id", "normal_mild", "moderate", "severe"});
+  REQUIRE(t.num_rows() == 2 * 25);
+  std::set<std::string> ids;
+  for (std::size_t i = 0; i < t.num_rows(); ++i) {
+    ids.insert(t.at(i, 0));
+    double sum = 0;
+    for (std::size_t c = 1; c < 4; ++c) {
+      const double p = std::stod(t.at(i, c));
+      CHECK(p >= 0);
+      sum += p;
+    }
+    CHECK(sum == Approx(1.0).margin(1e-4));
+  }
+  CHECK(ids.size() == 50);
+  const std::string first = t.at(0, 0);
+  CHECK_THAT(first, Catch::EndsWith("_spinal_canal_stenosis_l1_l2"));
+  CHECK(CsvTable::read(tmp / "points.csv").num_rows() == 50);
+  r = run_command(app + " -q infer " + run + " --data " + data + " --out " + sub);
+  CHECK(r.exit_code == 1);  // never overwrites without --force
+  CHECK_THAT(r.err, Catch::Contains("exists"));
+
+  r = run_command(app + " score --json --solution " + shell_quote((tmp / "rsna" / "test_solution.csv").string()) +
+                  " --submission " + sub);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  REQUIRE(j["score"].is_number());
+  CHECK(j["score"].get<double>() > 0);
+  CHECK(j["score"].get<double>() < 3);
+
+  r = run_command(app + " -q evaluate " + run + " --bootstrap 20");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(fs::exists(tmp / "run" / "eval" / "metrics.json"));
+  CHECK(fs::exists(tmp / "run" / "eval" / "report.html"));
+  r = run_command(app + " infer " + shell_quote(tmp.path().string()) + " --data " + data + " --out x.csv");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("not a lumbar run directory"));
 }

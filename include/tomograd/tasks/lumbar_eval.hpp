@@ -20,8 +20,10 @@
 /// - `metrics.json`: `score`, `spinal`, `foraminal`, `subarticular`, `any_severe_spinal` (the
 ///   competition metric on every labelled out-of-fold row, lower is better) each with `<key>_ci`
 ///   = [low, high], the 95 % percentile bootstrap interval over resampled studies (null without
-///   bootstrap); `studies`, `labelled_rows`, `unlabelled_rows`, `folds` (the fold numbers found),
-///   `oof_files`; `auc_macro` (mean of the five conditions' macro AUCs); `conditions.<condition>`
+///   bootstrap; `bootstrap` says resamples, seed, confidence and unit); `run`, `name`,
+///   `input_kind`, `arch`; `studies` (with at least one label), `labelled_rows`,
+///   `unlabelled_rows`, `folds` (the fold numbers found), `oof_files`; `auc_macro` (mean of the
+///   five conditions' macro AUCs); `confusion.<condition>` (3×3 counts); `conditions.<condition>`
 ///   with `all` (every level) and `levels.<level>`, and `levels.<level>` (every condition), each
 ///   holding `n`, `weighted_log_loss` (weights 1, 2, 4 as the competition), `accuracy`
 ///   (arg-max), `auc_normal_mild`, `auc_moderate`, `auc_severe` (one-vs-rest) and `auc_macro`
@@ -41,7 +43,12 @@
 /// `comparison.md`, `comparison.html`, `comparison.csv`, `comparison.json`: one row per run
 /// (name = run folder name, input kind, arch, folds, studies, score [95 % CI], spinal,
 /// foraminal, subarticular, any_severe_spinal, macro AUC), sorted by score ascending (lower is
-/// better; runs without a score last) with the best run marked.
+/// better; runs without a score last) with the best run marked. comparison.csv columns: rank,
+/// run, input_kind, arch, folds, studies, labelled_rows, score, score_ci_low, score_ci_high,
+/// spinal, foraminal, subarticular, any_severe_spinal, auc_macro, best (1/0), path;
+/// comparison.json: `best` (a run name or null), `bootstrap` and `runs`, each with the keys of
+/// that run's metrics.json headline (score ... any_severe_spinal with `_ci`, auc_macro), rank,
+/// name, path, input_kind, arch, folds, studies, labelled_rows and best.
 #include <array>
 #include <cstddef>
 #include <cstdint>

@@ -4,7 +4,7 @@
 /// inference to a competition submission. See docs/lumbar.md.
 ///
 /// Run directory:
-///   RUN/config.yaml, RUN/folds.csv (study_id,fold),
+///   RUN/config.yaml, RUN/folds.csv (study_id,fold), RUN/input_preview.png (the first study's input),
 ///   RUN/localizer/ (level localizer: checkpoints/, history.csv, offsets.json, error.json, error.csv),
 ///   RUN/fold_<K>/ (classifier of fold K: checkpoints/, history.csv, oof.csv),
 ///   RUN/eval/ (lumbar evaluate).

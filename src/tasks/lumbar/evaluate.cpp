@@ -364,11 +364,13 @@ std::string joined(const std::vector<int>& v) {
   return s;
 }
 
-/// A table rendered both as Markdown and as HTML; strong rows are bold.
+/// A table rendered both as Markdown and as HTML; strong rows are bold, the first
+/// text_columns columns are left-aligned and the others (numbers) right-aligned.
 struct TextTable {
   std::vector<std::string> header;
   std::vector<std::vector<std::string>> rows;
   std::vector<bool> strong;
+  std::size_t text_columns = 1;
 
   void add(std::vector<std::string> row, bool is_strong = false) {
     rows.push_back(std::move(row));
@@ -379,7 +381,7 @@ struct TextTable {
     s << "|";
     for (const auto& h : header) s << " " << h << " |";
     s << "\n|";
-    for (std::size_t i = 0; i < header.size(); ++i) s << (i == 0 ? "---|" : "---:|");
+    for (std::size_t i = 0; i < header.size(); ++i) s << (i < text_columns ? "---|" : "---:|");
     s << "\n";
     for (std::size_t r = 0; r < rows.size(); ++r) {
       s << "|";
@@ -391,11 +393,15 @@ struct TextTable {
   std::string html() const {
     std::ostringstream s;
     s << "<table><tr>";
-    for (const auto& h : header) s << "<th>" << eval::xml_escape(h) << "</th>";
+    for (std::size_t i = 0; i < header.size(); ++i) {
+      s << (i < text_columns ? "<th class=\"t\">" : "<th>") << eval::xml_escape(header[i]) << "</th>";
+    }
     s << "</tr>\n";
     for (std::size_t r = 0; r < rows.size(); ++r) {
       s << (strong[r] ? "<tr class=\"strong\">" : "<tr>");
-      for (const auto& c : rows[r]) s << "<td>" << eval::xml_escape(c) << "</td>";
+      for (std::size_t i = 0; i < rows[r].size(); ++i) {
+        s << (i < text_columns ? "<td class=\"t\">" : "<td>") << eval::xml_escape(rows[r][i]) << "</td>";
+      }
       s << "</tr>\n";
     }
     s << "</table>\n";
@@ -407,7 +413,7 @@ const char* kHtmlHead =
     "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>%TITLE%</title><style>"
     "body{font-family:sans-serif;margin:2em;max-width:1100px;color:#222}"
     "table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;"
-    "text-align:right}td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}"
+    "text-align:right}.t{text-align:left}th{background:#f3f3f3}"
     "tr.strong td{font-weight:bold;background:#eef6ee}.headline{font-size:1.4em}.note{color:#666}"
     ".cm{display:inline-block;margin:0 1em 1em 0;vertical-align:top}</style></head><body>\n";
 
@@ -446,7 +452,7 @@ TextTable confusion_text_table(const std::vector<std::vector<int64_t>>& cm) {
 }
 
 TextTable report_text_table(const RunEval& ev) {
-  TextTable t{{"condition", "class", "precision", "recall", "F1", "AUC", "support"}, {}, {}};
+  TextTable t{{"condition", "class", "precision", "recall", "F1", "AUC", "support"}, {}, {}, 2};
   for (int c = 0; c < 5; ++c) {
     for (int k = 0; k < 3; ++k) {
       const auto& r = ev.report[c][k];
@@ -589,7 +595,8 @@ void write_comparison(std::vector<const RunEval*> runs, const fs::path& out, int
   TextTable t{{"rank", "run", "input", "arch", "folds", "studies", "score [95 % CI]", "spinal", "foraminal",
                "subarticular", "any severe spinal", "macro AUC"},
               {},
-              {}};
+              {},
+              4};
   CsvTable csv({"rank", "run", "input_kind", "arch", "folds", "studies", "labelled_rows", "score", "score_ci_low",
                 "score_ci_high", "spinal", "foraminal", "subarticular", "any_severe_spinal", "auc_macro", "best", "path"},
                {});

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -293,6 +294,24 @@ int64_t margin_px(const InputOptions& in) {
   const double step = in.kind == "volume" ? std::min(in.volume_spacing_mm[1], in.volume_spacing_mm[2])
                                           : in.crop_mm / static_cast<double>(in.crop_px);
   return static_cast<int64_t>(std::ceil(in.jitter_mm / step));
+}
+
+/// A PNG of one study's classifier input (the crop the model sees, without the margin): one row
+/// per 2.5D crop (its 2 context + 1 slices side by side), or per volume channel (every depth).
+std::string input_preview_png(const torch::Tensor& input, const InputOptions& in, int64_t margin) {
+  torch::Tensor x = input.narrow(-2, margin, input.size(-2) - 2 * margin).narrow(-1, margin, input.size(-1) - 2 * margin);
+  const int64_t cols = in.kind == "volume" ? x.size(1) : 2 * in.context + 1;
+  x = x.reshape({-1, x.size(-2), x.size(-1)});
+  const int64_t rows = x.size(0) / cols, h = x.size(1), w = x.size(2);
+  // [rows, cols, h, w] -> [rows * h, cols * w] with a 1-pixel grid line.
+  torch::Tensor tiles = torch::ones({rows, cols, h + 1, w + 1}) * 0.5f;
+  tiles.narrow(2, 0, h).narrow(3, 0, w).copy_(x.reshape({rows, cols, h, w}));
+  torch::Tensor img = tiles.permute({0, 2, 1, 3}).reshape({rows * (h + 1), cols * (w + 1)});
+  img = (img.clamp(0, 1) * 255).to(torch::kUInt8).contiguous();
+  cv::Mat m(static_cast<int>(img.size(0)), static_cast<int>(img.size(1)), CV_8UC1, img.data_ptr<uint8_t>());
+  std::vector<uchar> png;
+  cv::imencode(".png", m, png);
+  return std::string(png.begin(), png.end());
 }
 
 /// One study's classifier input (with margin) and labels.
@@ -588,6 +607,9 @@ double train(const LumbarConfig& config, const fs::path& out, const std::vector<
     items[i].meta = metadata_of(st, config.input);
     items[i].grades = ds.labels[i].grades;
   });
+
+  write_file_atomic(out / "input_preview.png", input_preview_png(items.at(0).input, config.input, margin),
+                    Overwrite::kAllow);
 
   std::vector<int> todo = only;
   if (todo.empty()) {

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cmath>
 
 #include "support/fixtures.hpp"
@@ -23,7 +24,8 @@ namespace {
 
 /// 25 rows for each of @p studies studies; the label of study s at (condition c, level l) is
 /// (s + c + l) % 3, so every cell sees all three grades once there are three studies. A
-/// "perfect" run puts 0.98 on the true grade, otherwise the mass leans to the next grade.
+/// "perfect" run puts 0.98 on the true grade, otherwise the arg-max is always the next grade, by
+/// a margin that varies between studies (so that bootstrap intervals have a width).
 std::vector<OofRow> synthetic_rows(int studies, bool perfect) {
   std::vector<OofRow> rows;
   for (int s = 0; s < studies; ++s) {
@@ -38,8 +40,10 @@ std::vector<OofRow> synthetic_rows(int studies, bool perfect) {
         r.probabilities = {0.01, 0.01, 0.01};
         r.probabilities[r.label] = 0.98;
         if (!perfect) {
-          r.probabilities = {0.2, 0.2, 0.2};
-          r.probabilities[(r.label + 1) % 3] = 0.5;
+          const double wrong = 0.4 + 0.05 * (s % 4);
+          r.probabilities = {0.0, 0.0, 0.0};
+          r.probabilities[(r.label + 1) % 3] = wrong;
+          r.probabilities[(r.label + 2) % 3] = 0.7 - wrong;
           r.probabilities[r.label] = 0.3;
         }
         rows.push_back(r);
@@ -193,7 +197,8 @@ TEST_CASE("lumbar evaluate: two runs scored, masked rows ignored, the best ranke
   CHECK(jn["labelled_rows"] == 149);
   CHECK(jn["folds"] == nlohmann::json::array({0, 1}));
   CHECK(jn["score_ci"].size() == 2);
-  CHECK(jn["score_ci"][0].get<double>() <= jn["score_ci"][1].get<double>());
+  CHECK(jn["score_ci"][0].get<double>() < jn["score"].get<double>());
+  CHECK(jn["score_ci"][1].get<double>() > jn["score"].get<double>());
   // Masking: the unlabelled rows change no metric and no count.
   CHECK(jm["score"].get<double>() == jn["score"].get<double>());
   CHECK(jm["any_severe_spinal"].get<double>() == jn["any_severe_spinal"].get<double>());
@@ -247,4 +252,30 @@ TEST_CASE("lumbar evaluate: a run without oof.csv and bad arguments are refused"
   write_run(tmp / "a", synthetic_rows(2, true));
   CHECK_THROWS_AS(evaluate_runs({tmp / "a", tmp / "a"}, tmp / "out", 0, 0, false), ValueError);
   CHECK_THROWS_AS(evaluate_runs({tmp / "a", tmp / "empty"}, {}, 0, 0, false), ValueError);
+}
+
+TEST_CASE("lumbar evaluate: an undefined AUC is null with its reason", "[tasks][lumbar]") {
+  test::TempDir tmp;
+  // Two studies: at spinal l1_l2 the labels are 0 and 1, so no study is severe there.
+  write_run(tmp / "a", synthetic_rows(2, true));
+  CHECK(evaluate_runs({tmp / "a"}, {}, 0, 0, false) == tmp / "a" / "eval");
+  const auto j = read_json(tmp / "a" / "eval" / "metrics.json");
+  const auto& cell = j["conditions"]["spinal_canal_stenosis"]["levels"]["l1_l2"];
+  CHECK(cell["n"] == 2);
+  CHECK(cell["auc_normal_mild"].get<double>() == Approx(1.0));
+  CHECK(cell["auc_severe"].is_null());
+  CHECK_THAT(cell["undefined"]["auc_severe"].get<std::string>(), Contains("absent"));
+  CHECK(cell["auc_macro"].is_null());
+  CHECK(j["score"].is_number());
+  const CsvTable auc = CsvTable::read(tmp / "a" / "eval" / "auc.csv");
+  CHECK(auc.row(0) == std::vector<std::string>{"spinal_canal_stenosis", "l1_l2", "2", "1", "1", "", ""});
+  CHECK_THAT(read_file(tmp / "a" / "eval" / "report.md"), Contains("n/a"));
+}
+TEST_CASE("TMP perf", "[tmpperf]") {
+  test::TempDir tmp;
+  auto rows = synthetic_rows(2000, false);
+  write_run(tmp / "big", rows);
+  auto t0 = std::chrono::steady_clock::now();
+  evaluate_runs({tmp / "big"}, {}, 1000, 1, false);
+  WARN(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 }
