@@ -4,7 +4,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <chrono>
 #include <cmath>
 
 #include "support/fixtures.hpp"
@@ -270,12 +269,4 @@ TEST_CASE("lumbar evaluate: an undefined AUC is null with its reason", "[tasks][
   const CsvTable auc = CsvTable::read(tmp / "a" / "eval" / "auc.csv");
   CHECK(auc.row(0) == std::vector<std::string>{"spinal_canal_stenosis", "l1_l2", "2", "1", "1", "", ""});
   CHECK_THAT(read_file(tmp / "a" / "eval" / "report.md"), Contains("n/a"));
-}
-TEST_CASE("TMP perf", "[tmpperf]") {
-  test::TempDir tmp;
-  auto rows = synthetic_rows(2000, false);
-  write_run(tmp / "big", rows);
-  auto t0 = std::chrono::steady_clock::now();
-  evaluate_runs({tmp / "big"}, {}, 1000, 1, false);
-  WARN(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 }
