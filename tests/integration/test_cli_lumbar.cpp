@@ -158,6 +158,28 @@ TEST_CASE("lumbar synth -> train 1 epoch -> infer -> score -> evaluate", "[cli][
   REQUIRE(r.exit_code == 0);
   CHECK(fs::exists(tmp / "run" / "eval" / "metrics.json"));
   CHECK(fs::exists(tmp / "run" / "eval" / "report.html"));
+  // The axial model (with the consistency term) and the 3D model with metadata on the same data,
+  // then one table comparing the three runs.
+  for (const std::string kind : {"axial", "3d"}) {
+    const std::string extra = kind == "axial" ? small + " --set consistency=0.1"
+                                              : " --set data.folds=2 --set train.epochs=1 --set localizer.epochs=1"
+                                                " --set model.arch=resnet3d_10 --set 'input.volume_shape=[6, 16, 16]'"
+                                                " --set 'localizer.model.simple_cnn={widths: [8, 16], hidden: 16}'"
+                                                " --set localizer.size=32";
+    r = run_command(app + " -q train --config " +
+                    shell_quote(std::string(TOMOGRAD_SOURCE_DIR) + "/configs/lumbar_" + kind + ".yaml") + " --data " +
+                    data + " --out " + shell_quote((tmp / ("run_" + kind)).string()) + " --fold 1" + extra);
+    INFO(kind << ": " << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(fs::exists(tmp / ("run_" + kind) / "fold_1" / "oof.csv"));
+  }
+  r = run_command(app + " -q evaluate " + run + " " + shell_quote((tmp / "run_axial").string()) + " " +
+                  shell_quote((tmp / "run_3d").string()) + " --bootstrap 0 --force --out " + shell_quote((tmp / "cmp").string()));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const std::string table = read_file(tmp / "cmp" / "comparison.md");
+  CHECK_THAT(table, Catch::Contains("sagittal") && Catch::Contains("axial") && Catch::Contains("volume"));
+
   r = run_command(app + " infer " + shell_quote(tmp.path().string()) + " --data " + data + " --out x.csv");
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("not a lumbar run directory"));

@@ -81,10 +81,20 @@ struct InputOptions {
   bool metadata = true;            ///< volume: fuse slice thickness and pixel spacing of T1 and T2
   double gain = 0.15;              ///< training: log-normal intensity gain (sigma), per series
   double noise = 0.02;             ///< training: Gaussian noise (sigma, on the 0..1 scale)
-  /// Model input channels: sagittal 5 x 3 x (2 context + 1) (T2 at the canal, T1 at the left and
-  /// right foramen), axial 5 x (2 context + 1), combined the sum, volume 2 (T1, T2).
+  /// 2.5D kinds: the five levels go through the backbone as five images (shared weights, a head
+  /// of 5 conditions x 3 grades, the level fused as a one-hot metadata vector) instead of one
+  /// image with every level's crops as channels.
+  bool shared_levels = true;
+  /// Input channels of the study: sagittal 5 levels x 3 x (2 context + 1) (T2 at the canal, T1 at
+  /// the left and right foramen), axial 5 x (2 context + 1), combined 5 x 4 x (2 context + 1)
+  /// (level-major: each level's crops are contiguous), volume 2 (T1, T2).
   int64_t channels() const;
-  /// Length of the metadata vector: 4 for volume with metadata, else 0.
+  /// Channels the model's first convolution takes: channels() / 5 with shared levels.
+  int64_t model_channels() const;
+  /// Outputs per image of the model's multi-output head: 5 (conditions) with shared levels, else 25.
+  int64_t model_tasks() const;
+  /// Length of the metadata vector: 5 (level one-hot) with shared levels, 4 for volume with
+  /// metadata, else 0.
   int64_t metadata_dim() const;
 };
 

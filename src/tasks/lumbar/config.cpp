@@ -21,7 +21,16 @@ int64_t InputOptions::channels() const {
   return 2;
 }
 
-int64_t InputOptions::metadata_dim() const { return kind == "volume" && metadata ? 4 : 0; }
+bool shares_levels(const InputOptions& in) { return in.shared_levels && in.kind != "volume"; }
+
+int64_t InputOptions::model_channels() const { return shares_levels(*this) ? channels() / 5 : channels(); }
+
+int64_t InputOptions::model_tasks() const { return shares_levels(*this) ? 5 : 25; }
+
+int64_t InputOptions::metadata_dim() const {
+  if (shares_levels(*this)) return 5;
+  return kind == "volume" && metadata ? 4 : 0;
+}
 
 namespace {
 
@@ -39,7 +48,7 @@ InputOptions read_input(ConfigReader r) {
   InputOptions o;
   r.get("kind", o.kind).get("crop_mm", o.crop_mm).get("crop_px", o.crop_px).get("context", o.context);
   r.get("jitter_mm", o.jitter_mm).get("volume_shape", o.volume_shape).get("volume_spacing_mm", o.volume_spacing_mm);
-  r.get("metadata", o.metadata).get("gain", o.gain).get("noise", o.noise);
+  r.get("metadata", o.metadata).get("gain", o.gain).get("noise", o.noise).get("shared_levels", o.shared_levels);
   r.finish();
   const std::string& s = r.source();
   if (o.kind != "sagittal" && o.kind != "axial" && o.kind != "combined" && o.kind != "volume") {
@@ -110,17 +119,20 @@ LumbarConfig load_config(const std::filesystem::path& path, const std::vector<st
   r.finish();
   if (c.consistency < 0) throw ConfigError(source + ": consistency must be >= 0");
   const auto& h = c.model.head;
-  if (h.type != models::HeadType::kMultiOutput || h.num_tasks != 25 || h.num_classes != 3) {
-    throw ConfigError(source + ": model.head must be {type: multioutput, num_tasks: 25, num_classes: 3} "
-                               "(5 conditions x 5 levels x 3 grades)");
+  const bool shared = c.input.model_tasks() == 5;
+  const std::string how = " for input.kind " + c.input.kind + (shared ? " with shared levels" : "");
+  if (h.type != models::HeadType::kMultiOutput || h.num_tasks != c.input.model_tasks() || h.num_classes != 3) {
+    throw ConfigError(source + ": model.head must be {type: multioutput, num_tasks: " +
+                      std::to_string(c.input.model_tasks()) + ", num_classes: 3}" + how +
+                      (shared ? " (5 conditions x 3 grades per level)" : " (5 conditions x 5 levels x 3 grades)"));
   }
-  if (c.model.in_channels != c.input.channels()) {
-    throw ConfigError(source + ": model.in_channels is " + std::to_string(c.model.in_channels) + " but input.kind " +
-                      c.input.kind + " gives " + std::to_string(c.input.channels()) + " channels");
+  if (c.model.in_channels != c.input.model_channels()) {
+    throw ConfigError(source + ": model.in_channels is " + std::to_string(c.model.in_channels) + " but" + how +
+                      " the model takes " + std::to_string(c.input.model_channels()) + " channels");
   }
   if (h.metadata_dim != c.input.metadata_dim()) {
-    throw ConfigError(source + ": model.head.metadata_dim must be " + std::to_string(c.input.metadata_dim()) +
-                      " for input.kind " + c.input.kind + (c.input.metadata ? "" : " without metadata"));
+    throw ConfigError(source + ": model.head.metadata_dim must be " + std::to_string(c.input.metadata_dim()) + how +
+                      (shared ? " (the level, one-hot)" : c.input.metadata ? "" : " without metadata"));
   }
   const bool volume_model = c.model.arch.rfind("resnet3d", 0) == 0;
   if (volume_model != (c.input.kind == "volume")) {

@@ -261,16 +261,15 @@ torch::Tensor build_input(const StudyImages& st, const LevelPoints& pts, const I
     if (!s || !p) return torch::zeros({window, side, side});
     return sample_box(*s, snap(*s, *p), display_axes(*s, plane), {window, side, side}, {s->slice_spacing, step, step});
   };
+  // Level-major: every level's crops are contiguous channels (shared-level models split them).
   std::vector<torch::Tensor> blocks;
-  if (in.kind == "sagittal" || in.kind == "combined") {
-    for (int l = 0; l < 5; ++l) {
+  for (int l = 0; l < 5; ++l) {
+    if (in.kind == "sagittal" || in.kind == "combined") {
       blocks.push_back(crop(st.t2, pts[static_cast<std::size_t>(l)], "sagittal"));
       blocks.push_back(crop(st.t1, pts[static_cast<std::size_t>(5 + l)], "sagittal"));
       blocks.push_back(crop(st.t1, pts[static_cast<std::size_t>(10 + l)], "sagittal"));
     }
-  }
-  if (in.kind == "axial" || in.kind == "combined") {
-    for (int l = 0; l < 5; ++l) {
+    if (in.kind == "axial" || in.kind == "combined") {
       // The level centre on the axial images: between the two lateral recesses.
       const auto& a = pts[static_cast<std::size_t>(15 + l)];
       const auto& b = pts[static_cast<std::size_t>(20 + l)];
@@ -282,7 +281,7 @@ torch::Tensor build_input(const StudyImages& st, const LevelPoints& pts, const I
 }
 
 torch::Tensor metadata_of(const StudyImages& st, const InputOptions& in) {
-  if (in.metadata_dim() == 0) return {};
+  if (in.metadata_dim() != 4) return {};  // none, or the level one-hot added by run_model()
   auto v = [](const std::optional<SeriesImage>& s, bool thickness) {
     if (!s) return 0.0f;
     return static_cast<float>((thickness ? std::max(s->slice_thickness, s->slice_spacing) : s->row_spacing) / 10.0);
@@ -365,6 +364,17 @@ class ItemDataset : public train::Dataset {
   bool augment_;
   int64_t margin_;
 };
+
+/// The model on a batch of studies: [N, 25, 3] logits (condition-major). With shared levels the
+/// five levels' channel blocks go through the backbone as five images, each with its level as a
+/// one-hot metadata vector.
+torch::Tensor run_model(models::Model& model, const torch::Tensor& x, const torch::Tensor& meta, const InputOptions& in) {
+  if (in.model_tasks() == 25) return model.forward(x, meta).reshape({-1, 25, 3});
+  const int64_t n = x.size(0);
+  const torch::Tensor levels = torch::eye(5, x.options()).repeat({n, 1});
+  const torch::Tensor out = model.forward(x.reshape({n * 5, x.size(1) / 5, x.size(2), x.size(3)}), levels);
+  return out.reshape({n, 5, 5, 3}).permute({0, 2, 1, 3}).reshape({n, 25, 3});  // [level][condition] -> [condition][level]
+}
 
 /// Competition rows of labelled cells from [N,25,3] probabilities.
 std::vector<eval::LumbarRow> competition_rows(const torch::Tensor& prob, const std::vector<std::string>& ids,
@@ -546,8 +556,7 @@ torch::Tensor predict_items(models::Model& model, const std::vector<const Item*>
       if (s.meta.defined()) ms.push_back(s.meta);
     }
     const torch::Tensor meta = ms.empty() ? torch::Tensor() : torch::stack(ms).to(device);
-    out.push_back(torch::softmax(model.forward(torch::stack(xs).to(device), meta).reshape({-1, 25, 3}), -1)
-                      .to(torch::kCPU));
+    out.push_back(torch::softmax(run_model(model, torch::stack(xs).to(device), meta, in), -1).to(torch::kCPU));
   }
   return out.empty() ? torch::zeros({0, 25, 3}) : torch::cat(out);
 }
@@ -638,7 +647,8 @@ double train(const LumbarConfig& config, const fs::path& out, const std::vector<
       if (rows.empty()) return std::map<std::string, double>{{"val_score", std::nan("")}};
       return score_metrics(eval::rsna_lumbar_score(rows));
     };
-    train::Trainer trainer(model, [model](const train::Batch& b) { return model->forward(b.input, b.meta); }, loss,
+    const InputOptions in = config.input;
+    train::Trainer trainer(model, [model, in](const train::Batch& b) { return run_model(*model, b.input, b.meta, in); }, loss,
                            config.optim, config.scheduler, train::Curriculum(config.curriculum), config.train, dir,
                            config.yaml);
     trainer.fit(train_ds, train_sampler, &val_ds, &val_sampler, metrics);

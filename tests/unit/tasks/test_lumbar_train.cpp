@@ -142,17 +142,17 @@ TEST_CASE("lumbar configs: the shipped recipes load; mismatches name the key", "
   for (const char* name : {"lumbar_sagittal.yaml", "lumbar_axial.yaml", "lumbar_combined.yaml", "lumbar_3d.yaml"}) {
     INFO(name);
     const LumbarConfig c = load_config(config_path(name));
-    CHECK(c.model.in_channels == c.input.channels());
+    CHECK(c.model.in_channels == c.input.model_channels());
     CHECK(c.loss.class_weights == std::vector<double>{1, 2, 4});
     CHECK(c.train.monitor == "val_score");
   }
   CHECK(load_config(config_path("lumbar_3d.yaml")).model.head.metadata_dim == 4);
   CHECK_THROWS_WITH(load_config(config_path("lumbar_sagittal.yaml"), {"input.kind=axial"}),
-                    Catch::Contains("model.in_channels is 45") && Catch::Contains("gives 15"));
+                    Catch::Contains("model.in_channels is 9") && Catch::Contains("takes 3 channels"));
   CHECK_THROWS_WITH(load_config(config_path("lumbar_sagittal.yaml"), {"input.kind=coronal"}),
                     Catch::Contains("input.kind"));
-  CHECK_THROWS_WITH(load_config(config_path("lumbar_sagittal.yaml"), {"model.head.num_tasks=5"}),
-                    Catch::Contains("num_tasks: 25"));
+  CHECK_THROWS_WITH(load_config(config_path("lumbar_sagittal.yaml"), {"model.head.num_tasks=25"}),
+                    Catch::Contains("num_tasks: 5"));
   CHECK_THROWS_WITH(load_config(config_path("lumbar_sagittal.yaml"), {"data.foldz=3"}), Catch::Contains("foldz"));
   CHECK_THROWS_WITH(load_config(config_path("lumbar_3d.yaml"), {"model.arch=resnet18"}),
                     Catch::Contains("3D model"));
