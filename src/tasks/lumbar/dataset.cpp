@@ -21,6 +21,7 @@
 #include "tomograd/io/volume_io.hpp"
 #include "tomograd/preprocess/intensity.hpp"
 #include "tomograd/tasks/lumbar.hpp"
+#include "internal.hpp"
 
 namespace tomograd::tasks::lumbar {
 namespace fs = std::filesystem;
@@ -43,15 +44,6 @@ std::optional<double> number(const std::string& text) {
   return v;
 }
 
-void throw_problems(const fs::path& dir, const std::vector<std::string>& problems) {
-  if (problems.empty()) return;
-  std::string msg = dir.string() + ": " + std::to_string(problems.size()) + " problem" +
-                    (problems.size() == 1 ? "" : "s") + " in the dataset:";
-  const std::size_t shown = std::min<std::size_t>(problems.size(), 50);
-  for (std::size_t i = 0; i < shown; ++i) msg += "\n  - " + problems[i];
-  if (shown < problems.size()) msg += "\n  - ... and " + std::to_string(problems.size() - shown) + " more";
-  throw CsvError(msg);
-}
 
 }  // namespace
 
@@ -74,7 +66,7 @@ LumbarDataset read_dataset(const fs::path& dir, const std::string& split, bool c
   for (const char* c : {"study_id", "series_id", "series_description"}) {
     if (!desc.has_column(c)) problems.push_back(desc_name + ": missing column '" + c + "'");
   }
-  throw_problems(dir, problems);
+  internal::throw_problems(dir.string(), problems, " in the dataset");
   std::set<std::pair<std::string, std::string>> known_series;
   const auto& kinds = series_descriptions();
   for (std::size_t r = 0; r < desc.num_rows(); ++r) {
@@ -176,7 +168,7 @@ LumbarDataset read_dataset(const fs::path& dir, const std::string& split, bool c
       ds.coordinates.push_back(k);
     }
   }
-  throw_problems(dir, problems);
+  internal::throw_problems(dir.string(), problems, " in the dataset");
   return ds;
 }
 

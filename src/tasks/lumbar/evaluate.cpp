@@ -22,6 +22,7 @@
 #include "tomograd/eval/rsna_lumbar.hpp"
 #include "tomograd/eval/svg_plot.hpp"
 #include "tomograd/tasks/lumbar.hpp"
+#include "internal.hpp"
 #include "tomograd/tasks/lumbar_eval.hpp"
 
 namespace tomograd::tasks::lumbar {
@@ -43,14 +44,6 @@ const std::array<std::string, 4> kComparisonFiles{"comparison.md", "comparison.j
                                                   "comparison.html"};
 constexpr double kConfidence = 0.95;
 
-void throw_problems(const std::string& file, const std::vector<std::string>& problems) {
-  if (problems.empty()) return;
-  std::string msg = file + ": " + std::to_string(problems.size()) + " problem" + (problems.size() == 1 ? "" : "s") + ":";
-  const std::size_t shown = std::min<std::size_t>(problems.size(), 50);
-  for (std::size_t i = 0; i < shown; ++i) msg += "\n  - " + problems[i];
-  if (shown < problems.size()) msg += "\n  - ... and " + std::to_string(problems.size() - shown) + " more";
-  throw CsvError(msg);
-}
 
 /// Shortest decimal that reads back to the same double.
 std::string exact(double v) {
@@ -220,7 +213,7 @@ RunEval evaluate_one(const fs::path& run, int bootstrap, uint64_t seed) {
       all.push_back(std::move(r));
     }
   }
-  throw_problems(run.string(), problems);
+  internal::throw_problems(run.string(), problems);
   std::set<std::string> studies;
   for (auto& r : all) {
     if (r.label < 0) {
@@ -667,7 +660,7 @@ std::vector<OofRow> read_oof(const fs::path& csv, int fold) {
   }
   if (!problems.empty()) {
     problems.push_back("expected columns: study_id,condition,level,label,normal_mild,moderate,severe");
-    throw_problems(file, problems);
+    internal::throw_problems(file, problems);
   }
   std::array<std::size_t, 7> col{};
   for (std::size_t i = 0; i < col.size(); ++i) col[i] = t.column_index(kOofColumns[i]);
@@ -725,7 +718,7 @@ std::vector<OofRow> read_oof(const fs::path& csv, int fold) {
     }
     out.push_back(std::move(o));
   }
-  throw_problems(file, problems);
+  internal::throw_problems(file, problems);
   return out;
 }
 

@@ -9,21 +9,16 @@
 #include "tomograd/io/dicom.hpp"
 #include "tomograd/preprocess/intensity.hpp"
 #include "tomograd/tasks/lumbar_train.hpp"
+#include "vec3.hpp"
 
 namespace tomograd::tasks::lumbar {
 namespace fs = std::filesystem;
 
-namespace {
-
-double dot(const Vec3& a, const Vec3& b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
-Vec3 sub(const Vec3& a, const Vec3& b) { return {a[0] - b[0], a[1] - b[1], a[2] - b[2]}; }
-Vec3 scaled(const Vec3& a, double s) { return {a[0] * s, a[1] * s, a[2] * s}; }
-Vec3 add(const Vec3& a, const Vec3& b) { return {a[0] + b[0], a[1] + b[1], a[2] + b[2]}; }
-Vec3 cross(const Vec3& a, const Vec3& b) {
-  return {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
-}
-
-}  // namespace
+using geom::add;
+using geom::cross;
+using geom::dot;
+using geom::scaled;
+using geom::sub;
 
 int SeriesImage::slice_of_instance(int instance_number) const {
   const auto it = std::find(instance_numbers.begin(), instance_numbers.end(), instance_number);

@@ -9,6 +9,7 @@
 #include "tomograd/core/csv.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/tasks/lumbar.hpp"
+#include "internal.hpp"
 
 namespace tomograd::tasks::lumbar {
 namespace {
@@ -21,15 +22,6 @@ std::string lower_snake(std::string s) {
   return s;
 }
 
-/// Throws CsvError "<file>: N problem(s):\n  - ..." when @p problems is not empty.
-void throw_problems(const std::string& file, const std::vector<std::string>& problems) {
-  if (problems.empty()) return;
-  std::string msg = file + ": " + std::to_string(problems.size()) + " problem" + (problems.size() == 1 ? "" : "s") + ":";
-  const std::size_t shown = std::min<std::size_t>(problems.size(), 50);
-  for (std::size_t i = 0; i < shown; ++i) msg += "\n  - " + problems[i];
-  if (shown < problems.size()) msg += "\n  - ... and " + std::to_string(problems.size() - shown) + " more";
-  throw CsvError(msg);
-}
 
 }  // namespace
 
@@ -97,7 +89,7 @@ std::vector<StudyLabels> read_train_csv(const std::filesystem::path& path) {
                          "left/right_neural_foraminal_narrowing, left/right_subarticular_stenosis; levels l1_l2 ... l5_s1)");
     }
   }
-  throw_problems(file, problems);
+  internal::throw_problems(file, problems);
   std::vector<StudyLabels> out;
   std::map<std::string, std::size_t> seen;
   const std::size_t id_col = t.column_index("study_id");
@@ -128,7 +120,7 @@ std::vector<StudyLabels> read_train_csv(const std::filesystem::path& path) {
     }
     out.push_back(s);
   }
-  throw_problems(file, problems);
+  internal::throw_problems(file, problems);
   return out;
 }
 
@@ -139,7 +131,7 @@ std::vector<SubmissionRow> read_submission(const std::filesystem::path& path) {
   for (const char* c : {"row_id", "normal_mild", "moderate", "severe"}) {
     if (!t.has_column(c)) problems.push_back(std::string("missing column '") + c + "'");
   }
-  throw_problems(file, problems);
+  internal::throw_problems(file, problems);
   const std::size_t id = t.column_index("row_id");
   const std::array<std::size_t, 3> pc{t.column_index("normal_mild"), t.column_index("moderate"), t.column_index("severe")};
   std::vector<SubmissionRow> out;
@@ -176,7 +168,7 @@ std::vector<SubmissionRow> read_submission(const std::filesystem::path& path) {
     }
     if (ok) out.push_back(s);
   }
-  throw_problems(file, problems);
+  internal::throw_problems(file, problems);
   return out;
 }
 
@@ -210,5 +202,19 @@ eval::LumbarScore score_submission(const std::vector<StudyLabels>& solution,
   }
   return eval::rsna_lumbar_score(rows);
 }
+
+namespace internal {
+
+void throw_problems(const std::string& what, const std::vector<std::string>& problems, const std::string& context) {
+  if (problems.empty()) return;
+  std::string msg = what + ": " + std::to_string(problems.size()) + " problem" + (problems.size() == 1 ? "" : "s") +
+                    context + ":";
+  const std::size_t shown = std::min<std::size_t>(problems.size(), 50);
+  for (std::size_t i = 0; i < shown; ++i) msg += "\n  - " + problems[i];
+  if (shown < problems.size()) msg += "\n  - ... and " + std::to_string(problems.size() - shown) + " more";
+  throw CsvError(msg);
+}
+
+}  // namespace internal
 
 }  // namespace tomograd::tasks::lumbar

@@ -23,21 +23,23 @@
 #include "tomograd/core/random.hpp"
 #include "tomograd/models/registry.hpp"
 #include "tomograd/tasks/lumbar_eval.hpp"
+#include "tomograd/tasks/lumbar_synth.hpp"
 #include "tomograd/tasks/lumbar_train.hpp"
 #include "tomograd/train/checkpoint.hpp"
 #include "tomograd/train/device.hpp"
 #include "tomograd/train/trainer.hpp"
+#include "vec3.hpp"
 
 namespace tomograd::tasks::lumbar {
 namespace fs = std::filesystem;
 
 namespace {
 
-double dot(const Vec3& a, const Vec3& b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
-Vec3 sub(const Vec3& a, const Vec3& b) { return {a[0] - b[0], a[1] - b[1], a[2] - b[2]}; }
-Vec3 add(const Vec3& a, const Vec3& b) { return {a[0] + b[0], a[1] + b[1], a[2] + b[2]}; }
-Vec3 scaled(const Vec3& a, double s) { return {a[0] * s, a[1] * s, a[2] * s}; }
-double norm(const Vec3& a) { return std::sqrt(dot(a, a)); }
+using geom::add;
+using geom::dot;
+using geom::norm;
+using geom::scaled;
+using geom::sub;
 
 /// checkpoints/best.pt of a training folder, or last.pt when the monitored metric was never
 /// defined (e.g. a validation fold without labels).
@@ -755,16 +757,12 @@ std::size_t infer(const fs::path& run, const fs::path& data, const std::string& 
   }
   detail::write_csv(submission, sub, force);
   if (!coordinates.empty()) {
-    static const char* kNames[] = {"Spinal Canal Stenosis", "Left Neural Foraminal Narrowing",
-                                   "Right Neural Foraminal Narrowing", "Left Subarticular Stenosis",
-                                   "Right Subarticular Stenosis"};
-    static const char* kLevels[] = {"L1/L2", "L2/L3", "L3/L4", "L4/L5", "L5/S1"};
     CsvTable t({"study_id", "series_id", "instance_number", "condition", "level", "x", "y"}, {});
     for (std::size_t i = 0; i < ids.size(); ++i) {
       for (std::size_t k = 0; k < 25; ++k) {
         const auto& [series, px] = pixels[i][k];
         if (series.empty()) continue;
-        t.add_row({ids[i], series, std::to_string(px.slice), kNames[k / 5], kLevels[k % 5], detail::num(px.x),
+        t.add_row({ids[i], series, std::to_string(px.slice), kLumbarConditionNames[k / 5], kLumbarLevelNames[k % 5], detail::num(px.x),
                    detail::num(px.y)});
       }
     }
