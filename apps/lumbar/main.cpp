@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
   });
 
   struct TrainArgs {
-    std::string config, data, out;
+    std::string config, data, out, localizer;
     std::vector<std::string> set;
     std::vector<int> folds;
     bool force = false;
@@ -132,12 +132,15 @@ int main(int argc, char** argv) {
   train->add_option("--out", ta->out, "run directory")->required();
   train->add_option("--fold", ta->folds, "train only this fold (repeatable; default: every fold)");
   train->add_option("--set", ta->set, "override a config key, repeatable: --set train.epochs=5");
+  train->add_option("--localizer", ta->localizer,
+                    "reuse the localizer and folds.csv of another run on the same data instead of training one")
+      ->check(CLI::ExistingDirectory);
   train->add_flag("--force", ta->force, "retrain folds (and the localizer) that exist");
   train->callback([ta] {
     std::vector<std::string> overrides = ta->set;
     if (!ta->data.empty()) overrides.push_back("data.dir=" + ta->data);
     const auto config = lumbar::load_config(ta->config, overrides);
-    const double score = lumbar::train(config, ta->out, ta->folds, ta->force);
+    const double score = lumbar::train(config, ta->out, ta->folds, ta->force, ta->localizer);
     std::cout << "mean out-of-fold score " << score << " (lower is better); run: " << ta->out
               << "\nnext: lumbar evaluate " << ta->out << "\n";
   });

@@ -168,10 +168,15 @@ TEST_CASE("lumbar synth -> train 1 epoch -> infer -> score -> evaluate", "[cli][
                                                 " --set localizer.size=32";
     r = run_command(app + " -q train --config " +
                     shell_quote(std::string(TOMOGRAD_SOURCE_DIR) + "/configs/lumbar_" + kind + ".yaml") + " --data " +
-                    data + " --out " + shell_quote((tmp / ("run_" + kind)).string()) + " --fold 1" + extra);
+                    data + " --out " + shell_quote((tmp / ("run_" + kind)).string()) + " --fold 1 --localizer " + run +
+                    extra);
     INFO(kind << ": " << r.err);
     REQUIRE(r.exit_code == 0);
     CHECK(fs::exists(tmp / ("run_" + kind) / "fold_1" / "oof.csv"));
+    // The shared localizer and split were copied, not trained again.
+    CHECK(read_file(tmp / ("run_" + kind) / "folds.csv") == read_file(tmp / "run" / "folds.csv"));
+    CHECK(read_file(tmp / ("run_" + kind) / "localizer" / "offsets.json") ==
+          read_file(tmp / "run" / "localizer" / "offsets.json"));
   }
   r = run_command(app + " -q evaluate " + run + " " + shell_quote((tmp / "run_axial").string()) + " " +
                   shell_quote((tmp / "run_3d").string()) + " --bootstrap 0 --force --out " + shell_quote((tmp / "cmp").string()));

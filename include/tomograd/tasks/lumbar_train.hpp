@@ -158,8 +158,11 @@ LevelPoints labelled_points(const LumbarDataset& dataset, const StudyImages& stu
 
 /// `lumbar train`: the localizer (once per run) and the classifier of each fold in @p folds
 /// (empty = all), with out-of-fold predictions in RUN/fold_<K>/oof.csv. A run directory may be
-/// filled fold by fold with the same configuration. Returns the mean best validation score.
-double train(const LumbarConfig& config, const std::filesystem::path& out, const std::vector<int>& folds, bool force);
+/// filled fold by fold with the same configuration. With @p localizer_from (another run on the
+/// same studies), its localizer and folds.csv are copied instead of training a localizer, so
+/// several models share one localizer and one split. Returns the mean out-of-fold score.
+double train(const LumbarConfig& config, const std::filesystem::path& out, const std::vector<int>& folds, bool force,
+             const std::filesystem::path& localizer_from = {});
 
 /// `lumbar infer`: predicted points, then every fold's classifier averaged, for each study of
 /// @p split of @p data. Writes the submission (row_id,normal_mild,moderate,severe; 25 rows per

@@ -565,7 +565,8 @@ torch::Tensor predict_items(models::Model& model, const std::vector<const Item*>
 
 }  // namespace
 
-double train(const LumbarConfig& config, const fs::path& out, const std::vector<int>& only, bool force) {
+double train(const LumbarConfig& config, const fs::path& out, const std::vector<int>& only, bool force,
+             const fs::path& localizer_from) {
   if (out.empty()) throw ValueError("train: no run directory given (--out)");
   if (config.data.dir.empty()) throw ValueError("train: no dataset folder (--data or data.dir)");
   const LumbarDataset ds = read_dataset(config.data.dir, "train", true);
@@ -588,12 +589,26 @@ double train(const LumbarConfig& config, const fs::path& out, const std::vector<
   }
   fs::create_directories(out);
   write_file_atomic(out / "config.yaml", config.yaml, Overwrite::kAllow);
+  if (!localizer_from.empty()) {
+    for (const char* f : {"folds.csv", "localizer/offsets.json"}) {
+      if (!fs::is_regular_file(localizer_from / f)) {
+        throw IoError(localizer_from.string() + ": no " + f + " (--localizer takes a run trained by lumbar train)");
+      }
+    }
+    if (fs::exists(out / "localizer")) fs::remove_all(out / "localizer");
+    fs::copy(localizer_from / "localizer", out / "localizer", fs::copy_options::recursive);
+    fs::copy_file(localizer_from / "folds.csv", out / "folds.csv", fs::copy_options::overwrite_existing);
+  }
   std::vector<int> fold;
   if (fs::is_regular_file(out / "folds.csv")) {
     const auto known = read_folds(out / "folds.csv");
     for (const auto& id : ids) {
       const auto it = known.find(id);
       if (it == known.end()) throw ValueError(out.string() + "/folds.csv has no fold for study " + id + " of the data");
+      if (it->second < 0 || it->second >= config.data.folds) {
+        throw ValueError(out.string() + "/folds.csv puts study " + id + " in fold " + std::to_string(it->second) +
+                         " but data.folds is " + std::to_string(config.data.folds));
+      }
       fold.push_back(it->second);
     }
   } else {
@@ -602,8 +617,8 @@ double train(const LumbarConfig& config, const fs::path& out, const std::vector<
     for (std::size_t i = 0; i < ids.size(); ++i) t.add_row({ids[i], std::to_string(fold[i])});
     detail::write_csv(out / "folds.csv", t, true);
   }
-  if (!fs::is_regular_file(best_checkpoint(out / "localizer")) || force) {
-    if (force && fs::exists(out / "localizer")) fs::remove_all(out / "localizer");
+  if (!fs::is_regular_file(best_checkpoint(out / "localizer")) || (force && localizer_from.empty())) {
+    if (fs::exists(out / "localizer")) fs::remove_all(out / "localizer");
     train_localizer(config, ds, ids, fold, out);
   }
   const Localizer loc = load_localizer(out, config);
