@@ -76,6 +76,7 @@ struct InputOptions {
   int64_t crop_px = 32;            ///< their side in pixels
   int64_t context = 1;             ///< 2.5D: neighbouring slices on each side of the centre slice
   double jitter_mm = 4;            ///< training: random shift of every crop, mm
+  double rotate_deg = 10;          ///< training: random in-plane rotation of the crops, degrees
   std::vector<int64_t> volume_shape{16, 48, 48};   ///< volume: samples (L-R, S-I, A-P)
   std::vector<double> volume_spacing_mm{4, 3, 3};  ///< volume: mm between samples
   bool metadata = true;            ///< volume: fuse slice thickness and pixel spacing of T1 and T2

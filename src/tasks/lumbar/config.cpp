@@ -47,7 +47,7 @@ DataOptions read_data(ConfigReader r) {
 InputOptions read_input(ConfigReader r) {
   InputOptions o;
   r.get("kind", o.kind).get("crop_mm", o.crop_mm).get("crop_px", o.crop_px).get("context", o.context);
-  r.get("jitter_mm", o.jitter_mm).get("volume_shape", o.volume_shape).get("volume_spacing_mm", o.volume_spacing_mm);
+  r.get("jitter_mm", o.jitter_mm).get("rotate_deg", o.rotate_deg).get("volume_shape", o.volume_shape).get("volume_spacing_mm", o.volume_spacing_mm);
   r.get("metadata", o.metadata).get("gain", o.gain).get("noise", o.noise).get("shared_levels", o.shared_levels);
   r.finish();
   const std::string& s = r.source();
@@ -56,8 +56,8 @@ InputOptions read_input(ConfigReader r) {
   }
   if (o.crop_mm <= 0 || o.crop_px < 8) throw ConfigError(s + ": input.crop_mm must be > 0 and input.crop_px >= 8");
   if (o.context < 0 || o.context > 4) throw ConfigError(s + ": input.context must be in 0..4");
-  if (o.jitter_mm < 0 || o.gain < 0 || o.noise < 0) {
-    throw ConfigError(s + ": input.jitter_mm, input.gain and input.noise must be >= 0");
+  if (o.jitter_mm < 0 || o.gain < 0 || o.noise < 0 || o.rotate_deg < 0 || o.rotate_deg > 90) {
+    throw ConfigError(s + ": input.jitter_mm, input.gain and input.noise must be >= 0, input.rotate_deg in [0, 90]");
   }
   if (o.volume_shape.size() != 3 || o.volume_spacing_mm.size() != 3) {
     throw ConfigError(s + ": input.volume_shape and input.volume_spacing_mm need 3 values (L-R, S-I, A-P)");

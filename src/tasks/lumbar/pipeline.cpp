@@ -337,6 +337,21 @@ class ItemDataset : public train::Dataset {
     const int64_t dy = augment_ ? shift(rng) : margin_, dx = augment_ ? shift(rng) : margin_;
     const int64_t h = it.input.size(-2) - 2 * margin_, w = it.input.size(-1) - 2 * margin_;
     torch::Tensor x = it.input.narrow(-2, dy, h).narrow(-1, dx, w).clone();
+    if (augment_ && in_.rotate_deg > 0) {
+      // A small in-plane rotation about the crop centre (every channel and depth alike).
+      std::uniform_real_distribution<double> angle(-in_.rotate_deg, in_.rotate_deg);
+      const double a = angle(rng) * M_PI / 180.0;
+      const auto shape = x.sizes().vec();
+      const torch::Tensor flat = x.reshape({1, -1, h, w});
+      const torch::Tensor theta = torch::tensor({{std::cos(a), -std::sin(a), 0.0}, {std::sin(a), std::cos(a), 0.0}},
+                                                torch::kFloat32)
+                                      .unsqueeze(0);
+      namespace F = torch::nn::functional;
+      const torch::Tensor grid =
+          F::affine_grid(theta, {1, flat.size(1), h, w}, /*align_corners=*/false);
+      x = F::grid_sample(flat, grid, F::GridSampleFuncOptions().padding_mode(torch::kZeros).align_corners(false))
+              .reshape(shape);
+    }
     if (augment_) {
       std::normal_distribution<double> z(0.0, 1.0);
       x = x * static_cast<float>(std::exp(in_.gain * z(rng)));
