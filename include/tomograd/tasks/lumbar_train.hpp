@@ -77,6 +77,9 @@ struct InputOptions {
   int64_t context = 1;             ///< 2.5D: neighbouring slices on each side of the centre slice
   double jitter_mm = 4;            ///< training: random shift of every crop, mm
   double rotate_deg = 10;          ///< training: random in-plane rotation of the crops, degrees
+  /// Training: share of samples cropped at the localizer's points instead of the labelled ones
+  /// (validation, out-of-fold predictions and inference always use the localizer's points).
+  double predicted_points = 0.5;
   std::vector<int64_t> volume_shape{16, 48, 48};   ///< volume: samples (L-R, S-I, A-P)
   std::vector<double> volume_spacing_mm{4, 3, 3};  ///< volume: mm between samples
   bool metadata = true;            ///< volume: fuse slice thickness and pixel spacing of T1 and T2

@@ -47,13 +47,14 @@ DataOptions read_data(ConfigReader r) {
 InputOptions read_input(ConfigReader r) {
   InputOptions o;
   r.get("kind", o.kind).get("crop_mm", o.crop_mm).get("crop_px", o.crop_px).get("context", o.context);
-  r.get("jitter_mm", o.jitter_mm).get("rotate_deg", o.rotate_deg).get("volume_shape", o.volume_shape).get("volume_spacing_mm", o.volume_spacing_mm);
+  r.get("jitter_mm", o.jitter_mm).get("rotate_deg", o.rotate_deg).get("predicted_points", o.predicted_points).get("volume_shape", o.volume_shape).get("volume_spacing_mm", o.volume_spacing_mm);
   r.get("metadata", o.metadata).get("gain", o.gain).get("noise", o.noise).get("shared_levels", o.shared_levels);
   r.finish();
   const std::string& s = r.source();
   if (o.kind != "sagittal" && o.kind != "axial" && o.kind != "combined" && o.kind != "volume") {
     throw ConfigError(s + ": input.kind must be sagittal, axial, combined or volume, got '" + o.kind + "'");
   }
+  if (o.predicted_points < 0 || o.predicted_points > 1) throw ConfigError(s + ": input.predicted_points must be in [0, 1]");
   if (o.crop_mm <= 0 || o.crop_px < 8) throw ConfigError(s + ": input.crop_mm must be > 0 and input.crop_px >= 8");
   if (o.context < 0 || o.context > 4) throw ConfigError(s + ": input.context must be in 0..4");
   if (o.jitter_mm < 0 || o.gain < 0 || o.noise < 0 || o.rotate_deg < 0 || o.rotate_deg > 90) {

@@ -318,7 +318,9 @@ std::string input_preview_png(const torch::Tensor& input, const InputOptions& in
 /// One study's classifier input (with margin) and labels.
 struct Item {
   std::string study_id;
-  torch::Tensor input, meta;
+  torch::Tensor input;     ///< crops at the localizer's points (what inference sees)
+  torch::Tensor labelled;  ///< training: crops at the labelled points (the localizer's where unlabelled)
+  torch::Tensor meta;
   std::array<int, 25> grades{};
 };
 
@@ -333,10 +335,16 @@ class ItemDataset : public train::Dataset {
   train::Sample get(std::size_t i, uint64_t seed) const override {
     const Item& it = *items_.at(i);
     std::mt19937_64 rng(seed);
+    // Training mixes crops at the labelled points with crops at the localizer's points, so the
+    // model also learns from the placement errors it meets at inference; evaluation uses the
+    // localizer's points only, as inference does.
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    const bool labelled = augment_ && it.labelled.defined() && u(rng) >= in_.predicted_points;
+    const torch::Tensor& source = labelled ? it.labelled : it.input;
     std::uniform_int_distribution<int64_t> shift(0, 2 * margin_);
     const int64_t dy = augment_ ? shift(rng) : margin_, dx = augment_ ? shift(rng) : margin_;
-    const int64_t h = it.input.size(-2) - 2 * margin_, w = it.input.size(-1) - 2 * margin_;
-    torch::Tensor x = it.input.narrow(-2, dy, h).narrow(-1, dx, w).clone();
+    const int64_t h = source.size(-2) - 2 * margin_, w = source.size(-1) - 2 * margin_;
+    torch::Tensor x = source.narrow(-2, dy, h).narrow(-1, dx, w).clone();
     if (augment_ && in_.rotate_deg > 0) {
       // A small in-plane rotation about the crop centre (every channel and depth alike).
       std::uniform_real_distribution<double> angle(-in_.rotate_deg, in_.rotate_deg);
@@ -642,14 +650,19 @@ double train(const LumbarConfig& config, const fs::path& out, const std::vector<
   std::vector<Item> items(ids.size());
   const int64_t margin = margin_px(config.input);
   for_each_study(ds, ids, config.data.threads, "classifier inputs", [&](std::size_t i, const StudyImages& st) {
-    const LevelPoints pts = loc.points(st, labelled_points(ds, st));
     items[i].study_id = ids[i];
-    items[i].input = build_input(st, pts, config.input, margin);
+    const LevelPoints predicted = loc.points(st);
+    LevelPoints pts = labelled_points(ds, st);
+    for (std::size_t k = 0; k < 25; ++k) {
+      if (!pts[k]) pts[k] = predicted[k];
+    }
+    items[i].labelled = build_input(st, pts, config.input, margin);
+    items[i].input = build_input(st, predicted, config.input, margin);
     items[i].meta = metadata_of(st, config.input);
     items[i].grades = ds.labels[i].grades;
   });
 
-  write_file_atomic(out / "input_preview.png", input_preview_png(items.at(0).input, config.input, margin),
+  write_file_atomic(out / "input_preview.png", input_preview_png(items.at(0).labelled, config.input, margin),
                     Overwrite::kAllow);
 
   std::vector<int> todo = only;
