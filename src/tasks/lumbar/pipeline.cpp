@@ -62,6 +62,21 @@ const SeriesImage* localizer_series(const StudyImages& st) {
   return nullptr;
 }
 
+/// The mean of the labelled (or predicted) spinal canal points, the midline of the lumbar levels;
+/// empty when there is none.
+std::optional<Vec3> spinal_centre(const LevelPoints& pts) {
+  Vec3 sum{0, 0, 0};
+  int n = 0;
+  for (int l = 0; l < 5; ++l) {
+    if (pts[static_cast<std::size_t>(l)]) {
+      sum = add(sum, *pts[static_cast<std::size_t>(l)]);
+      ++n;
+    }
+  }
+  if (n == 0) return std::nullopt;
+  return scaled(sum, 1.0 / n);
+}
+
 // ---- Localizer --------------------------------------------------------------------------------
 
 /// Every slice of a sagittal series as a 2.5D stack over the whole field of view, in display axes.
@@ -94,16 +109,9 @@ LocalizerView localizer_view(const SeriesImage& s, int64_t size) {
 /// units). Missing levels are masked; studies without any spinal point give no samples.
 void localizer_samples(const LocalizerView& v, const LevelPoints& pts, const std::string& study,
                        std::vector<train::Sample>& out) {
-  Vec3 mid{0, 0, 0};
-  int n = 0;
-  for (int l = 0; l < 5; ++l) {
-    if (pts[static_cast<std::size_t>(l)]) {
-      mid = add(mid, *pts[static_cast<std::size_t>(l)]);
-      ++n;
-    }
-  }
-  if (n == 0) return;
-  mid = scaled(mid, 1.0 / n);
+  const auto centre = spinal_centre(pts);
+  if (!centre) return;
+  const Vec3& mid = *centre;
   for (std::size_t k = 0; k < v.centres.size(); ++k) {
     torch::Tensor y = torch::zeros({11}, torch::kFloat32);
     torch::Tensor m = torch::zeros({11}, torch::kBool);
@@ -238,21 +246,14 @@ torch::Tensor build_input(const StudyImages& st, const LevelPoints& pts, const I
   if (in.kind == "volume") {
     const auto& sh = in.volume_shape;
     const auto& sp = in.volume_spacing_mm;
-    Vec3 centre{0, 0, 0};
-    int n = 0;
-    for (int l = 0; l < 5; ++l) {
-      if (pts[static_cast<std::size_t>(l)]) {
-        centre = add(centre, *pts[static_cast<std::size_t>(l)]);
-        ++n;
-      }
-    }
+    const auto centre = spinal_centre(pts);
     std::vector<torch::Tensor> channels;
     for (const auto* s : {&st.t1, &st.t2}) {
-      if (!*s || n == 0) {
+      if (!*s || !centre) {
         channels.push_back(torch::zeros({sh[0], sh[1] + 2 * margin, sh[2] + 2 * margin}));
         continue;
       }
-      channels.push_back(sample_box(**s, scaled(centre, 1.0 / n), display_axes(**s, "sagittal"),
+      channels.push_back(sample_box(**s, *centre, display_axes(**s, "sagittal"),
                                     {sh[0], sh[1] + 2 * margin, sh[2] + 2 * margin}, {sp[0], sp[1], sp[2]}));
     }
     return torch::stack(channels);
@@ -768,16 +769,23 @@ std::size_t infer(const fs::path& run, const fs::path& data, const std::string& 
   if (ids.empty()) throw ValueError(data.string() + ": no study in " + split + "_series_descriptions.csv");
   std::vector<Item> items(ids.size());
   std::vector<LevelPoints> points(ids.size());
-  std::vector<std::array<std::pair<std::string, SeriesImage::Pixel>, 25>> pixels(ids.size());
+  struct PointRow {
+    std::string series_id;  ///< empty: no series to place the point on
+    int instance = 0;
+    double x = 0, y = 0;
+  };
+  std::vector<std::array<PointRow, 25>> placed(ids.size());
   for_each_study(ds, ids, config.data.threads, "inputs", [&](std::size_t i, const StudyImages& st) {
     points[i] = loc.points(st);
     items[i].study_id = ids[i];
     items[i].input = build_input(st, points[i], config.input, margin_px(config.input));
     items[i].meta = metadata_of(st, config.input);
     for (std::size_t k = 0; k < 25; ++k) {
+      // The series each condition is labelled on: canal on T2, foramina on T1, recesses on axial.
       const auto& s = k < 5 ? st.t2 : (k < 15 ? st.t1 : st.axial);
-      if (s && points[i][k]) pixels[i][k] = {s->series_id, s->lps_to_pixel(*points[i][k])};
-      if (s && points[i][k]) pixels[i][k].second.slice = s->instance_numbers[static_cast<std::size_t>(pixels[i][k].second.slice)];
+      if (!s || !points[i][k]) continue;
+      const auto px = s->lps_to_pixel(*points[i][k]);
+      placed[i][k] = {s->series_id, s->instance_numbers[static_cast<std::size_t>(px.slice)], px.x, px.y};
     }
   });
   std::vector<const Item*> ptrs;
@@ -803,10 +811,10 @@ std::size_t infer(const fs::path& run, const fs::path& data, const std::string& 
     CsvTable t({"study_id", "series_id", "instance_number", "condition", "level", "x", "y"}, {});
     for (std::size_t i = 0; i < ids.size(); ++i) {
       for (std::size_t k = 0; k < 25; ++k) {
-        const auto& [series, px] = pixels[i][k];
-        if (series.empty()) continue;
-        t.add_row({ids[i], series, std::to_string(px.slice), kLumbarConditionNames[k / 5], kLumbarLevelNames[k % 5], detail::num(px.x),
-                   detail::num(px.y)});
+        const PointRow& p = placed[i][k];
+        if (p.series_id.empty()) continue;
+        t.add_row({ids[i], p.series_id, std::to_string(p.instance), kLumbarConditionNames[k / 5],
+                   kLumbarLevelNames[k % 5], detail::num(p.x), detail::num(p.y)});
       }
     }
     detail::write_csv(coordinates, t, force);
