@@ -23,13 +23,15 @@ const ParamTable<RandomForestParams>& RandomForestParams::table() {
   return t;
 }
 
-namespace {
-
 // XGBoost's random-forest mode (XGBoost docs, "Random Forests(TM) in XGBoost"): a single round
 // of num_parallel_tree trees, each on its own row subsample and per-node feature subsample, and
 // learning rate 1 so the forest's output is the trees' average effect rather than a shrunk step.
-XgbSettings settings(const RandomForestParams& p, const std::string& objective) {
-  return {
+XgbRecipe xgb_recipe(const RandomForestParams& p, const std::string& objective) {
+  XgbRecipe r;
+  r.what = "rf";
+  r.rounds = 1;
+  r.trees = p.n_estimators;
+  r.settings = {
       {"booster", "gbtree"},
       {"objective", objective},
       {"eta", "1"},
@@ -43,51 +45,21 @@ XgbSettings settings(const RandomForestParams& p, const std::string& objective) 
       {"max_bin", std::to_string(p.max_bin)},
       {"seed", std::to_string(p.seed)},
   };
+  return r;
 }
 
-nlohmann::json forest_info(const XgbBooster& b, int trees) {
-  if (!b.fitted()) return nlohmann::json::object();
-  return {{"boosted_rounds", b.boosted_rounds()}, {"trees", trees}, {"num_features", b.num_features()}};
-}
-
-}  // namespace
-
-RandomForestRegressor::RandomForestRegressor(RandomForestParams params)
-    : params_(std::move(params)), booster_(std::make_unique<XgbBooster>("rf")) {}
-RandomForestRegressor::~RandomForestRegressor() = default;
-RandomForestRegressor::RandomForestRegressor(RandomForestRegressor&&) noexcept = default;
-RandomForestRegressor& RandomForestRegressor::operator=(RandomForestRegressor&&) noexcept = default;
-
-bool RandomForestRegressor::is_fitted() const { return booster_->fitted(); }
-nlohmann::json RandomForestRegressor::fitted_info() const { return forest_info(*booster_, params_.n_estimators); }
+RandomForestRegressor::RandomForestRegressor(RandomForestParams params) : XgbModel(std::move(params)) {}
 
 void RandomForestRegressor::fit(const Matrix& x, const std::vector<double>& y) {
   check_regression_data(name(), x, y);
-  booster_->train(x, y, settings(params_, "reg:squarederror"), 1, threads());
+  train_booster(x, y);
 }
 
-std::vector<double> RandomForestRegressor::predict(const Matrix& x) const { return booster_->predict(x, threads()); }
-void RandomForestRegressor::save(const std::filesystem::path& file) const { booster_->save(file); }
-void RandomForestRegressor::load(const std::filesystem::path& file) { booster_->load(file, "reg:squarederror"); }
-
-RandomForestClassifier::RandomForestClassifier(RandomForestParams params)
-    : params_(std::move(params)), booster_(std::make_unique<XgbBooster>("rf")) {}
-RandomForestClassifier::~RandomForestClassifier() = default;
-RandomForestClassifier::RandomForestClassifier(RandomForestClassifier&&) noexcept = default;
-RandomForestClassifier& RandomForestClassifier::operator=(RandomForestClassifier&&) noexcept = default;
-
-bool RandomForestClassifier::is_fitted() const { return booster_->fitted(); }
-nlohmann::json RandomForestClassifier::fitted_info() const { return forest_info(*booster_, params_.n_estimators); }
+RandomForestClassifier::RandomForestClassifier(RandomForestParams params) : XgbModel(std::move(params)) {}
 
 void RandomForestClassifier::fit(const Matrix& x, const std::vector<double>& labels) {
   check_binary_data(name(), x, labels);
-  booster_->train(x, labels, settings(params_, "binary:logistic"), 1, threads());
+  train_booster(x, labels);
 }
-
-std::vector<double> RandomForestClassifier::predict_proba(const Matrix& x) const {
-  return booster_->predict(x, threads());
-}
-void RandomForestClassifier::save(const std::filesystem::path& file) const { booster_->save(file); }
-void RandomForestClassifier::load(const std::filesystem::path& file) { booster_->load(file, "binary:logistic"); }
 
 }  // namespace tomograd::classic

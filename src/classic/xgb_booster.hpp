@@ -11,6 +11,21 @@ namespace tomograd::classic {
 
 using XgbSettings = std::vector<std::pair<std::string, std::string>>;
 
+struct XgbParams;
+struct RandomForestParams;
+
+/// How a model family drives the booster: its name in messages, the XGBoosterSetParam pairs for
+/// an objective, the boosting rounds, and the trees it reports (0 = not reported).
+struct XgbRecipe {
+  std::string what;
+  XgbSettings settings;
+  int rounds = 1;
+  int trees = 0;
+};
+/// Defined beside each family's parameters (xgboost.cpp, random_forest.cpp).
+XgbRecipe xgb_recipe(const XgbParams& params, const std::string& objective);
+XgbRecipe xgb_recipe(const RandomForestParams& params, const std::string& objective);
+
 /// One trained (or loaded) booster. Not thread-safe; separate boosters may train concurrently.
 class XgbBooster {
  public:

@@ -27,12 +27,12 @@ const ParamTable<XgbParams>& XgbParams::table() {
   return t;
 }
 
-namespace {
-
-std::string num(double v) { return format_number(v); }
-
-XgbSettings settings(const XgbParams& p, const std::string& objective) {
-  return {
+XgbRecipe xgb_recipe(const XgbParams& p, const std::string& objective) {
+  const auto num = [](double v) { return format_number(v); };
+  XgbRecipe r;
+  r.what = "xgboost";
+  r.rounds = p.n_estimators;
+  r.settings = {
       {"booster", "gbtree"},
       {"objective", objective},
       {"eta", num(p.learning_rate)},
@@ -48,53 +48,21 @@ XgbSettings settings(const XgbParams& p, const std::string& objective) {
       {"max_bin", std::to_string(p.max_bin)},
       {"seed", std::to_string(p.seed)},
   };
+  return r;
 }
 
-nlohmann::json booster_info(const XgbBooster& b) {
-  if (!b.fitted()) return nlohmann::json::object();
-  return {{"boosted_rounds", b.boosted_rounds()}, {"num_features", b.num_features()}};
-}
-
-}  // namespace
-
-// --- regression ---------------------------------------------------------------------------------
-
-XgbRegressor::XgbRegressor(XgbParams params)
-    : params_(std::move(params)), booster_(std::make_unique<XgbBooster>("xgboost")) {}
-XgbRegressor::~XgbRegressor() = default;
-XgbRegressor::XgbRegressor(XgbRegressor&&) noexcept = default;
-XgbRegressor& XgbRegressor::operator=(XgbRegressor&&) noexcept = default;
-
-bool XgbRegressor::is_fitted() const { return booster_->fitted(); }
-nlohmann::json XgbRegressor::fitted_info() const { return booster_info(*booster_); }
+XgbRegressor::XgbRegressor(XgbParams params) : XgbModel(std::move(params)) {}
 
 void XgbRegressor::fit(const Matrix& x, const std::vector<double>& y) {
   check_regression_data(name(), x, y);
-  booster_->train(x, y, settings(params_, "reg:squarederror"), params_.n_estimators, threads());
+  train_booster(x, y);
 }
 
-std::vector<double> XgbRegressor::predict(const Matrix& x) const { return booster_->predict(x, threads()); }
-void XgbRegressor::save(const std::filesystem::path& file) const { booster_->save(file); }
-void XgbRegressor::load(const std::filesystem::path& file) { booster_->load(file, "reg:squarederror"); }
-
-// --- binary -------------------------------------------------------------------------------------
-
-XgbClassifier::XgbClassifier(XgbParams params)
-    : params_(std::move(params)), booster_(std::make_unique<XgbBooster>("xgboost")) {}
-XgbClassifier::~XgbClassifier() = default;
-XgbClassifier::XgbClassifier(XgbClassifier&&) noexcept = default;
-XgbClassifier& XgbClassifier::operator=(XgbClassifier&&) noexcept = default;
-
-bool XgbClassifier::is_fitted() const { return booster_->fitted(); }
-nlohmann::json XgbClassifier::fitted_info() const { return booster_info(*booster_); }
+XgbClassifier::XgbClassifier(XgbParams params) : XgbModel(std::move(params)) {}
 
 void XgbClassifier::fit(const Matrix& x, const std::vector<double>& labels) {
   check_binary_data(name(), x, labels);
-  booster_->train(x, labels, settings(params_, "binary:logistic"), params_.n_estimators, threads());
+  train_booster(x, labels);
 }
-
-std::vector<double> XgbClassifier::predict_proba(const Matrix& x) const { return booster_->predict(x, threads()); }
-void XgbClassifier::save(const std::filesystem::path& file) const { booster_->save(file); }
-void XgbClassifier::load(const std::filesystem::path& file) { booster_->load(file, "binary:logistic"); }
 
 }  // namespace tomograd::classic

@@ -8,6 +8,7 @@
 #include "tomograd/classic/classifier.hpp"
 #include "tomograd/classic/params.hpp"
 #include "tomograd/classic/regressor.hpp"
+#include "tomograd/classic/xgb_model.hpp"
 
 namespace tomograd::classic {
 
@@ -30,54 +31,25 @@ struct RandomForestParams {
   static const ParamTable<RandomForestParams>& table();
 };
 
-class XgbBooster;
-
 /// Random forest regression (reg:squarederror). Model file: XGBoost JSON.
-class RandomForestRegressor : public Regressor {
+class RandomForestRegressor : public XgbModel<RandomForestParams, Regressor> {
  public:
   explicit RandomForestRegressor(RandomForestParams params = {});
-  ~RandomForestRegressor() override;
-  RandomForestRegressor(RandomForestRegressor&&) noexcept;
-  RandomForestRegressor& operator=(RandomForestRegressor&&) noexcept;
-
-  const RandomForestParams& params() const { return params_; }
   std::string name() const override { return "rf"; }
-  nlohmann::json parameters() const override { return RandomForestParams::table().to_json(params_); }
-  nlohmann::json fitted_info() const override;
-  bool is_fitted() const override;
-  std::string file_name() const override { return "model.xgb.json"; }
-  void save(const std::filesystem::path& file) const override;
-  void load(const std::filesystem::path& file) override;
   void fit(const Matrix& x, const std::vector<double>& y) override;
-  std::vector<double> predict(const Matrix& x) const override;
-
- private:
-  RandomForestParams params_;
-  std::unique_ptr<XgbBooster> booster_;
+  std::vector<double> predict(const Matrix& x) const override { return booster_output(x); }
 };
 
 /// Random forest classification (binary:logistic). Model file: XGBoost JSON.
-class RandomForestClassifier : public Classifier {
+class RandomForestClassifier : public XgbModel<RandomForestParams, Classifier> {
  public:
   explicit RandomForestClassifier(RandomForestParams params = {});
-  ~RandomForestClassifier() override;
-  RandomForestClassifier(RandomForestClassifier&&) noexcept;
-  RandomForestClassifier& operator=(RandomForestClassifier&&) noexcept;
-
-  const RandomForestParams& params() const { return params_; }
   std::string name() const override { return "rf"; }
-  nlohmann::json parameters() const override { return RandomForestParams::table().to_json(params_); }
-  nlohmann::json fitted_info() const override;
-  bool is_fitted() const override;
-  std::string file_name() const override { return "model.xgb.json"; }
-  void save(const std::filesystem::path& file) const override;
-  void load(const std::filesystem::path& file) override;
   void fit(const Matrix& x, const std::vector<double>& labels) override;
-  std::vector<double> predict_proba(const Matrix& x) const override;
-
- private:
-  RandomForestParams params_;
-  std::unique_ptr<XgbBooster> booster_;
+  std::vector<double> predict_proba(const Matrix& x) const override { return booster_output(x); }
 };
+
+extern template class XgbModel<RandomForestParams, Regressor>;
+extern template class XgbModel<RandomForestParams, Classifier>;
 
 }  // namespace tomograd::classic

@@ -6,6 +6,7 @@
 #include "tomograd/classic/classifier.hpp"
 #include "tomograd/classic/params.hpp"
 #include "tomograd/classic/regressor.hpp"
+#include "tomograd/classic/xgb_model.hpp"
 
 namespace tomograd::classic {
 
@@ -32,54 +33,25 @@ struct XgbParams {
   static const ParamTable<XgbParams>& table();
 };
 
-class XgbBooster;  // private wrapper of the C API handle (src/classic)
-
 /// Boosted regression trees (objective reg:squarederror). Model file: XGBoost JSON.
-class XgbRegressor : public Regressor {
+class XgbRegressor : public XgbModel<XgbParams, Regressor> {
  public:
   explicit XgbRegressor(XgbParams params = {});
-  ~XgbRegressor() override;
-  XgbRegressor(XgbRegressor&&) noexcept;
-  XgbRegressor& operator=(XgbRegressor&&) noexcept;
-
-  const XgbParams& params() const { return params_; }
   std::string name() const override { return "xgboost"; }
-  nlohmann::json parameters() const override { return XgbParams::table().to_json(params_); }
-  nlohmann::json fitted_info() const override;
-  bool is_fitted() const override;
-  std::string file_name() const override { return "model.xgb.json"; }
-  void save(const std::filesystem::path& file) const override;
-  void load(const std::filesystem::path& file) override;
   void fit(const Matrix& x, const std::vector<double>& y) override;
-  std::vector<double> predict(const Matrix& x) const override;
-
- private:
-  XgbParams params_;
-  std::unique_ptr<XgbBooster> booster_;
+  std::vector<double> predict(const Matrix& x) const override { return booster_output(x); }
 };
 
 /// Boosted classification trees (objective binary:logistic). Model file: XGBoost JSON.
-class XgbClassifier : public Classifier {
+class XgbClassifier : public XgbModel<XgbParams, Classifier> {
  public:
   explicit XgbClassifier(XgbParams params = {});
-  ~XgbClassifier() override;
-  XgbClassifier(XgbClassifier&&) noexcept;
-  XgbClassifier& operator=(XgbClassifier&&) noexcept;
-
-  const XgbParams& params() const { return params_; }
   std::string name() const override { return "xgboost"; }
-  nlohmann::json parameters() const override { return XgbParams::table().to_json(params_); }
-  nlohmann::json fitted_info() const override;
-  bool is_fitted() const override;
-  std::string file_name() const override { return "model.xgb.json"; }
-  void save(const std::filesystem::path& file) const override;
-  void load(const std::filesystem::path& file) override;
   void fit(const Matrix& x, const std::vector<double>& labels) override;
-  std::vector<double> predict_proba(const Matrix& x) const override;
-
- private:
-  XgbParams params_;
-  std::unique_ptr<XgbBooster> booster_;
+  std::vector<double> predict_proba(const Matrix& x) const override { return booster_output(x); }
 };
+
+extern template class XgbModel<XgbParams, Regressor>;
+extern template class XgbModel<XgbParams, Classifier>;
 
 }  // namespace tomograd::classic
