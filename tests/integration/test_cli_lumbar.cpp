@@ -108,6 +108,9 @@ TEST_CASE("lumbar synth -> train 1 epoch -> infer -> score -> evaluate", "[cli][
     CHECK(fs::exists(tmp / "run" / f));
   }
   CHECK(!fs::exists(tmp / "run" / "fold_1"));
+  std::size_t cached = 0;  // each study's inputs, for the run's later folds
+  for (const auto& e : fs::directory_iterator(tmp / "run" / "inputs")) cached += e.path().extension() == ".pt";
+  CHECK(cached == 8);
   // The same fold again is refused; another fold fills the run; an unknown fold is an error.
   r = run_command(train + " --fold 0");
   CHECK(r.exit_code == 1);

@@ -6,6 +6,7 @@
 /// Run directory:
 ///   RUN/config.yaml, RUN/folds.csv (study_id,fold), RUN/input_preview.png (the first study's input),
 ///   RUN/localizer/ (level localizer: checkpoints/, history.csv, offsets.json, error.json, error.csv),
+///   RUN/inputs/ (each study's model inputs, reused by the run's later folds),
 ///   RUN/fold_<K>/ (classifier of fold K: checkpoints/, history.csv, oof.csv),
 ///   RUN/eval/ (lumbar evaluate).
 #include <torch/types.h>

@@ -647,20 +647,56 @@ double train(const LumbarConfig& config, const fs::path& out, const std::vector<
   }
   const Localizer loc = load_localizer(out, config);
 
-  // Classifier inputs of every study: crops at the labelled points, predicted where unlabelled.
+  // Classifier inputs of every study, cached in RUN/inputs/ for the run's later folds: valid while
+  // the configuration (enforced above), the localizer and the dataset's CSV files stay the same.
+  const fs::path cache = out / "inputs";
+  auto contents = [](const fs::path& f) { return fs::is_regular_file(f) ? read_file(f) : std::string(); };
+  const std::string fingerprint = train::fnv1a_hex(
+      contents(ds.dir / "train_series_descriptions.csv") + contents(ds.dir / "train_label_coordinates.csv") +
+      contents(out / "localizer" / "offsets.json") + contents(best_checkpoint(out / "localizer")) + config.yaml);
+  if (fs::exists(cache) && (!fs::is_regular_file(cache / "fingerprint") || read_file(cache / "fingerprint") != fingerprint)) {
+    fs::remove_all(cache);
+  }
+  fs::create_directories(cache);
+  write_file_atomic(cache / "fingerprint", fingerprint, Overwrite::kAllow);
   std::vector<Item> items(ids.size());
-  const int64_t margin = margin_px(config.input);
-  for_each_study(ds, ids, config.data.threads, "classifier inputs", [&](std::size_t i, const StudyImages& st) {
+  std::vector<std::string> missing;
+  std::vector<std::size_t> missing_index;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
     items[i].study_id = ids[i];
+    items[i].grades = ds.labels[i].grades;
+    const fs::path file = cache / (ids[i] + ".pt");
+    if (!fs::is_regular_file(file)) {
+      missing.push_back(ids[i]);
+      missing_index.push_back(i);
+      continue;
+    }
+    std::vector<torch::Tensor> t;
+    torch::load(t, file.string());
+    items[i].labelled = t.at(0);
+    items[i].input = t.at(1);
+    if (t.at(2).numel() > 0) items[i].meta = t.at(2);
+  }
+  if (missing.size() < ids.size()) {
+    logger()->info("{} of {} studies' inputs read from {}", ids.size() - missing.size(), ids.size(), cache.string());
+  }
+  const int64_t margin = margin_px(config.input);
+  for_each_study(ds, missing, config.data.threads, "classifier inputs", [&](std::size_t j, const StudyImages& st) {
+    Item& it = items[missing_index[j]];
     const LevelPoints predicted = loc.points(st);
     LevelPoints pts = labelled_points(ds, st);
     for (std::size_t k = 0; k < 25; ++k) {
       if (!pts[k]) pts[k] = predicted[k];
     }
-    items[i].labelled = build_input(st, pts, config.input, margin);
-    items[i].input = build_input(st, predicted, config.input, margin);
-    items[i].meta = metadata_of(st, config.input);
-    items[i].grades = ds.labels[i].grades;
+    it.labelled = build_input(st, pts, config.input, margin);
+    it.input = build_input(st, predicted, config.input, margin);
+    it.meta = metadata_of(st, config.input);
+    // Written to a temporary name and renamed, so an interrupted run never leaves half a file.
+    const fs::path file = cache / (it.study_id + ".pt");
+    const fs::path tmp = cache / (it.study_id + ".pt.tmp");
+    torch::save(std::vector<torch::Tensor>{it.labelled, it.input, it.meta.defined() ? it.meta : torch::zeros({0})},
+                tmp.string());
+    fs::rename(tmp, file);
   });
 
   write_file_atomic(out / "input_preview.png", input_preview_png(items.at(0).labelled, config.input, margin),
