@@ -2,6 +2,15 @@
 find_package(Torch REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(spdlog REQUIRED)
+# LibTorch and spdlog for target_link_libraries, in the order their include folders are searched.
+# A PyTorch install (LibTorch 2.x) ships its own, newer fmt headers in its include folder: spdlog
+# (with the fmt it was built with) goes first there, so they do not shadow it. Debian's LibTorch
+# has no such copy and keeps the order it always had.
+if(Torch_VERSION VERSION_GREATER_EQUAL 2.0)
+  set(TOMOGRAD_TORCH_AND_SPDLOG spdlog::spdlog ${TORCH_LIBRARIES})
+else()
+  set(TOMOGRAD_TORCH_AND_SPDLOG ${TORCH_LIBRARIES} spdlog::spdlog)
+endif()
 find_package(nlohmann_json 3 REQUIRED)
 find_package(Threads REQUIRED)
 
