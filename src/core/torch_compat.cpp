@@ -40,7 +40,10 @@ int64_t peak_memory_bytes(const torch::Device& device) {
 #ifdef TOMOGRAD_WITH_CUDA
   if (device.is_cuda()) {
     auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
-    return stats.allocated_bytes[static_cast<size_t>(c10::cuda::CUDACachingAllocator::StatType::AGGREGATE)].peak;
+    // Index 0 is StatType::AGGREGATE (all pools). The enum moved from CUDACachingAllocator to
+    // c10::CachingDeviceAllocator in LibTorch 2.x; its values did not change.
+    constexpr std::size_t kAggregate = 0;
+    return stats.allocated_bytes[kAggregate].peak;
   }
 #endif
   return 0;
