@@ -6,8 +6,11 @@ find_package(spdlog REQUIRED)
 # A PyTorch install (LibTorch 2.x) ships its own, newer fmt headers in its include folder: spdlog
 # (with the fmt it was built with) goes first there, so they do not shadow it. Debian's LibTorch
 # has no such copy and keeps the order it always had.
+# PyTorch's libtorch.so also exports its own copy of some std::filesystem functions (seen with
+# PyTorch 2.11: std::filesystem::remove_all resolved into libtorch.so and crashed), so libstdc++
+# is named first there: the dynamic linker then resolves the standard library to libstdc++.
 if(Torch_VERSION VERSION_GREATER_EQUAL 2.0)
-  set(TOMOGRAD_TORCH_AND_SPDLOG spdlog::spdlog ${TORCH_LIBRARIES})
+  set(TOMOGRAD_TORCH_AND_SPDLOG stdc++ spdlog::spdlog ${TORCH_LIBRARIES})
 else()
   set(TOMOGRAD_TORCH_AND_SPDLOG ${TORCH_LIBRARIES} spdlog::spdlog)
 endif()
