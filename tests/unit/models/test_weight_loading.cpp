@@ -186,5 +186,8 @@ TEST_CASE("a RadImageNet-style backbone (nn.Sequential of ResNet children) loads
   auto grey = torch::randn({2, 1, 64, 64});
   const torch::Tensor a = target->features(grey), b = source->features(grey.expand({2, 3, 64, 64}));
   INFO("max |difference| " << (a - b).abs().max().item<double>() << ", max |feature| " << b.abs().max().item<double>());
-  CHECK(torch::allclose(a, b, 1e-4, 1e-5));
+  // Summing the three kernels first changes the order of float additions: the difference is
+  // round-off relative to the features' scale (LibTorch 2.11 on 16 cores: 3.4e-5 with features
+  // up to 74, which an element-wise tolerance fails on near-zero features).
+  CHECK((a - b).abs().max().item<double>() <= 1e-5 * b.abs().max().item<double>());
 }
