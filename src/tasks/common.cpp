@@ -15,6 +15,12 @@
 
 namespace tomograd::tasks::detail {
 
+void make_data_path_absolute(YAML::Node root, const std::string& key, const std::filesystem::path& base) {
+  if (!root["data"] || !root["data"][key] || !root["data"][key].IsScalar()) return;
+  const std::filesystem::path p = root["data"][key].as<std::string>();
+  if (!p.empty() && p.is_relative()) root["data"][key] = std::filesystem::absolute(base / p).lexically_normal().string();
+}
+
 std::filesystem::path cache_dir(const std::string& configured) {
   if (!configured.empty()) return configured;
   if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::filesystem::path(x) / "tomograd" / "preprocess";

@@ -5,11 +5,17 @@
 #include <string>
 #include <vector>
 
+#include <yaml-cpp/yaml.h>
+
 #include "tomograd/core/csv.hpp"
 #include "tomograd/preprocess/cache.hpp"
 #include "tomograd/tasks/slice_dataset.hpp"
 
 namespace tomograd::tasks::detail {
+
+/// Makes the config value data.<key> absolute (relative to @p base, empty = the working folder)
+/// when it is a non-empty relative path, so a run's config.yaml works from anywhere.
+void make_data_path_absolute(YAML::Node root, const std::string& key, const std::filesystem::path& base = {});
 
 /// The preprocessed-study cache folder: @p configured, else $XDG_CACHE_HOME/tomograd/preprocess,
 /// else ~/.cache/tomograd/preprocess.

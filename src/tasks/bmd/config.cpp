@@ -1,6 +1,7 @@
 // BMD configuration: every section decoded with unknown-key checks; manifest paths made absolute.
 #include <yaml-cpp/yaml.h>
 
+#include "../common.hpp"
 #include "tomograd/core/config.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/tasks/bmd.hpp"
@@ -43,14 +44,8 @@ BmdConfig decode(YAML::Node root, const std::string& source, const std::filesyst
   if (!root.IsMap()) throw ConfigError(source + ": expected a map of sections at the top level");
   // Manifest paths are relative to the working directory; store them absolute so the run's
   // config.yaml works from anywhere.
-  if (root["data"] && root["data"]["manifest"] && root["data"]["manifest"].IsScalar()) {
-    std::filesystem::path m = root["data"]["manifest"].as<std::string>();
-    if (!m.empty() && m.is_relative()) root["data"]["manifest"] = std::filesystem::absolute(base / m).lexically_normal().string();
-  }
-  if (root["data"] && root["data"]["cache_dir"] && root["data"]["cache_dir"].IsScalar()) {
-    std::filesystem::path c = root["data"]["cache_dir"].as<std::string>();
-    if (!c.empty() && c.is_relative()) root["data"]["cache_dir"] = std::filesystem::absolute(base / c).lexically_normal().string();
-  }
+  tasks::detail::make_data_path_absolute(root, "manifest", base);
+  tasks::detail::make_data_path_absolute(root, "cache_dir", base);
   BmdConfig c;
   ConfigReader r(root, source);
   c.data = read_data(r.child("data"));

@@ -6,6 +6,7 @@
 #include <map>
 #include <random>
 
+#include "../common.hpp"
 #include "tomograd/core/config.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/random.hpp"
@@ -105,10 +106,7 @@ LumbarConfig load_config(const std::filesystem::path& path, const std::vector<st
   YAML::Node root = load_yaml_file(path);
   apply_overrides(root, overrides);
   if (!root.IsMap()) throw ConfigError(path.string() + ": expected a map of sections at the top level");
-  if (root["data"] && root["data"]["dir"] && root["data"]["dir"].IsScalar()) {
-    std::filesystem::path p = root["data"]["dir"].as<std::string>();
-    if (!p.empty() && p.is_relative()) root["data"]["dir"] = std::filesystem::absolute(p).lexically_normal().string();
-  }
+  tasks::detail::make_data_path_absolute(root, "dir");
   const std::string source = path.string();
   LumbarConfig c;
   ConfigReader r(root, source);

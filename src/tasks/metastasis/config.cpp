@@ -1,6 +1,7 @@
 // Metastasis configuration: every section decoded with unknown-key checks; folders made absolute.
 #include <yaml-cpp/yaml.h>
 
+#include "../common.hpp"
 #include "tomograd/core/config.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/eval/threshold.hpp"
@@ -36,21 +37,14 @@ EvalOptions read_eval(ConfigReader r) {
   return e;
 }
 
-void make_absolute(YAML::Node root, const char* key) {
-  if (root["data"] && root["data"][key] && root["data"][key].IsScalar()) {
-    std::filesystem::path p = root["data"][key].as<std::string>();
-    if (!p.empty() && p.is_relative()) root["data"][key] = std::filesystem::absolute(p).lexically_normal().string();
-  }
-}
-
 }  // namespace
 
 MetastasisConfig load_config(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
   YAML::Node root = load_yaml_file(path);
   apply_overrides(root, overrides);
   if (!root.IsMap()) throw ConfigError(path.string() + ": expected a map of sections at the top level");
-  make_absolute(root, "dir");
-  make_absolute(root, "cache_dir");
+  tasks::detail::make_data_path_absolute(root, "dir");
+  tasks::detail::make_data_path_absolute(root, "cache_dir");
   const std::string source = path.string();
   MetastasisConfig c;
   ConfigReader r(root, source);
