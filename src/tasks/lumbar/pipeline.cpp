@@ -216,10 +216,15 @@ struct Localizer {
   /// All 25 points: the labelled ones where given, the rest predicted (spinal canal points from
   /// the model, the others at the mean offset from their level's spinal point).
   LevelPoints points(const StudyImages& st, const LevelPoints& labelled = {}) const {
-    LevelPoints out = labelled;
     const SeriesImage* s = localizer_series(st);
-    if (!s) return out;
-    const auto spinal = localize(*model, localizer_view(*s, size), device);
+    if (!s) return labelled;
+    return points(localizer_view(*s, size), labelled);
+  }
+
+  /// The same from a study's localizer view (already sampled).
+  LevelPoints points(const LocalizerView& view, const LevelPoints& labelled = {}) const {
+    LevelPoints out = labelled;
+    const auto spinal = localize(*model, view, device);
     for (int c = 0; c < 5; ++c) {
       for (int l = 0; l < 5; ++l) {
         auto& p = out[static_cast<std::size_t>(c * 5 + l)];
@@ -481,10 +486,14 @@ void train_localizer(const LumbarConfig& config, const LumbarDataset& ds, const 
   const fs::path dir = out / "localizer";
   std::vector<std::vector<train::Sample>> per_study(ids.size());
   std::vector<LevelPoints> labelled(ids.size());
+  // The held-out (fold 0) studies' views are kept for the error measurement after training.
+  std::vector<std::optional<LocalizerView>> held_views(ids.size());
   for_each_study(ds, ids, config.data.threads, "localizer inputs", [&](std::size_t i, const StudyImages& st) {
     labelled[i] = labelled_points(ds, st);
     if (const SeriesImage* s = localizer_series(st)) {
-      localizer_samples(localizer_view(*s, config.localizer.size), labelled[i], ids[i], per_study[i]);
+      LocalizerView view = localizer_view(*s, config.localizer.size);
+      localizer_samples(view, labelled[i], ids[i], per_study[i]);
+      if (fold[i] == 0) held_views[i] = std::move(view);
     }
   });
   std::vector<train::Sample> tr, va;
@@ -522,25 +531,21 @@ void train_localizer(const LumbarConfig& config, const LumbarDataset& ds, const 
 
   // Error in mm on the held-out studies (fold 0), per label point.
   const Localizer loc = load_localizer(out, config);
-  std::vector<std::string> held_ids;
-  std::vector<std::size_t> held_index;
+  std::vector<std::array<double, 25>> errors;
+  std::size_t held = 0;
   for (std::size_t i = 0; i < ids.size(); ++i) {
-    if (fold[i] == 0) {
-      held_ids.push_back(ids[i]);
-      held_index.push_back(i);
+    if (fold[i] != 0) continue;
+    ++held;
+    if (!held_views[i]) continue;  // no sagittal series: nothing to place
+    const LevelPoints pred = loc.points(*held_views[i]);
+    auto& row = errors.emplace_back();
+    for (std::size_t k = 0; k < 25; ++k) {
+      row[k] = labelled[i][k] && pred[k] ? norm(sub(*labelled[i][k], *pred[k])) : std::nan("");
     }
   }
-  std::vector<std::array<double, 25>> errors(held_ids.size());
-  for_each_study(ds, held_ids, config.data.threads, "localizer error", [&](std::size_t j, const StudyImages& st) {
-    const LevelPoints truth = labelled[held_index[j]];
-    const LevelPoints pred = loc.points(st);
-    for (std::size_t k = 0; k < 25; ++k) {
-      errors[j][k] = truth[k] && pred[k] ? norm(sub(*truth[k], *pred[k])) : std::nan("");
-    }
-  });
   CsvTable t({"condition", "level", "n", "mean_mm", "median_mm", "max_mm"}, {});
   nlohmann::json j;
-  j["studies"] = held_ids.size();
+  j["studies"] = held;
   j["split"] = "fold 0 (held out from the localizer's training)";
   for (std::size_t k = 0; k < 25; ++k) {
     std::vector<double> e;
@@ -559,7 +564,7 @@ void train_localizer(const LumbarConfig& config, const LumbarDataset& ds, const 
   }
   detail::write_csv(dir / "error.csv", t, true);
   write_file_atomic(dir / "error.json", j.dump(2) + "\n", Overwrite::kAllow);
-  logger()->info("localizer error on {} held-out studies written to {}", held_ids.size(), (dir / "error.csv").string());
+  logger()->info("localizer error on {} held-out studies written to {}", held, (dir / "error.csv").string());
 }
 
 std::map<std::string, int> read_folds(const fs::path& file) {
