@@ -31,7 +31,9 @@ pkgs=(
   python3-sklearn
 )
 if [[ $with_bench == 1 ]]; then
-  pkgs+=(hyperfine)
+  # hyperfine times the command-line benchmarks; dcm2niix and pigz (its parallel gzip) are the
+  # reference of the DICOM -> NIfTI benchmark (bench/run_convert_bench.sh)
+  pkgs+=(hyperfine dcm2niix pigz)
 fi
 
 missing=()

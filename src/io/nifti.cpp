@@ -1,20 +1,27 @@
 #include "tomograd/io/nifti.hpp"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <nifti2_io.h>
+#include <unistd.h>
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <vector>
 
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/log.hpp"
+#include "tomograd/core/parallel.hpp"
+#include "tomograd/io/gzip.hpp"
 
 #if __has_include(<nifti2_io_version.h>)
 #include <nifti2_io_version.h>
@@ -152,18 +159,158 @@ int nifti_datatype_code(NiftiDataType t) {
   switch (t) {
     case NiftiDataType::kUint8: return DT_UINT8;
     case NiftiDataType::kInt16: return DT_INT16;
+    case NiftiDataType::kUint16: return DT_UINT16;
     case NiftiDataType::kInt32: return DT_INT32;
     case NiftiDataType::kFloat32: return DT_FLOAT32;
     case NiftiDataType::kFloat64: return DT_FLOAT64;
+    case NiftiDataType::kAuto: break;
   }
-  throw ValueError("unknown NiftiDataType");
+  throw ValueError("NIfTI data type 'auto' has no file code (resolve it first)");
+}
+
+int64_t datatype_bytes(NiftiDataType t) {
+  switch (t) {
+    case NiftiDataType::kUint8: return 1;
+    case NiftiDataType::kInt16: case NiftiDataType::kUint16: return 2;
+    case NiftiDataType::kInt32: case NiftiDataType::kFloat32: return 4;
+    case NiftiDataType::kFloat64: return 8;
+    case NiftiDataType::kAuto: break;
+  }
+  return 4;
+}
+
+// Voxels per unit of parallel work when scanning and converting.
+constexpr int64_t kChunkVoxels = int64_t{1} << 20;
+
+// float -> int32 without undefined behaviour for NaN, infinities and huge values: anything outside
+// +-2^30 is pinned there (no int16/uint16 value is near), NaN goes to the low end; the caller
+// compares the result with the input, which a pinned or NaN value never equals.
+inline int32_t pinned_int(double v) {
+  constexpr double kPin = 1073741824.0;
+  const double c = (-kPin < v) ? (v < kPin ? v : kPin) : -kPin;
+  return static_cast<int32_t>(c);
+}
+
+// How stored integers x map back to the volume's values: value = float(slope * x + inter), in
+// double with the slope and intercept as the header stores them (float32 in NIfTI-1), exactly
+// as read_nifti() computes it. The identity is checked without the multiply.
+struct IntegerFit {
+  bool ok = true;
+  int32_t lo = std::numeric_limits<int32_t>::max(), hi = std::numeric_limits<int32_t>::min();
+};
+
+inline int32_t to_stored(float v, bool identity, double slope, double inter, double inv_slope) {
+  if (identity) return pinned_int(v);  // truncation; exact for integers
+  const double y = (static_cast<double>(v) - inter) * inv_slope;
+  return pinned_int(y < 0 ? y - 0.5 : y + 0.5);
+}
+
+inline bool reproduces(float v, int32_t x, bool identity, double slope, double inter) {
+  if (identity) return static_cast<float>(x) == v;
+  return static_cast<float>(slope * static_cast<double>(x) + inter) == v;
+}
+
+IntegerFit fit_integers(const float* src, int64_t n, bool identity, double slope, double inter,
+                        int threads) {
+  const double inv_slope = identity ? 1.0 : 1.0 / slope;
+  const int64_t chunks = (n + kChunkVoxels - 1) / kChunkVoxels;
+  std::vector<IntegerFit> part(static_cast<std::size_t>(chunks));
+  std::atomic<bool> failed{false};
+  parallel_for(static_cast<std::size_t>(chunks), threads, [&](std::size_t c) {
+    if (failed.load(std::memory_order_relaxed)) return;
+    const int64_t begin = static_cast<int64_t>(c) * kChunkVoxels, end = std::min(n, begin + kChunkVoxels);
+    IntegerFit f;
+    bool ok = true;
+    // Branch-free over a row at a time so the loop vectorises; a failing row stops the scan.
+    constexpr int64_t kRow = 4096;
+    for (int64_t i = begin; i < end && ok; i += kRow) {
+      const int64_t stop = std::min(end, i + kRow);
+      int32_t lo = f.lo, hi = f.hi;
+      for (int64_t k = i; k < stop; ++k) {
+        const int32_t x = to_stored(src[k], identity, slope, inter, inv_slope);
+        ok &= reproduces(src[k], x, identity, slope, inter);
+        lo = std::min(lo, x);
+        hi = std::max(hi, x);
+      }
+      f.lo = lo;
+      f.hi = hi;
+    }
+    f.ok = ok;
+    if (!ok) failed = true;
+    part[c] = f;
+  });
+  IntegerFit all;
+  if (failed) {
+    all.ok = false;
+    return all;
+  }
+  for (const auto& f : part) {
+    all.lo = std::min(all.lo, f.lo);
+    all.hi = std::max(all.hi, f.hi);
+  }
+  return all;
+}
+
+// Smallest integer type that holds [lo, hi], or kFloat32 when none of uint8, int16, uint16 does
+// (int32 would be no smaller than float32, which stores these values exactly anyway).
+NiftiDataType smallest_type(int32_t lo, int32_t hi) {
+  if (lo >= 0 && hi <= 255) return NiftiDataType::kUint8;
+  if (lo >= -32768 && hi <= 32767) return NiftiDataType::kInt16;
+  if (lo >= 0 && hi <= 65535) return NiftiDataType::kUint16;
+  return NiftiDataType::kFloat32;
+}
+
+// How the voxels go to disk: the type, the scaling, and whether values are rounded and clamped
+// (explicit integer types) or known to fit exactly (kAuto's choice).
+struct Encoding {
+  NiftiDataType type = NiftiDataType::kFloat32;
+  double slope = 1.0, inter = 0.0;  // as the header stores them
+  bool identity = true;
+};
+
+// The header's precision for scl_slope/scl_inter: float32 in NIfTI-1, float64 in NIfTI-2.
+double header_value(double v, int version) {
+  return version == 1 ? static_cast<double>(static_cast<float>(v)) : v;
+}
+
+Encoding choose_encoding(const Volume& volume, const float* src, int64_t n,
+                         const NiftiWriteOptions& options) {
+  Encoding e;
+  if (options.datatype != NiftiDataType::kAuto) {
+    e.type = options.datatype;
+    return e;
+  }
+  const IntegerFit plain = fit_integers(src, n, true, 1.0, 0.0, options.threads);
+  if (plain.ok) {
+    e.type = smallest_type(plain.lo, plain.hi);
+    if (e.type != NiftiDataType::kFloat32) return e;
+  }
+  // dcm2niix's way: the DICOM stored values with RescaleSlope/Intercept as scl_slope/scl_inter.
+  const double slope = header_value(volume.info().rescale_slope, options.version);
+  const double inter = header_value(volume.info().rescale_intercept, options.version);
+  const bool usable = std::isfinite(slope) && std::isfinite(inter) && slope != 0.0 &&
+                      !(slope == 1.0 && inter == 0.0);
+  if (usable) {
+    const IntegerFit scaled = fit_integers(src, n, false, slope, inter, options.threads);
+    if (scaled.ok) {
+      const NiftiDataType t = smallest_type(scaled.lo, scaled.hi);
+      if (t != NiftiDataType::kFloat32) {
+        e.type = t;
+        e.slope = slope;
+        e.inter = inter;
+        e.identity = false;
+        return e;
+      }
+    }
+  }
+  e.type = NiftiDataType::kFloat32;
+  return e;
 }
 
 // Rounds (half away from zero) and clamps to T's range; NaN becomes 0. Counts what was changed
 // beyond rounding so the caller can warn once.
 template <typename T>
-void store_rounded(const float* src, void* dst_void, int64_t n, int64_t& clamped, int64_t& nans) {
-  T* dst = static_cast<T*>(dst_void);
+void store_rounded(const float* src, T* dst, int64_t n, int64_t& clamped, int64_t& nans) {
   constexpr double lo = static_cast<double>(std::numeric_limits<T>::lowest());
   constexpr double hi = static_cast<double>(std::numeric_limits<T>::max());
   for (int64_t i = 0; i < n; ++i) {
@@ -183,6 +330,181 @@ void store_rounded(const float* src, void* dst_void, int64_t n, int64_t& clamped
     }
     dst[i] = static_cast<T>(v);
   }
+}
+
+// Values already known to be exact integers of T's range (kAuto's choice).
+template <typename T>
+void store_exact(const float* src, T* dst, int64_t n, const Encoding& e) {
+  if (e.identity) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<T>(static_cast<int32_t>(src[i]));
+    return;
+  }
+  const double inv = 1.0 / e.slope;
+  for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<T>(to_stored(src[i], false, e.slope, e.inter, inv));
+}
+
+// Encodes voxels [first, first + count) into @p dst (count * bytes of the type).
+class VoxelEncoder {
+ public:
+  VoxelEncoder(const float* src, Encoding e, bool exact) : src_(src), e_(e), exact_(exact) {}
+
+  void encode(int64_t first, int64_t count, std::uint8_t* dst) {
+    const float* s = src_ + first;
+    switch (e_.type) {
+      case NiftiDataType::kUint8: put<uint8_t>(s, dst, count); break;
+      case NiftiDataType::kInt16: put<int16_t>(s, dst, count); break;
+      case NiftiDataType::kUint16: put<uint16_t>(s, dst, count); break;
+      case NiftiDataType::kInt32: put<int32_t>(s, dst, count); break;
+      case NiftiDataType::kFloat32: std::memcpy(dst, s, static_cast<size_t>(count) * sizeof(float)); break;
+      case NiftiDataType::kFloat64: {
+        for (int64_t i = 0; i < count; ++i) {
+          const double v = s[i];
+          std::memcpy(dst + 8 * i, &v, 8);
+        }
+        break;
+      }
+      case NiftiDataType::kAuto: break;
+    }
+  }
+  int64_t clamped() const { return clamped_; }
+  int64_t nans() const { return nans_; }
+
+ private:
+  template <typename T>
+  void put(const float* s, std::uint8_t* dst, int64_t count) {
+    // dst is only byte-aligned in general (a gzip block boundary): convert into aligned scratch.
+    thread_local std::vector<T> scratch;
+    T* out = reinterpret_cast<uintptr_t>(dst) % alignof(T) == 0 ? reinterpret_cast<T*>(dst)
+                                                                   : (scratch.resize(count), scratch.data());
+    if (exact_) {
+      store_exact<T>(s, out, count, e_);
+    } else {
+      int64_t clamped = 0, nans = 0;
+      store_rounded<T>(s, out, count, clamped, nans);
+      if (clamped || nans) {
+        clamped_ += clamped;
+        nans_ += nans;
+      }
+    }
+    if (out != reinterpret_cast<T*>(dst)) std::memcpy(dst, out, static_cast<size_t>(count) * sizeof(T));
+  }
+
+  const float* src_;
+  Encoding e_;
+  bool exact_;
+  std::atomic<int64_t> clamped_{0}, nans_{0};
+};
+
+// The file as one byte stream: header + extender, then the encoded voxels. fill() produces any
+// byte range on demand (from several threads), so the voxels are never held twice in memory.
+class NiftiByteStream {
+ public:
+  NiftiByteStream(std::string head, VoxelEncoder& encoder, int64_t voxels, int64_t bytes_per_voxel)
+      : head_(std::move(head)), encoder_(encoder), voxels_(voxels), nb_(bytes_per_voxel) {}
+
+  std::uint64_t size() const { return head_.size() + static_cast<std::uint64_t>(voxels_ * nb_); }
+
+  void fill(std::uint64_t offset, std::size_t length, std::uint8_t* dst) {
+    if (offset < head_.size()) {
+      const std::size_t n = std::min<std::size_t>(length, head_.size() - offset);
+      std::memcpy(dst, head_.data() + offset, n);
+      offset += n;
+      dst += n;
+      length -= n;
+    }
+    if (length == 0) return;
+    const std::uint64_t begin = offset - head_.size(), end = begin + length;
+    const int64_t first = static_cast<int64_t>(begin / nb_);
+    const int64_t last = static_cast<int64_t>((end + nb_ - 1) / nb_);
+    if (begin % nb_ == 0 && end % nb_ == 0) {
+      encoder_.encode(first, last - first, dst);
+      return;
+    }
+    thread_local std::vector<std::uint8_t> edge;
+    edge.resize(static_cast<std::size_t>((last - first) * nb_));
+    encoder_.encode(first, last - first, edge.data());
+    std::memcpy(dst, edge.data() + (begin - static_cast<std::uint64_t>(first * nb_)), length);
+  }
+
+ private:
+  std::string head_;
+  VoxelEncoder& encoder_;
+  int64_t voxels_, nb_;
+};
+
+std::string errno_text() { return std::strerror(errno); }
+
+// Plain .nii: slabs of the stream encoded and written with pwrite() on several threads.
+void write_plain(const fs::path& temp, const fs::path& target, NiftiByteStream& stream, int threads) {
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw IoError("cannot write NIfTI file " + quoted(target) + ": opening " + quoted(temp) +
+                  " failed: " + errno_text());
+  }
+  const std::uint64_t total = stream.size();
+  constexpr std::uint64_t kSlab = 4u << 20;
+  const std::size_t slabs = static_cast<std::size_t>((total + kSlab - 1) / kSlab);
+  try {
+    parallel_for(slabs, threads, [&](std::size_t i) {
+      const std::uint64_t start = i * kSlab;
+      const std::size_t length = static_cast<std::size_t>(std::min(kSlab, total - start));
+      thread_local std::vector<std::uint8_t> buffer;
+      buffer.resize(length);
+      stream.fill(start, length, buffer.data());
+      std::size_t done = 0;
+      while (done < length) {
+        const ssize_t w = ::pwrite(fd, buffer.data() + done, length - done, static_cast<off_t>(start + done));
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+          throw IoError("writing NIfTI file " + quoted(target) + " failed: " + errno_text());
+        }
+        done += static_cast<std::size_t>(w);
+      }
+    });
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  if (::close(fd) != 0) {
+    throw IoError("writing NIfTI file " + quoted(target) + " failed: " + errno_text());
+  }
+}
+
+// .nii.gz: one gzip member compressed in parallel (gzip.hpp), written in order.
+std::uint64_t write_gzip(const fs::path& temp, const fs::path& target, NiftiByteStream& stream,
+                         const NiftiWriteOptions& options) {
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw IoError("cannot write NIfTI file " + quoted(target) + ": opening " + quoted(temp) +
+                  " failed: " + errno_text());
+  }
+  std::uint64_t written = 0;
+  GzipOptions gz;
+  gz.level = options.gzip_level;
+  gz.threads = options.threads;
+  try {
+    gzip_parallel(
+        stream.size(),
+        [&](std::uint64_t offset, std::size_t length, std::uint8_t* dst) { stream.fill(offset, length, dst); },
+        [&](const std::uint8_t* p, std::size_t n) {
+          while (n > 0) {
+            const ssize_t w = ::write(fd, p, n);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) throw IoError("writing NIfTI file " + quoted(target) + " failed: " + errno_text());
+            p += w;
+            n -= static_cast<std::size_t>(w);
+            written += static_cast<std::uint64_t>(w);
+          }
+        },
+        gz);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  if (::close(fd) != 0) {
+    throw IoError("writing NIfTI file " + quoted(target) + " failed: " + errno_text());
+  }
+  return written;
 }
 
 }  // namespace
@@ -335,26 +657,42 @@ Volume read_nifti(const fs::path& path) {
                 std::move(info));
 }
 
+namespace {
+const std::pair<const char*, NiftiDataType> kDatatypeNames[] = {
+    {"uint8", NiftiDataType::kUint8},     {"int16", NiftiDataType::kInt16},
+    {"uint16", NiftiDataType::kUint16},   {"int32", NiftiDataType::kInt32},
+    {"float32", NiftiDataType::kFloat32}, {"float64", NiftiDataType::kFloat64},
+    {"auto", NiftiDataType::kAuto},
+};
+}  // namespace
+
 NiftiDataType parse_nifti_datatype(const std::string& name) {
-  static const std::pair<const char*, NiftiDataType> kNames[] = {
-      {"uint8", NiftiDataType::kUint8},     {"int16", NiftiDataType::kInt16},
-      {"int32", NiftiDataType::kInt32},     {"float32", NiftiDataType::kFloat32},
-      {"float64", NiftiDataType::kFloat64},
-  };
   const std::string key = lower(name);
   std::string valid;
-  for (const auto& [n, t] : kNames) {
+  for (const auto& [n, t] : kDatatypeNames) {
     if (key == n) return t;
     valid += (valid.empty() ? "" : ", ") + std::string(n);
   }
   throw ValueError("unknown NIfTI datatype '" + name + "'; valid: " + valid);
 }
 
-void write_nifti(const Volume& volume, const fs::path& path, const NiftiWriteOptions& options) {
+std::string nifti_datatype_name(NiftiDataType type) {
+  for (const auto& [n, t] : kDatatypeNames) {
+    if (t == type) return n;
+  }
+  return "?";
+}
+
+NiftiWriteResult write_nifti(const Volume& volume, const fs::path& path,
+                             const NiftiWriteOptions& options) {
   init_library();
   if (options.version != 1 && options.version != 2) {
     throw ValueError("write_nifti " + quoted(path) + ": version must be 1 or 2, got " +
                      std::to_string(options.version));
+  }
+  if (options.gzip_level < 0 || options.gzip_level > 9) {
+    throw ValueError("write_nifti " + quoted(path) + ": gzip level must be 0 to 9, got " +
+                     std::to_string(options.gzip_level));
   }
   if (!is_nifti_path(path)) {
     throw NiftiError("cannot write " + quoted(path) +
@@ -370,37 +708,16 @@ void write_nifti(const Volume& volume, const fs::path& path, const NiftiWriteOpt
 
   AtomicFile file(path, options.overwrite);  // refuses an existing target before any work
 
-  const int datatype = nifti_datatype_code(options.datatype);
-  const int64_t dims[8] = {3, nx, ny, nz, 1, 1, 1, 1};
-  NiftiImagePtr nim(nifti_make_new_nim(dims, datatype, 1));
-  if (!nim || nim->data == nullptr) {
-    throw NiftiError("cannot write " + quoted(path) + ": allocating the NIfTI image failed");
-  }
-
   // Voxels: our [D,H,W] contiguous float32 is NIfTI's i-fastest order already.
   const torch::Tensor voxels = volume.data().contiguous();
   const float* src = voxels.data_ptr<float>();
   const int64_t n = voxels.numel();
-  int64_t clamped = 0, nans = 0;
-  switch (options.datatype) {
-    case NiftiDataType::kUint8: store_rounded<uint8_t>(src, nim->data, n, clamped, nans); break;
-    case NiftiDataType::kInt16: store_rounded<int16_t>(src, nim->data, n, clamped, nans); break;
-    case NiftiDataType::kInt32: store_rounded<int32_t>(src, nim->data, n, clamped, nans); break;
-    case NiftiDataType::kFloat32:
-      std::memcpy(nim->data, src, static_cast<size_t>(n) * sizeof(float));
-      break;
-    case NiftiDataType::kFloat64: {
-      auto* dst = static_cast<double*>(nim->data);
-      for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
-      break;
-    }
-  }
-  if (clamped > 0 || nans > 0) {
-    const std::string type = datatype_name(datatype);
-    logger()->warn("write_nifti {}: {} value(s) outside the {} range were clamped and {} NaN "
-                   "value(s) written as 0",
-                   path.string(), clamped, type, nans);
-  }
+  const Encoding enc = choose_encoding(volume, src, n, options);
+  const int datatype = nifti_datatype_code(enc.type);
+
+  const int64_t dims[8] = {3, nx, ny, nz, 1, 1, 1, 1};
+  NiftiImagePtr nim(nifti_make_new_nim(dims, datatype, 0));  // header only: voxels are streamed
+  if (!nim) throw NiftiError("cannot write " + quoted(path) + ": building the NIfTI image failed");
 
   // Geometry: RAS = diag(-1,-1,1) * LPS affine.
   const auto lps = volume.affine_lps();
@@ -430,59 +747,62 @@ void write_nifti(const Volume& volume, const fs::path& path, const NiftiWriteOpt
                                          nim->qoffset_x, nim->qoffset_y, nim->qoffset_z, nim->dx,
                                          nim->dy, nim->dz, nim->qfac);
   nim->qto_ijk = nifti_dmat44_inverse(nim->qto_xyz);
-  // Explicit identity scaling (0 would mean the same, but some readers treat 0 as "unset").
-  nim->scl_slope = 1.0;
-  nim->scl_inter = 0.0;
+  // Explicit scaling, identity included (0 would mean the same, but some readers treat 0 as
+  // "unset").
+  nim->scl_slope = enc.slope;
+  nim->scl_inter = enc.inter;
   std::strncpy(nim->descrip, "tomograd", sizeof(nim->descrip) - 1);
 
   // The file is assembled here rather than by nifti_image_write(): in nifti_clib 3.0.1 that
   // function treats NIFTI_FTYPE_NIFTI2_1 like a .hdr/.img pair (it reopens the same name for the
   // voxels, truncating the header, with vox_offset 0), nifti_set_filenames() silently turns the
   // type back into NIfTI-1, and no write error is ever reported. The library still converts the
-  // nifti_image into the on-disk header struct; znzlib writes plain or gzip by the ".gz" suffix,
-  // which the temporary name keeps.
+  // nifti_image into the on-disk header struct; the voxels are encoded and written (or
+  // compressed) here in parallel, which znzlib's single-threaded gzwrite cannot do.
   nim->nifti_type = options.version == 2 ? NIFTI_FTYPE_NIFTI2_1 : NIFTI_FTYPE_NIFTI1_1;
   // Header, then the 4-byte extender (all zero: no extensions follow), then the voxels; 352 and
   // 544 are both multiples of 16 as the NIfTI-1 spec asks of vox_offset in single files.
-  nifti_1_header header1{};
-  nifti_2_header header2{};
-  const void* header = nullptr;
-  size_t header_size = 0;
+  std::string head;
   if (options.version == 2) {
+    nifti_2_header header2{};
     nim->iname_offset = static_cast<int64_t>(sizeof(nifti_2_header)) + 4;
     if (nifti_convert_nim2n2hdr(nim.get(), &header2) != 0) {
       throw NiftiError("cannot write " + quoted(path) + ": building the NIfTI-2 header failed");
     }
-    header = &header2;
-    header_size = sizeof(header2);
+    head.assign(reinterpret_cast<const char*>(&header2), sizeof(header2));
   } else {
+    nifti_1_header header1{};
     nim->iname_offset = static_cast<int64_t>(sizeof(nifti_1_header)) + 4;
     if (nifti_convert_nim2n1hdr(nim.get(), &header1) != 0) {
       throw NiftiError("cannot write " + quoted(path) + ": building the NIfTI-1 header failed");
     }
-    header = &header1;
-    header_size = sizeof(header1);
+    head.assign(reinterpret_cast<const char*>(&header1), sizeof(header1));
   }
+  head.append(4, '\0');
 
-  const std::string temp = file.temp_path().string();
-  const bool gzip = ends_with(lower(temp), ".gz");
-  znzFile fp = znzopen(temp.c_str(), "wb", gzip ? 1 : 0);
-  if (znz_isnull(fp)) {
-    throw IoError("cannot write NIfTI file " + quoted(path) + ": opening " +
-                  quoted(file.temp_path()) + " for writing failed");
+  const bool exact = options.datatype == NiftiDataType::kAuto;
+  VoxelEncoder encoder(src, enc, exact);
+  NiftiByteStream stream(std::move(head), encoder, n, datatype_bytes(enc.type));
+  NiftiWriteResult result;
+  result.datatype = enc.type;
+  result.scl_slope = enc.slope;
+  result.scl_inter = enc.inter;
+  const bool gzip = ends_with(lower(path.filename().string()), ".gz");
+  if (gzip) {
+    result.bytes = write_gzip(file.temp_path(), path, stream, options);
+  } else {
+    write_plain(file.temp_path(), path, stream, options.threads);
+    result.bytes = stream.size();
   }
-  const char extender[4] = {0, 0, 0, 0};
-  const int64_t want = nim->nvox * nim->nbyper;
-  bool ok = znzwrite(header, 1, header_size, fp) == header_size;
-  ok = ok && znzwrite(extender, 1, sizeof(extender), fp) == sizeof(extender);
-  ok = ok && nifti_write_buffer(fp, nim->data, want) == want;
-  const int close_rc = znzclose(fp);  // for gzip, the last block is written here
-  if (!ok || close_rc != 0) {
-    throw IoError("writing NIfTI file " + quoted(path) + " failed (disk full?)");
+  if (encoder.clamped() > 0 || encoder.nans() > 0) {
+    logger()->warn("write_nifti {}: {} value(s) outside the {} range were clamped and {} NaN "
+                   "value(s) written as 0",
+                   path.string(), encoder.clamped(), datatype_name(datatype), encoder.nans());
   }
   file.commit();
-  logger()->debug("wrote NIfTI-{} {} ({} {}x{}x{})", options.version, path.string(),
-                  datatype_name(datatype), nx, ny, nz);
+  logger()->debug("wrote NIfTI-{} {} ({} {}x{}x{}, scl_slope {} scl_inter {}, {} bytes)", options.version,
+                  path.string(), datatype_name(datatype), nx, ny, nz, enc.slope, enc.inter, result.bytes);
+  return result;
 }
 
 std::string nifti_library_version() {

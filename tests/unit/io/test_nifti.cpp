@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
 #include <sstream>
@@ -54,6 +55,7 @@ Volume test_volume(NiftiDataType type, const Mat3& direction, uint32_t seed) {
     switch (type) {
       case NiftiDataType::kUint8: p[n] = static_cast<float>(rng() % 256); break;
       case NiftiDataType::kInt16: p[n] = static_cast<float>(int(rng() % 65536) - 32768); break;
+      case NiftiDataType::kUint16: p[n] = static_cast<float>(rng() % 65536); break;
       // Integers up to 2^24 are exact in float32.
       case NiftiDataType::kInt32: p[n] = static_cast<float>(int(rng() % 33554432) - 16777216); break;
       default:
@@ -67,6 +69,9 @@ Volume test_volume(NiftiDataType type, const Mat3& direction, uint32_t seed) {
   } else if (type == NiftiDataType::kInt16) {
     p[0] = -32768;
     p[1] = 32767;
+  } else if (type == NiftiDataType::kUint16) {
+    p[0] = 0;
+    p[1] = 65535;
   }
   return Volume(t, {2.5, 0.7, 1.3}, {-12.5, 30.3, 101.3}, direction);
 }
@@ -75,9 +80,11 @@ const char* type_name(NiftiDataType t) {
   switch (t) {
     case NiftiDataType::kUint8: return "uint8";
     case NiftiDataType::kInt16: return "int16";
+    case NiftiDataType::kUint16: return "uint16";
     case NiftiDataType::kInt32: return "int32";
     case NiftiDataType::kFloat32: return "float32";
     case NiftiDataType::kFloat64: return "float64";
+    case NiftiDataType::kAuto: return "auto";
   }
   return "?";
 }
@@ -172,9 +179,9 @@ void check_voxels(const Volume& v, const std::vector<Voxel>& voxels) {
 
 TEST_CASE("NIfTI round trip keeps values and geometry for every type and version", "[io]") {
   test::TempDir tmp;
-  const NiftiDataType types[] = {NiftiDataType::kUint8, NiftiDataType::kInt16,
-                                 NiftiDataType::kInt32, NiftiDataType::kFloat32,
-                                 NiftiDataType::kFloat64};
+  const NiftiDataType types[] = {NiftiDataType::kUint8,   NiftiDataType::kInt16,
+                                 NiftiDataType::kUint16,  NiftiDataType::kInt32,
+                                 NiftiDataType::kFloat32, NiftiDataType::kFloat64};
   uint32_t seed = 1;
   for (int version : {1, 2}) {
     for (const std::string ext : {".nii", ".nii.gz"}) {
@@ -200,6 +207,7 @@ TEST_CASE("NIfTI round trip keeps values and geometry for every type and version
           const std::string hdr = read_prefix(path, 1 << 16);
           const size_t voxel_bytes = type == NiftiDataType::kUint8 ? 1
                                      : type == NiftiDataType::kInt16 ? 2
+                                     : type == NiftiDataType::kUint16 ? 2
                                      : type == NiftiDataType::kFloat64 ? 8 : 4;
           REQUIRE(hdr.size() == header_size + 4 + 60 * voxel_bytes);
           if (version == 1) {
@@ -225,7 +233,7 @@ TEST_CASE("NIfTI round trip keeps values and geometry for every type and version
     CHECK(e.path().filename().string().rfind(".tmp-", 0) != 0);
     ++files;
   }
-  CHECK(files == 2 * 2 * 5 * 2);
+  CHECK(files == 2 * 2 * 6 * 2);
 }
 
 TEST_CASE("NIfTI integer output rounds and clamps", "[io]") {
@@ -284,6 +292,9 @@ TEST_CASE("NIfTI options: names, data types, version", "[io]") {
   CHECK_FALSE(is_nifti_path(".nii"));
   CHECK(parse_nifti_datatype("int16") == NiftiDataType::kInt16);
   CHECK(parse_nifti_datatype("float64") == NiftiDataType::kFloat64);
+  CHECK(parse_nifti_datatype("uint16") == NiftiDataType::kUint16);
+  CHECK(parse_nifti_datatype("AUTO") == NiftiDataType::kAuto);
+  CHECK(nifti_datatype_name(NiftiDataType::kUint16) == "uint16");
   REQUIRE_THROWS_AS(parse_nifti_datatype("rgb24"), ValueError);
   try {
     parse_nifti_datatype("rgb24");
@@ -299,6 +310,9 @@ TEST_CASE("NIfTI options: names, data types, version", "[io]") {
   bad.version = 3;
   CHECK_THROWS_AS(write_nifti(v, tmp / "x.nii", bad), ValueError);
   CHECK_THROWS_AS(write_nifti(v, tmp / "x.img", {}), NiftiError);
+  NiftiWriteOptions bad_level;
+  bad_level.gzip_level = 10;
+  CHECK_THROWS_AS(write_nifti(v, tmp / "x.nii.gz", bad_level), ValueError);
   CHECK_THROWS_AS(write_nifti(v, tmp / "missing-folder" / "x.nii", {}), IoError);
 }
 
@@ -560,4 +574,131 @@ TEST_CASE("NIfTI read errors name the file and what was expected", "[io]") {
     write_bytes(p, "x");
     CHECK_THAT(message_of(p), Catch::Contains(p.string()) && Catch::Contains(".nii"));
   }
+}
+
+TEST_CASE("NIfTI auto data type stores values losslessly in the fewest bytes", "[io]") {
+  test::TempDir tmp;
+  struct Case {
+    const char* name;
+    int version;
+    std::function<float(int64_t)> value;  // voxel n -> value
+    double rescale_slope, rescale_intercept;  // VolumeInfo, as a DICOM series sets them
+    NiftiDataType want;
+    double want_slope, want_inter;
+  };
+  // Voxel n of 60: a seeded pseudo-random integer in [lo, hi], with lo and hi themselves at n = 0, 1.
+  auto ints = [](int lo, int hi) {
+    return [lo, hi](int64_t n) {
+      if (n == 0) return static_cast<float>(lo);
+      if (n == 1) return static_cast<float>(hi);
+      return static_cast<float>(lo + static_cast<int>((n * 7919) % (hi - lo + 1)));
+    };
+  };
+  const auto ct = ints(-1024, 3071);
+  const Case cases[] = {
+      {"ct_hu", 1, ct, 1.0, -1024.0, NiftiDataType::kInt16, 1.0, 0.0},
+      {"mask", 1, ints(0, 255), 1.0, 0.0, NiftiDataType::kUint8, 1.0, 0.0},
+      {"mr_u16", 1, ints(0, 65535), 1.0, 0.0, NiftiDataType::kUint16, 1.0, 0.0},
+      {"wide", 1, ints(-40000, 100), 1.0, 0.0, NiftiDataType::kFloat32, 1.0, 0.0},
+      // Philips-style rescale: values 2.5 x - 10 for stored x; kept as x with scl_slope/scl_inter.
+      {"rescaled", 1, [&](int64_t n) { return static_cast<float>(2.5 * ct(n) - 10.0); }, 2.5, -10.0,
+       NiftiDataType::kInt16, 2.5, -10.0},
+      // A slope float32 cannot hold exactly: only NIfTI-2 (float64 scl_slope) reproduces the values.
+      {"slope_0.1_v2", 2, [&](int64_t n) { return static_cast<float>(0.1 * ct(n) + 5.0); }, 0.1, 5.0,
+       NiftiDataType::kInt16, 0.1, 5.0},
+      // The rescale does not explain these values (not multiples of 2.5 from -10): float32.
+      {"not_rescaled", 1, [&](int64_t n) { return static_cast<float>(ct(n)) + 0.25f; }, 2.5, -10.0,
+       NiftiDataType::kFloat32, 1.0, 0.0},
+      {"fraction", 1, [](int64_t n) { return n == 5 ? 0.5f : 1.0f; }, 1.0, 0.0, NiftiDataType::kFloat32, 1.0, 0.0},
+      {"nan", 1, [](int64_t n) { return n == 5 ? NAN : 1.0f; }, 1.0, 0.0, NiftiDataType::kFloat32, 1.0, 0.0},
+  };
+  for (const auto& c : cases) {
+    auto t = torch::empty({3, 4, 5});
+    for (int64_t n = 0; n < 60; ++n) t.data_ptr<float>()[n] = c.value(n);
+    VolumeInfo info;
+    info.rescale_slope = c.rescale_slope;
+    info.rescale_intercept = c.rescale_intercept;
+    const Volume v(t, {2.5, 0.7, 1.3}, {-12.5, 30.3, 101.3}, oblique_direction(), info);
+    for (const std::string ext : {".nii", ".nii.gz"}) {
+      const fs::path path = tmp / (std::string(c.name) + ext);
+      INFO(path.filename().string());
+      NiftiWriteOptions o;
+      o.version = c.version;
+      o.datatype = NiftiDataType::kAuto;
+      const NiftiWriteResult r = write_nifti(v, path, o);
+      CHECK(r.datatype == c.want);
+      CHECK(r.scl_slope == Approx(c.want_slope).epsilon(1e-7));
+      CHECK(r.scl_inter == Approx(c.want_inter).epsilon(1e-7));
+      const int64_t nb = c.want == NiftiDataType::kUint8 ? 1 : c.want == NiftiDataType::kFloat32 ? 4 : 2;
+      const size_t header = c.version == 1 ? 352 : 544;
+      CHECK(r.bytes == fs::file_size(path));
+      const std::string bytes = read_prefix(path, 1 << 16);
+      REQUIRE(bytes.size() == header + 60 * nb);
+      // datatype code (nifti1.h: uint8 2, int16 4, float32 16, uint16 512): NIfTI-1 byte 70
+      // (int16), NIfTI-2 byte 12 (int16).
+      const int code = static_cast<unsigned char>(bytes[c.version == 1 ? 70 : 12]) |
+                       (static_cast<unsigned char>(bytes[c.version == 1 ? 71 : 13]) << 8);
+      const int want_code = c.want == NiftiDataType::kUint8 ? 2 : c.want == NiftiDataType::kInt16 ? 4
+                            : c.want == NiftiDataType::kUint16 ? 512 : 16;
+      CHECK(code == want_code);
+      // The file holds the values bit for bit (NaN included) ...
+      if (c.want == NiftiDataType::kFloat32) {
+        CHECK(std::memcmp(bytes.data() + header, v.data().data_ptr<float>(), 60 * 4) == 0);
+      }
+      // ... and read_nifti() gives them back, but for NaN: niftilib's reader turns non-finite
+      // floats into 0 (FIXED_FLOAT in nifti_read_buffer).
+      const Volume back = read_nifti(path);
+      const auto want = torch::where(v.data().isnan(), torch::zeros_like(v.data()), v.data());
+      CHECK(torch::equal(back.data(), want));
+      check_same_geometry(back, v);
+    }
+  }
+}
+
+TEST_CASE("nibabel reads auto-typed and multi-block compressed NIfTI exactly", "[io]") {
+  test::TempDir tmp;
+  const std::string script =
+      "import sys, numpy as np, nibabel as nb\n"
+      "img = nb.load(sys.argv[1])\n"
+      "def p(k, a): print(k, ' '.join(repr(float(x)) for x in np.ravel(a)))\n"
+      "p('code', [img.header['datatype']])\n"
+      "p('data', img.get_fdata(dtype=np.float64).transpose(2, 1, 0))\n";
+  // 40x96x96 int16 = 720 KiB: three of the writer's 256 KiB gzip blocks.
+  torch::manual_seed(3);
+  auto hu = torch::randint(-1024, 3072, {40, 96, 96}).to(torch::kFloat32);
+  VolumeInfo info;
+  info.rescale_slope = 0.5;
+  info.rescale_intercept = -100;
+  const Volume ct(hu, {1.0, 0.6, 0.6}, {0, 0, 0}, identity_direction());
+  const Volume scaled(hu * 0.5f - 100.0f, {1.0, 0.6, 0.6}, {0, 0, 0}, identity_direction(), info);
+  struct Case {
+    const char* name;
+    const Volume* volume;
+    int threads, level;
+    double code;
+  };
+  const Case cases[] = {{"ct1.nii.gz", &ct, 1, 6, 4},
+                        {"ct3.nii.gz", &ct, 3, 6, 4},
+                        {"ct_fast.nii.gz", &ct, 2, 1, 4},
+                        {"scaled.nii.gz", &scaled, 2, 6, 4},
+                        {"scaled.nii", &scaled, 2, 6, 4}};
+  for (const auto& c : cases) {
+    INFO(c.name);
+    NiftiWriteOptions o;
+    o.datatype = NiftiDataType::kAuto;
+    o.threads = c.threads;
+    o.gzip_level = c.level;
+    write_nifti(*c.volume, tmp / c.name, o);
+    const auto nb = run_nibabel(script, {(tmp / c.name).string()});
+    CHECK(nb.at("code") == std::vector<double>{c.code});
+    const auto& data = nb.at("data");
+    REQUIRE(static_cast<int64_t>(data.size()) == c.volume->data().numel());
+    const float* p = c.volume->data().data_ptr<float>();
+    int mismatches = 0;
+    for (size_t n = 0; n < data.size(); ++n) mismatches += data[n] != static_cast<double>(p[n]);
+    CHECK(mismatches == 0);
+    CHECK(torch::equal(read_nifti(tmp / c.name).data(), c.volume->data()));
+  }
+  // The compressed stream does not depend on the thread count.
+  CHECK(read_file(tmp / "ct1.nii.gz") == read_file(tmp / "ct3.nii.gz"));
 }
