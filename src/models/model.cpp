@@ -205,6 +205,17 @@ ModelSpec decode_model_spec(ConfigReader& r) {
       .get("no_max_pool", spec.resnet3d.no_max_pool);
   t.finish();
 
+  ConfigReader dn = r.child("densenet3d");
+  decode_densenet3d_layout(dn, spec.densenet3d);
+  ConfigReader sr = r.child("segresnet3d");
+  decode_segresnet3d_layout(sr, spec.segresnet3d);
+  ConfigReader du = r.child("dynunet3d");
+  decode_dynunet3d_layout(du, spec.dynunet3d);
+  ConfigReader vt = r.child("vit3d");
+  decode_vit3d_layout(vt, spec.vit3d);
+  ConfigReader sw = r.child("swinunetr3d");
+  decode_swinunetr3d_layout(sw, spec.swinunetr3d);
+
   ConfigReader p = r.child("pretrained");
   std::string mode = to_string(spec.pretrained.load.input_channel_mode);
   p.get("path", spec.pretrained.path)

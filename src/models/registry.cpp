@@ -2,9 +2,14 @@
 
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/log.hpp"
+#include "tomograd/models/densenet3d.hpp"
+#include "tomograd/models/dynunet3d.hpp"
 #include "tomograd/models/resnet.hpp"
 #include "tomograd/models/resnet3d.hpp"
+#include "tomograd/models/segresnet3d.hpp"
 #include "tomograd/models/simple_cnn.hpp"
+#include "tomograd/models/swinunetr3d.hpp"
+#include "tomograd/models/vit3d.hpp"
 
 namespace tomograd::models {
 
@@ -85,6 +90,58 @@ void register_builtin_models(ModelRegistry& registry) {
                 resnet3d(ResNet3dOptions::resnet3d18())});
   registry.add({"resnet3d_34", "3D ResNet-34 (MONAI/MedicalNet names; BasicBlock3D 3-4-6-3, embedding 512)", 3,
                 resnet3d(ResNet3dOptions::resnet3d34())});
+
+  // MONAI's 3D networks (issue 15): names follow MONAI so its state dicts load by name.
+  auto densenet3d = [](DenseNet3dOptions variant) {
+    return [variant](const ModelSpec& spec) -> ModelPtr {
+      DenseNet3dOptions o = variant.with(spec.densenet3d);
+      o.in_channels = spec.in_channels;
+      o.head = spec.head;
+      return DenseNet3d(o).ptr();
+    };
+  };
+  registry.add({"densenet121_3d", "3D DenseNet-121 (MONAI names; growth 32, blocks 6-12-24-16, embedding 1024)", 3,
+                densenet3d(DenseNet3dOptions::densenet121())});
+  registry.add({"densenet169_3d", "3D DenseNet-169 (MONAI names; growth 32, blocks 6-12-32-32, embedding 1664)", 3,
+                densenet3d(DenseNet3dOptions::densenet169())});
+  registry.add({"densenet201_3d", "3D DenseNet-201 (MONAI names; growth 32, blocks 6-12-48-32, embedding 1920)", 3,
+                densenet3d(DenseNet3dOptions::densenet201())});
+  registry.add({"segresnet3d", "SegResNet encoder (MONAI names; segresnet3d.init_filters, blocks_down; embedding "
+                               "init_filters*2^(levels-1), 64 by default)",
+                3, [](const ModelSpec& spec) -> ModelPtr {
+                  SegResNet3dOptions o;
+                  o.layout = spec.segresnet3d;
+                  o.in_channels = spec.in_channels;
+                  o.head = spec.head;
+                  return SegResNet3d(o).ptr();
+                }});
+  registry.add({"dynunet3d", "DynUNet (nnU-Net) encoder (MONAI names; dynunet3d.kernel_size, strides, filters per "
+                             "level; embedding = last filters, 320 by default)",
+                3, [](const ModelSpec& spec) -> ModelPtr {
+                  DynUNet3dOptions o;
+                  o.layout = spec.dynunet3d;
+                  o.in_channels = spec.in_channels;
+                  o.head = spec.head;
+                  return DynUNet3d(o).ptr();
+                }});
+  registry.add({"vit3d", "3D ViT (MONAI names; vit3d.patch_size, hidden_size, num_layers, num_heads; mean-pooled "
+                         "tokens, embedding hidden_size, 768 by default)",
+                3, [](const ModelSpec& spec) -> ModelPtr {
+                  ViT3dOptions o;
+                  o.layout = spec.vit3d;
+                  o.in_channels = spec.in_channels;
+                  o.head = spec.head;
+                  return ViT3d(o).ptr();
+                }});
+  registry.add({"swinunetr3d", "SwinUNETR's Swin encoder (MONAI names swinViT.*; shifted 3D windows; embedding "
+                               "16*feature_size, 384 by default)",
+                3, [](const ModelSpec& spec) -> ModelPtr {
+                  SwinUNETR3dOptions o;
+                  o.layout = spec.swinunetr3d;
+                  o.in_channels = spec.in_channels;
+                  o.head = spec.head;
+                  return SwinUNETR3d(o).ptr();
+                }});
 }
 
 ModelSpec spec_for_weights(const std::string& arch, const StateDict& weights) {
