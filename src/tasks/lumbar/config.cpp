@@ -10,6 +10,7 @@
 #include "tomograd/core/config.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/random.hpp"
+#include "tomograd/models/registry.hpp"
 #include "tomograd/tasks/lumbar_train.hpp"
 
 namespace tomograd::tasks::lumbar {
@@ -133,9 +134,13 @@ LumbarConfig load_config(const std::filesystem::path& path, const std::vector<st
     throw ConfigError(source + ": model.head.metadata_dim must be " + std::to_string(c.input.metadata_dim()) + how +
                       (shared ? " (the level, one-hot)" : c.input.metadata ? "" : " without metadata"));
   }
-  const bool volume_model = c.model.arch.rfind("resnet3d", 0) == 0;
+  // Any registered 3D architecture (resnet3d_*, densenet*_3d, segresnet3d, dynunet3d, vit3d, swinunetr3d).
+  models::register_builtin_models();
+  const auto& registry = models::ModelRegistry::global();
+  const bool volume_model = registry.contains(c.model.arch) && registry.get(c.model.arch).spatial_dims == 3;
   if (volume_model != (c.input.kind == "volume")) {
-    throw ConfigError(source + ": input.kind volume needs a 3D model (resnet3d_*) and the 2.5D kinds a 2D one; got " +
+    throw ConfigError(source + ": input.kind volume needs a 3D model (resnet3d_*, densenet121_3d, segresnet3d, "
+                               "dynunet3d, vit3d, swinunetr3d) and the 2.5D kinds a 2D one; got " +
                       c.model.arch + " for " + c.input.kind);
   }
   if (c.loss.name != "cross_entropy" || c.loss.tasks != 25 || c.loss.classes != 3) {
