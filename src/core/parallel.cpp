@@ -1,5 +1,9 @@
 #include "tomograd/core/parallel.hpp"
 
+#ifdef __linux__
+#include <sched.h>
+#endif
+
 #include <atomic>
 #include <exception>
 #include <mutex>
@@ -9,8 +13,21 @@
 namespace tomograd {
 
 int hardware_threads() {
-  unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : static_cast<int>(n);
+  // The CPUs this process may run on (taskset, cgroup cpusets, `docker --cpuset-cpus`), not every
+  // CPU of the machine: starting more threads than that only makes them take turns.
+  static const int n = [] {
+#ifdef __linux__
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+      const int allowed = CPU_COUNT(&set);
+      if (allowed > 0) return allowed;
+    }
+#endif
+    const unsigned all = std::thread::hardware_concurrency();
+    return all == 0 ? 1 : static_cast<int>(all);
+  }();
+  return n;
 }
 
 void parallel_for(std::size_t n, int threads, const std::function<void(std::size_t)>& fn) {

@@ -4,6 +4,9 @@
 #include <fcntl.h>
 #include <nifti2_io.h>
 #include <unistd.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -210,6 +213,63 @@ inline bool reproduces(float v, int32_t x, bool identity, double slope, double i
   return static_cast<float>(slope * static_cast<double>(x) + inter) == v;
 }
 
+// Are s[0..count) integers? Truncate, convert back, compare; updates [lo, hi] with the values.
+// With SSE2 four at a time: cvttps2dq gives INT_MIN for NaN and out-of-range values, which then
+// compare unequal (or, for -2^31 itself, widen the range past every integer type).
+bool fit_row_identity(const float* s, int64_t count, int32_t& lo, int32_t& hi) {
+  int64_t k = 0;
+  bool ok = true;
+  int32_t l = lo, h = hi;
+#if defined(__SSE2__)
+  __m128i vl = _mm_set1_epi32(l), vh = _mm_set1_epi32(h);
+  __m128 all_equal = _mm_castsi128_ps(_mm_set1_epi32(-1));
+  for (; k + 4 <= count; k += 4) {
+    const __m128 v = _mm_loadu_ps(s + k);
+    const __m128i x = _mm_cvttps_epi32(v);
+    all_equal = _mm_and_ps(all_equal, _mm_cmpeq_ps(_mm_cvtepi32_ps(x), v));
+    const __m128i below = _mm_cmplt_epi32(x, vl), above = _mm_cmpgt_epi32(x, vh);
+    vl = _mm_or_si128(_mm_and_si128(below, x), _mm_andnot_si128(below, vl));
+    vh = _mm_or_si128(_mm_and_si128(above, x), _mm_andnot_si128(above, vh));
+  }
+  ok = _mm_movemask_ps(all_equal) == 0xf;
+  alignas(16) int32_t lanes_l[4], lanes_h[4];
+  _mm_store_si128(reinterpret_cast<__m128i*>(lanes_l), vl);
+  _mm_store_si128(reinterpret_cast<__m128i*>(lanes_h), vh);
+  for (int i = 0; i < 4; ++i) {
+    l = std::min(l, lanes_l[i]);
+    h = std::max(h, lanes_h[i]);
+  }
+#endif
+  constexpr float kPin = 1073741824.0f;
+  for (; k < count; ++k) {
+    const float v = s[k];
+    const float c = v > -kPin ? (v < kPin ? v : kPin) : -kPin;  // NaN -> -kPin, never equal to v
+    const int32_t x = static_cast<int32_t>(c);
+    ok = ok && static_cast<float>(x) == v;
+    l = std::min(l, x);
+    h = std::max(h, x);
+  }
+  lo = l;
+  hi = h;
+  return ok;
+}
+
+// Are s[0..count) exactly float(slope * x + inter) for integers x? Updates [lo, hi] with the x.
+bool fit_row_scaled(const float* s, int64_t count, double slope, double inter, double inv_slope,
+                    int32_t& lo, int32_t& hi) {
+  int ok = 1;
+  int32_t l = lo, h = hi;
+  for (int64_t k = 0; k < count; ++k) {
+    const int32_t x = to_stored(s[k], false, slope, inter, inv_slope);
+    ok &= reproduces(s[k], x, false, slope, inter);
+    l = x < l ? x : l;
+    h = x > h ? x : h;
+  }
+  lo = l;
+  hi = h;
+  return ok != 0;
+}
+
 IntegerFit fit_integers(const float* src, int64_t n, bool identity, double slope, double inter,
                         int threads) {
   const double inv_slope = identity ? 1.0 : 1.0 / slope;
@@ -221,19 +281,12 @@ IntegerFit fit_integers(const float* src, int64_t n, bool identity, double slope
     const int64_t begin = static_cast<int64_t>(c) * kChunkVoxels, end = std::min(n, begin + kChunkVoxels);
     IntegerFit f;
     bool ok = true;
-    // Branch-free over a row at a time so the loop vectorises; a failing row stops the scan.
+    // A row at a time, branch-free inside so the loops vectorise; a failing row stops the scan.
     constexpr int64_t kRow = 4096;
     for (int64_t i = begin; i < end && ok; i += kRow) {
-      const int64_t stop = std::min(end, i + kRow);
-      int32_t lo = f.lo, hi = f.hi;
-      for (int64_t k = i; k < stop; ++k) {
-        const int32_t x = to_stored(src[k], identity, slope, inter, inv_slope);
-        ok &= reproduces(src[k], x, identity, slope, inter);
-        lo = std::min(lo, x);
-        hi = std::max(hi, x);
-      }
-      f.lo = lo;
-      f.hi = hi;
+      const int64_t count = std::min(end, i + kRow) - i;
+      ok = identity ? fit_row_identity(src + i, count, f.lo, f.hi)
+                    : fit_row_scaled(src + i, count, slope, inter, inv_slope, f.lo, f.hi);
     }
     f.ok = ok;
     if (!ok) failed = true;

@@ -9,6 +9,8 @@
 #include "tomograd/core/log.hpp"
 #include "tomograd/preprocess/morphology.hpp"
 
+#include "mask_ops.hpp"
+
 namespace tomograd::preprocess {
 
 namespace {
@@ -21,8 +23,12 @@ void require(bool ok, const char* field, const std::string& expected, double val
   }
 }
 
-torch::Tensor between(const torch::Tensor& hu, double low, double high) {
-  return hu.ge(low).logical_and(hu.le(high)).to(torch::kUInt8);
+// hu > threshold as a 0/1 mask (the same float comparison as torch's gt with a double scalar).
+torch::Tensor above(const torch::Tensor& hu_in, double threshold) {
+  const torch::Tensor hu = hu_in.to(torch::kFloat32).contiguous();
+  const float* v = hu.data_ptr<float>();
+  const auto t = static_cast<float>(threshold);
+  return detail::make_mask(hu, [&](int64_t i) { return v[i] > t; });
 }
 
 }  // namespace
@@ -42,7 +48,7 @@ void BrainExtractionOptions::validate() const {
 torch::Tensor head_mask(const Volume& ct, const BrainExtractionOptions& o) {
   if (ct.empty()) throw ValueError("brain extraction: the volume is empty");
   const Vec3& sp = ct.spacing_mm();
-  torch::Tensor head = ct.data().gt(o.head_threshold_hu).to(torch::kUInt8).contiguous();
+  torch::Tensor head = above(ct.data(), o.head_threshold_hu);
   if (o.head_opening_mm > 0) {
     // Opening removes the thin shells of the table and head holder; the geodesic dilation then
     // gives the scalp back its detail without re-attaching them (growth <= the opening radius).
@@ -59,7 +65,8 @@ BrainMask extract_brain(const Volume& ct, const BrainExtractionOptions& o) {
   o.validate();
   if (ct.empty()) throw ValueError("brain extraction: the volume is empty");
   const Vec3& sp = ct.spacing_mm();
-  const torch::Tensor& hu = ct.data();
+  const torch::Tensor hu = ct.data().to(torch::kFloat32).contiguous();
+  const float* v = hu.data_ptr<float>();
   BrainMask out;
   out.head = head_mask(ct, o);
   out.head_volume_ml = mask_volume_ml(out.head, sp);
@@ -68,15 +75,19 @@ BrainMask extract_brain(const Volume& ct, const BrainExtractionOptions& o) {
                      " mL above " + std::to_string(o.head_threshold_hu) + " HU): is this a CT in HU?");
   }
 
-  const torch::Tensor bone = hu.gt(o.bone_threshold_hu).to(torch::kUInt8).contiguous();
+  const torch::Tensor bone = above(hu, o.bone_threshold_hu);
   // Soft tissue inside the head that is not bone: the domain the brain may grow back into.
-  const torch::Tensor soft = between(hu, o.brain_low_hu, o.brain_high_hu).bitwise_and(out.head).contiguous();
+  const float low = static_cast<float>(o.brain_low_hu), high = static_cast<float>(o.brain_high_hu);
+  const uint8_t* head = out.head.data_ptr<uint8_t>();
+  const torch::Tensor soft = detail::make_mask(hu, [&](int64_t i) { return v[i] >= low && v[i] <= high && head[i]; });
   if (!soft.any().item<bool>()) {
     throw ValueError("brain extraction: no voxel in [" + std::to_string(o.brain_low_hu) + ", " +
                      std::to_string(o.brain_high_hu) + "] HU inside the head: is this a CT in HU?");
   }
   const torch::Tensor near_bone = dilate(bone, sp, o.bone_dilation_mm);
-  const torch::Tensor candidate = soft.bitwise_and(near_bone.logical_not().to(torch::kUInt8)).contiguous();
+  const uint8_t* soft_p = soft.data_ptr<uint8_t>();
+  const uint8_t* near_p = near_bone.data_ptr<uint8_t>();
+  const torch::Tensor candidate = detail::make_mask(soft, [&](int64_t i) { return soft_p[i] && !near_p[i]; });
 
   torch::Tensor core = largest_component(open(candidate, sp, o.opening_radius_mm));
   if (!core.any().item<bool>()) {
@@ -90,9 +101,17 @@ BrainMask extract_brain(const Volume& ct, const BrainExtractionOptions& o) {
       std::ceil((o.opening_radius_mm + o.bone_dilation_mm) / std::min(sp[1], sp[2])));
   torch::Tensor brain = geodesic_dilate(core, soft, sp, steps);
   if (o.closing_radius_mm > 0) brain = close(brain, sp, o.closing_radius_mm);
-  brain = brain.bitwise_and(bone.logical_not().to(torch::kUInt8)).bitwise_and(out.head).contiguous();
+  {
+    const uint8_t* b = brain.data_ptr<uint8_t>();
+    const uint8_t* bone_p = bone.data_ptr<uint8_t>();
+    brain = detail::make_mask(brain, [&](int64_t i) { return (b[i] & head[i]) && !bone_p[i]; });
+  }
   brain = fill_holes_2d(brain);
-  if (o.margin_mm > 0) brain = dilate(brain, sp, o.margin_mm).bitwise_and(out.head).contiguous();
+  if (o.margin_mm > 0) {
+    const torch::Tensor grown = dilate(brain, sp, o.margin_mm);
+    const uint8_t* g = grown.data_ptr<uint8_t>();
+    brain = detail::make_mask(grown, [&](int64_t i) { return (g[i] & head[i]) != 0; });
+  }
   out.mask = brain;
   out.volume_ml = mask_volume_ml(brain, sp);
   if (out.volume_ml < o.min_volume_ml) {

@@ -5,6 +5,9 @@
 #include <cmath>
 
 #include "tomograd/core/error.hpp"
+#include "tomograd/core/memory.hpp"
+
+#include "mask_ops.hpp"
 
 namespace tomograd::preprocess {
 
@@ -12,9 +15,18 @@ torch::Tensor apply_window(const torch::Tensor& values, const Window& window) {
   if (!(window.width > 0)) {
     throw ValueError("window width must be positive, got " + std::to_string(window.width));
   }
-  torch::Tensor v = values.to(torch::kFloat32);
-  torch::Tensor out = ((v - window.low()) / window.width).clamp(0.0, 1.0);
-  return torch::nan_to_num(out, 0.0, 1.0, 0.0);
+  // One pass into one output instead of four torch ops (sub, div, clamp, nan_to_num), each of
+  // which allocated a volume-sized float tensor (see mask_ops.hpp on why fresh memory is slow).
+  const torch::Tensor v = values.to(torch::kFloat32).contiguous();
+  torch::Tensor out = empty_for_fill(v.sizes(), torch::kFloat32);
+  const float* src = v.data_ptr<float>();
+  const auto low = static_cast<float>(window.low()), width = static_cast<float>(window.width);
+  detail::fill_parallel(out.data_ptr<float>(), v.numel(), [&](int64_t i) {
+    const float x = (src[i] - low) / width;
+    // Clamp to [0,1]; NaN (no comparison holds) becomes 0, +-inf the nearer end.
+    return x >= 0.0f ? (x <= 1.0f ? x : 1.0f) : 0.0f;
+  });
+  return out;
 }
 
 torch::Tensor apply_windows(const torch::Tensor& values, const std::vector<Window>& windows) {

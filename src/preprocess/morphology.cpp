@@ -8,6 +8,7 @@
 #include <map>
 #include <numeric>
 
+#include "mask_ops.hpp"
 #include "mat_view.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/parallel.hpp"
@@ -60,7 +61,7 @@ torch::Tensor morph(const torch::Tensor& mask_in, const Vec3& spacing, double ra
   if (radius_mm <= 0) return mask.clone();
   const SlicedBall ball = sliced_ball(spacing, radius_mm);
   const int64_t depth = mask.size(0);
-  torch::Tensor out = torch::empty_like(mask);
+  torch::Tensor out = detail::new_mask(mask.sizes());  // every slice is written below
   parallel_for(static_cast<std::size_t>(depth), 0, [&](std::size_t zi) {
     const int64_t z = static_cast<int64_t>(zi);
     cv::Mat dst = detail::mat_u8(out, z);
@@ -150,7 +151,8 @@ Components label_components(const torch::Tensor& mask_in) {
   torch::Tensor mask = as_mask(mask_in, "label_components");
   const int64_t depth = mask.size(0), plane = mask.size(1) * mask.size(2);
   Components out;
-  out.labels = torch::zeros(mask.sizes(), torch::kInt32);
+  // Every voxel is written by connectedComponents (0 for background).
+  out.labels = empty_for_fill(mask.sizes(), torch::kInt32);
   // 1. Per-slice 4-connected labelling (in parallel); labels local to each slice.
   std::vector<int32_t> local_count(static_cast<std::size_t>(depth), 0);
   parallel_for(static_cast<std::size_t>(depth), 0, [&](std::size_t z) {
@@ -192,13 +194,23 @@ Components label_components(const torch::Tensor& mask_in) {
     if (final_id[r] == 0) final_id[r] = ++next;
     final_id[g] = final_id[r];
   }
-  out.sizes.assign(static_cast<std::size_t>(next) + 1, 0);
-  const int64_t n = mask.numel();
-  for (int64_t i = 0; i < n; ++i) {
-    if (lab[i] > 0) {
-      lab[i] = final_id[lab[i]];
-      ++out.sizes[lab[i]];
+  // Relabel slice by slice in parallel, each slice counting its own component sizes.
+  std::vector<std::vector<int64_t>> slice_sizes(static_cast<std::size_t>(depth));
+  parallel_for(static_cast<std::size_t>(depth), 0, [&](std::size_t z) {
+    int32_t* p = lab + static_cast<int64_t>(z) * plane;
+    std::vector<int64_t>& sizes = slice_sizes[z];
+    if (local_count[z] == 0) return;  // an empty slice has only background
+    sizes.assign(static_cast<std::size_t>(next) + 1, 0);
+    for (int64_t i = 0; i < plane; ++i) {
+      if (p[i] > 0) {
+        p[i] = final_id[p[i]];
+        ++sizes[p[i]];
+      }
     }
+  });
+  out.sizes.assign(static_cast<std::size_t>(next) + 1, 0);
+  for (const auto& sizes : slice_sizes) {
+    for (std::size_t k = 0; k < sizes.size(); ++k) out.sizes[k] += sizes[k];
   }
   return out;
 }
@@ -206,13 +218,14 @@ Components label_components(const torch::Tensor& mask_in) {
 torch::Tensor largest_component(const torch::Tensor& mask) {
   Components c = label_components(mask);
   if (c.count() == 0) return torch::zeros(c.labels.sizes(), torch::kUInt8);
-  const auto best = std::max_element(c.sizes.begin() + 1, c.sizes.end()) - c.sizes.begin();
-  return c.labels.eq(static_cast<int32_t>(best)).to(torch::kUInt8).contiguous();
+  const auto best = static_cast<int32_t>(std::max_element(c.sizes.begin() + 1, c.sizes.end()) - c.sizes.begin());
+  const int32_t* lab = c.labels.data_ptr<int32_t>();
+  return detail::make_mask(c.labels, [&](int64_t i) { return lab[i] == best; });
 }
 
 torch::Tensor fill_holes_2d(const torch::Tensor& mask_in) {
   torch::Tensor mask = as_mask(mask_in, "fill_holes_2d");
-  torch::Tensor out = torch::empty_like(mask);
+  torch::Tensor out = detail::new_mask(mask.sizes());  // every slice is written below
   const int rows = static_cast<int>(mask.size(1)), cols = static_cast<int>(mask.size(2));
   parallel_for(static_cast<std::size_t>(mask.size(0)), 0, [&](std::size_t z) {
     cv::Mat padded = cv::Mat::zeros(rows + 2, cols + 2, CV_8U);
@@ -229,12 +242,15 @@ torch::Tensor fill_holes_2d(const torch::Tensor& mask_in) {
 torch::Tensor geodesic_dilate(const torch::Tensor& marker_in, const torch::Tensor& domain_in,
                               const Vec3& spacing_mm, int steps) {
   torch::Tensor domain = as_mask(domain_in, "geodesic_dilate");
-  torch::Tensor cur = as_mask(marker_in, "geodesic_dilate").bitwise_and(domain).contiguous();
-  if (!cur.sizes().equals(domain.sizes())) throw ValueError("geodesic_dilate: marker and domain differ in shape");
+  const torch::Tensor marker = as_mask(marker_in, "geodesic_dilate");
+  if (!marker.sizes().equals(domain.sizes())) throw ValueError("geodesic_dilate: marker and domain differ in shape");
+  const uint8_t* mk = marker.data_ptr<uint8_t>();
+  const uint8_t* dm = domain.data_ptr<uint8_t>();
+  torch::Tensor cur = detail::make_mask(marker, [&](int64_t i) { return (mk[i] & dm[i]) != 0; });
   const int64_t depth = cur.size(0);
   const double step_mm = std::min(spacing_mm[1], spacing_mm[2]);
   const cv::Mat cross = cv::getStructuringElement(cv::MORPH_CROSS, cv::Size(3, 3));
-  torch::Tensor next = torch::empty_like(cur);
+  torch::Tensor next = detail::new_mask(cur.sizes());
   for (int k = 1; k <= steps; ++k) {
     const bool grow_z = std::floor(k * step_mm / spacing_mm[0] + 1e-9) > std::floor((k - 1) * step_mm / spacing_mm[0] + 1e-9);
     parallel_for(static_cast<std::size_t>(depth), 0, [&](std::size_t zi) {
@@ -253,7 +269,9 @@ torch::Tensor geodesic_dilate(const torch::Tensor& marker_in, const torch::Tenso
 }
 
 double mask_volume_ml(const torch::Tensor& mask, const Vec3& spacing_mm) {
-  const double voxels = mask.ne(0).sum().item<double>();
+  const double voxels = mask.scalar_type() == torch::kUInt8 && mask.is_contiguous()
+                            ? static_cast<double>(detail::count_nonzero_u8(mask))
+                            : mask.ne(0).sum().item<double>();
   return voxels * spacing_mm[0] * spacing_mm[1] * spacing_mm[2] / 1000.0;
 }
 

@@ -5,7 +5,8 @@
 
 namespace tomograd {
 
-/// Number of hardware threads (at least 1).
+/// Number of CPUs this process may run on (its affinity mask, e.g. under taskset or a cgroup
+/// cpuset; else all hardware threads), at least 1. Read once, at the first call.
 int hardware_threads();
 
 /// Calls @p fn(i) for i in [0, n) on up to @p threads threads (<= 0: all hardware threads).

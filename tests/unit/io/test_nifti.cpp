@@ -655,6 +655,31 @@ TEST_CASE("NIfTI auto data type stores values losslessly in the fewest bytes", "
   }
 }
 
+TEST_CASE("NIfTI auto data type checks every voxel, the last ones too", "[io]") {
+  // Seven voxels: the integer check runs four at a time and then one by one; a non-integer in
+  // either part, or -2^31 (what a failed float -> int conversion yields), must not pass.
+  test::TempDir tmp;
+  NiftiWriteOptions o;
+  o.datatype = NiftiDataType::kAuto;
+  auto type_of = [&](std::vector<float> values, const char* name) {
+    const Volume v(torch::tensor(values).reshape({1, 1, 7}), {1, 1, 1});
+    const NiftiWriteResult r = write_nifti(v, tmp / name, o);
+    const Volume back = read_nifti(tmp / name);
+    // niftilib reads non-finite floats as 0.
+    CHECK(torch::equal(back.data(), torch::where(v.data().isfinite(), v.data(), torch::zeros_like(v.data()))));
+    return r.datatype;
+  };
+  CHECK(type_of({1, 2, 3, 4, 5, 6, -7}, "a.nii") == NiftiDataType::kInt16);
+  CHECK(type_of({1, 2, 3, 4, 5, 6, 7.5f}, "b.nii") == NiftiDataType::kFloat32);
+  CHECK(type_of({1, 2, 3, 4, 5, 6, NAN}, "c.nii") == NiftiDataType::kFloat32);
+  CHECK(type_of({1, NAN, 3, 4, 5, 6, 7}, "d.nii") == NiftiDataType::kFloat32);
+  CHECK(type_of({1, 2, INFINITY, 4, 5, 6, 7}, "e.nii") == NiftiDataType::kFloat32);
+  CHECK(type_of({1, 2, 3, -2147483648.0f, 5, 6, 7}, "f.nii") == NiftiDataType::kFloat32);
+  CHECK(type_of({1, 2, 3, 4, 5, 6, 70000}, "g.nii") == NiftiDataType::kFloat32);
+  CHECK(type_of({0, 2, 3, 4, 5, 6, 65535}, "h.nii") == NiftiDataType::kUint16);
+  CHECK(type_of({0, 2, 3, 255, 5, 6, 7}, "i.nii") == NiftiDataType::kUint8);
+}
+
 TEST_CASE("nibabel reads auto-typed and multi-block compressed NIfTI exactly", "[io]") {
   test::TempDir tmp;
   const std::string script =
