@@ -122,6 +122,30 @@ TEST_CASE("vit3d: MONAI key names, shapes and a hand-counted parameter total", "
                       {"blocks.1.norm2.bias", {16}},
                       {"norm.weight", {16}}});
   CHECK_FALSE(model->named_parameters().contains("blocks.0.attn.qkv.bias"));
+  {
+    // Tokens are the strided convolution's outputs in (d, h, w) order, normalized and averaged
+    // (a 9^3 input: voxels past the last whole patch are dropped).
+    torch::NoGradGuard no_grad;
+    ViT3dOptions o = tiny();
+    o.layout.num_layers = 1;
+    o.layout.pool = "mean";
+    ViT3d one(o);
+    one->eval();
+    auto p = one->named_parameters();
+    auto conv = torch::nn::Conv3d(torch::nn::Conv3dOptions(1, 16, 4).stride(4));
+    conv->weight.copy_(p["patch_embedding.patch_embeddings.weight"]);
+    conv->bias.copy_(p["patch_embedding.patch_embeddings.bias"]);
+    p["patch_embedding.position_embeddings"].zero_();
+    torch::Tensor x = torch::randn({2, 1, 9, 9, 9});
+    torch::Tensor tokens = conv(x).flatten(2).transpose(1, 2);  // [2, 8, 16]
+    // With one block whose attention and MLP outputs are zeroed, the tokens pass to the norm.
+    for (const auto& name : {"blocks.0.attn.out_proj.weight", "blocks.0.attn.out_proj.bias",
+                             "blocks.0.mlp.linear2.weight", "blocks.0.mlp.linear2.bias"}) {
+      p[name].zero_();
+    }
+    torch::Tensor expected = torch::layer_norm(tokens, {16}, p["norm.weight"], p["norm.bias"]).mean(1);
+    CHECK(torch::allclose(one->features(x), expected, 1e-4, 1e-5));
+  }
   ViT3dOptions cls = tiny();
   cls.layout.pool = "cls";
   cls.layout.qkv_bias = true;
