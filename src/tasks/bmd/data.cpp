@@ -122,7 +122,7 @@ std::vector<std::size_t> stratified_order(const std::vector<std::size_t>& idx, c
   std::mt19937_64 rng(seed);
   for (std::size_t s = 0; s < order.size(); s += block) {
     const std::size_t e = std::min(order.size(), s + block);
-    std::shuffle(order.begin() + static_cast<std::ptrdiff_t>(s), order.begin() + static_cast<std::ptrdiff_t>(e), rng);
+    seeded_shuffle(order, s, e, rng);  // not std::shuffle: its draws differ between standard libraries
   }
   return order;
 }

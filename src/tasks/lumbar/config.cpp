@@ -169,7 +169,7 @@ std::vector<int> assign_folds(const std::vector<StudyLabels>& labels, int folds,
   std::vector<int> fold(labels.size(), 0);
   int next = 0;
   for (auto& [grade, members] : strata) {
-    std::shuffle(members.begin(), members.end(), rng);
+    seeded_shuffle(members, rng);  // not std::shuffle: its draws differ between standard libraries
     for (std::size_t i : members) fold[i] = next++ % folds;
   }
   return fold;

@@ -325,12 +325,14 @@ std::vector<LumbarStudyRow> synthesize_lumbar_cohort(const LumbarSynthOptions& o
     std::mt19937_64 rng(derive_seed(o.seed, 1000 + i));
     std::uniform_real_distribution<double> u(0.0, 1.0);
     std::normal_distribution<double> gauss(0.0, 1.0);
-    std::uniform_int_distribution<int64_t> id_dist(4'000'000, 4'290'000'000);
     LumbarStudyRow& r = rows[i];
     LumbarPhantomParams& p = params[i];
+    // Ids in [4,000,000, 4,290,000,000] by uniform_below (std::uniform_int_distribution's draws
+    // differ between standard libraries, and the ids order the studies that folds are dealt from).
+    auto id_draw = [&] { return int64_t{4'000'000} + static_cast<int64_t>(uniform_below(rng, 4'286'000'001ULL)); };
     auto unique_id = [&] {
-      int64_t id = id_dist(rng);
-      while (!used_ids.insert(id).second) id = id_dist(rng);  // collisions: practically never
+      int64_t id = id_draw();
+      while (!used_ids.insert(id).second) id = id_draw();  // collisions: practically never
       return id;
     };
     r.study_id = unique_id();
