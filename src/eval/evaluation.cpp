@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <set>
 
 #include "check_impl.hpp"
 #include "tomograd/core/log.hpp"
@@ -33,6 +35,29 @@ std::size_t Evaluation::num_classes() const {
     case TaskKind::kMulticlass: return data.y_pred.empty() ? data.class_names.size() : data.y_pred.front().size();
   }
   return 0;
+}
+
+std::size_t Evaluation::num_patients() const {
+  if (data.bootstrap_groups.empty()) return num_rows();
+  return std::set<std::string>(data.bootstrap_groups.begin(), data.bootstrap_groups.end()).size();
+}
+
+std::string Evaluation::threshold_origin() const {
+  switch (data.task) {
+    case TaskKind::kRegression: return "none (regression: no decision threshold)";
+    case TaskKind::kMulticlass: return "none (the most probable class is predicted; no threshold)";
+    case TaskKind::kBinary: return options.threshold_source;
+  }
+  return options.threshold_source;
+}
+
+std::string Evaluation::interval_method() const {
+  if (!bootstrap) return "none (no bootstrap resamples were asked for)";
+  char level[32];
+  std::snprintf(level, sizeof level, "%g%%", 100.0 * bootstrap->confidence);
+  return std::string(level) + " percentile bootstrap: " + std::to_string(bootstrap->resamples) + " resamples of the " +
+         std::to_string(bootstrap->units) + " patients with replacement, seed " + std::to_string(bootstrap->seed) +
+         " (linear interpolation between order statistics)";
 }
 
 std::string Evaluation::row_name(std::size_t r) const {

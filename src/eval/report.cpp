@@ -274,6 +274,9 @@ std::string report_html(const Evaluation& e, const std::vector<ReportPlot>& plot
   o << "<p class=\"meta\">" << html_escape(to_string(e.data.task)) << " evaluation of " << e.num_rows() << " units";
   if (!e.data.description.empty()) o << " (" << html_escape(e.data.description) << ")";
   o << " · tomograd " << TOMOGRAD_VERSION << "</p>\n";
+  o << "<p class=\"meta\">Split: <b>" << html_escape(e.split_name()) << "</b>, " << e.num_patients()
+    << " patients · threshold: " << html_escape(e.threshold_origin()) << " · intervals: "
+    << html_escape(e.interval_method()) << "</p>\n";
 
   o << "<section id=\"metrics\">\n<h2>Metrics</h2>\n";
   if (e.data.task == TaskKind::kBinary) {

@@ -51,6 +51,10 @@ std::string header_line(const Evaluation& e) {
   return o.str();
 }
 
+std::string split_line(const Evaluation& e) {
+  return "split: " + e.split_name() + ", " + std::to_string(e.num_patients()) + " patients";
+}
+
 std::string bootstrap_line(const Evaluation& e) {
   if (!e.bootstrap) return "no bootstrap intervals (--bootstrap 0)";
   std::ostringstream o;
@@ -73,11 +77,12 @@ nlohmann::json evaluation_json(const Evaluation& e) {
   nlohmann::json j;
   j["task"] = to_string(e.data.task);
   j["n"] = e.num_rows();
+  j["split"] = e.split_name();
+  j["n_patients"] = e.num_patients();
   if (!e.data.description.empty()) j["description"] = e.data.description;
-  if (e.data.task == TaskKind::kBinary) {
-    j["threshold"] = e.options.threshold;
-    j["threshold_source"] = e.options.threshold_source;
-  }
+  if (e.data.task == TaskKind::kBinary) j["threshold"] = e.options.threshold;
+  j["threshold_source"] = e.threshold_origin();
+  j["interval_method"] = e.interval_method();
   nlohmann::json undefined = nlohmann::json::object();
   nlohmann::json used = nlohmann::json::object();
   for (const auto& m : e.metrics.entries()) {
@@ -134,9 +139,11 @@ nlohmann::json evaluation_json(const Evaluation& e) {
 
 std::string format_text(const Evaluation& e) {
   std::ostringstream o;
-  o << header_line(e) << "\n";
+  o << header_line(e) << "\n" << split_line(e) << "\n";
   if (e.data.task == TaskKind::kBinary) {
     o << "threshold " << e.options.threshold << " (" << e.options.threshold_source << "); positive when score >= threshold\n";
+  } else {
+    o << "threshold: " << e.threshold_origin() << "\n";
   }
   o << bootstrap_line(e) << "\n\n";
   std::string ci_head = e.bootstrap ? percent_level(e.bootstrap->confidence) + " CI" : "";
@@ -190,10 +197,13 @@ std::string markdown_summary(const Evaluation& e) {
   std::ostringstream o;
   o << "# Evaluation summary\n\n";
   o << "- " << header_line(e) << "\n";
+  o << "- Split: " << e.split_name() << " (" << e.num_patients() << " patients)\n";
   if (e.data.task == TaskKind::kBinary) {
     o << "- Threshold: " << e.options.threshold << " (" << e.options.threshold_source << "); positive when score >= threshold\n";
+  } else {
+    o << "- Threshold: " << e.threshold_origin() << "\n";
   }
-  o << "- " << bootstrap_line(e) << "\n\n";
+  o << "- Intervals: " << e.interval_method() << "\n\n";
   std::string ci_head = e.bootstrap ? percent_level(e.bootstrap->confidence) + " CI" : "CI";
   o << "| Metric | Key | Value | " << ci_head << " | Resamples used |\n|---|---|---:|---|---:|\n";
   for (const auto& m : e.metrics.entries()) {

@@ -32,6 +32,9 @@ struct EvaluationData {
   /// resamples these groups. Empty: each row is a unit.
   std::vector<std::string> bootstrap_groups;
   std::string description;                  ///< free text for reports, e.g. where the rows came from
+  /// Which patients are scored, named in every report and metrics.json: "test", "val",
+  /// "train", "all", "out-of-fold", "external", ... ("" is reported as "unspecified").
+  std::string split;
 };
 
 struct EvaluationOptions {
@@ -53,6 +56,15 @@ struct Evaluation {
   std::vector<std::string> warnings;            ///< e.g. resamples skipped for a metric
 
   std::size_t num_rows() const { return data.y_true.size(); }
+  /// Distinct patients: the distinct bootstrap groups when rows are not patients, else the rows.
+  std::size_t num_patients() const;
+  /// The split's name ("unspecified" when not set).
+  std::string split_name() const { return data.split.empty() ? "unspecified" : data.split; }
+  /// Where the decision threshold came from, in words (binary: options.threshold_source;
+  /// regression and multiclass: that no threshold is involved).
+  std::string threshold_origin() const;
+  /// How the intervals were computed, in words (or that there are none).
+  std::string interval_method() const;
   /// K for multiclass, 2 for binary, 0 for regression.
   std::size_t num_classes() const;
   /// The name of row @p r (ids or "1".."N").

@@ -291,3 +291,45 @@ TEST_CASE("SVG helpers: ticks, escaping and a chart", "[eval]") {
   std::string cm = confusion_matrix_svg({{5, 1}, {2, 4}}, {"neg", "pos"}, "CM");
   CHECK_THAT(cm, Catch::Contains("83.3%") && Catch::Contains(">neg<"));
 }
+
+TEST_CASE("every report names the split, the patients, the threshold's origin and the interval method", "[eval]") {
+  EvaluationData d = binary_data();
+  d.split = "test";
+  EvaluationOptions o = fast(40);
+  o.threshold = 0.42;
+  o.threshold_source = "chosen on the 7 validation patients (max_f1), not on these";
+  const Evaluation e = evaluate(d, o);
+  auto j = evaluation_json(e);
+  CHECK(j["split"] == "test");
+  CHECK(j["n_patients"] == 12);
+  CHECK(j["threshold_source"] == "chosen on the 7 validation patients (max_f1), not on these");
+  CHECK_THAT(j["interval_method"].get<std::string>(),
+             Catch::Contains("95% percentile bootstrap") && Catch::Contains("40 resamples of the 12 patients"));
+  const std::string md = markdown_summary(e);
+  CHECK_THAT(md, Catch::Contains("- Split: test (12 patients)") && Catch::Contains("not on these") &&
+                     Catch::Contains("- Intervals: 95% percentile bootstrap"));
+  CHECK_THAT(format_text(e), Catch::Contains("split: test, 12 patients"));
+  const std::string html = report_html(e, {}, "t");
+  CHECK_THAT(html, Catch::Contains("Split: <b>test</b>, 12 patients") && Catch::Contains("not on these"));
+
+  // Slices as rows: patients are the distinct bootstrap groups.
+  EvaluationData s = binary_data();
+  for (int i = 0; i < 12; ++i) s.bootstrap_groups.push_back("P" + std::to_string(i / 3));
+  const Evaluation se = evaluate(s, fast(0));
+  auto sj = evaluation_json(se);
+  CHECK(sj["n"] == 12);
+  CHECK(sj["n_patients"] == 4);
+  CHECK(sj["split"] == "unspecified");
+  CHECK_THAT(sj["interval_method"].get<std::string>(), Catch::Contains("none"));
+
+  // Regression: no threshold, said in words.
+  EvaluationData r;
+  r.task = TaskKind::kRegression;
+  r.y_true = {1, 2, 3, 4};
+  r.y_pred = {{1.1}, {1.9}, {3.2}, {3.9}};
+  r.split = "out-of-fold";
+  auto rj = evaluation_json(evaluate(r, fast(0)));
+  CHECK(rj["split"] == "out-of-fold");
+  CHECK_THAT(rj["threshold_source"].get<std::string>(), Catch::Contains("no decision threshold"));
+  CHECK_FALSE(rj.contains("threshold"));
+}
