@@ -74,9 +74,12 @@ int main(int argc, char** argv) {
   auto force = std::make_shared<bool>(false);
   auto* train = app.add_subcommand(
       "train",
-      "Train on DIR's patients (80/20 by patient, stratified by label). Every bad input is listed\n"
-      "before training. Checkpoints: best (val F1), best_val_specificity, end of each curriculum\n"
-      "stage, last, final, with the validation threshold; checkpoints/summary.csv lists them.\n"
+      "Train on DIR's patients, split by patient and stratified by label into train/val/test\n"
+      "(data.val, data.test: 60/20/20 by default; --set data.test=0 gives the 80/20 train/val split).\n"
+      "The threshold and the best checkpoint are chosen on validation; test patients are held out.\n"
+      "Every bad input is listed before training. Checkpoints: best (val F1), best_val_specificity,\n"
+      "end of each curriculum stage, last, final, with the validation threshold;\n"
+      "checkpoints/summary.csv lists them.\n"
       "Example: metastasis train --config configs/metastasis_resnet50.yaml --data data --out runs/m50");
   add_config_options(train, *train_args);
   train->add_option("--out", *out, "run directory (must not exist or be empty)")->required();
@@ -101,11 +104,14 @@ int main(int argc, char** argv) {
       "Example: metastasis infer runs/m50 --input scans/ --output predictions.csv");
   infer->add_option("RUN", *run, "run directory, or one of its checkpoints (.pt)")->required();
   infer->add_option("--input", *input, "a patient folder, or a folder of patient folders")->required();
+  auto slices_out = std::make_shared<std::string>();
   infer->add_option("--output", *output, "CSV to write (default: print only)");
+  infer->add_option("--slices", *slices_out,
+                    "also write every scored slice's probability as CSV patient_id,slice,probability (default: none)");
   infer->add_flag("--force", *force, "replace an existing output file");
   infer->add_flag("--skip-bad", *skip, "leave out (and list) unreadable or non-CT patients");
   infer->callback([=] {
-    const auto scores = met::infer(*run, *input, *output, *force, *skip);
+    const auto scores = met::infer(*run, *input, *output, *force, *skip, *slices_out);
     if (scores.size() == 1 && output->empty()) {
       const auto& s = scores[0];
       auto slices = s.slice_probabilities;
@@ -124,16 +130,20 @@ int main(int argc, char** argv) {
     }
   });
 
-  auto split = std::make_shared<std::string>("val");
+  auto split = std::make_shared<std::string>();
   auto data = std::make_shared<std::string>();
   auto checkpoint = std::make_shared<std::string>("best");
   auto* evaluate = app.add_subcommand(
       "evaluate",
       "Patient-level metrics with bootstrap intervals at the stored threshold, ROC/PR, confusion\n"
       "matrix, slice-level metrics side by side, and the top slices with Grad-CAM overlays, in\n"
-      "RUN/eval/<split>/report.html. Example: metastasis evaluate runs/m50 --data external_data/");
+      "RUN/eval/<split>/report.html. The report names the split, the number of patients, where the\n"
+      "threshold came from and how the intervals were computed.\n"
+      "Example: metastasis evaluate runs/m50 --data external_data/");
   evaluate->add_option("RUN", *run, "run directory")->required();
-  evaluate->add_option("--split", *split, "train|val|all of the run's patients (default: val)")->capture_default_str();
+  evaluate->add_option("--split", *split,
+                       "train|val|test|all of the run's patients (default: test, the held-out patients; val when "
+                       "the run has no test split, and the report then says the threshold was tuned on them)");
   evaluate->add_option("--data", *data, "evaluate another data folder (CTs/ + labels.csv) instead");
   evaluate->add_option("--checkpoint", *checkpoint, "best|last|final|<stage>|best_val_specificity or a .pt path")
       ->capture_default_str();

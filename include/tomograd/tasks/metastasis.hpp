@@ -24,7 +24,11 @@ struct DataOptions {
   std::string images = "CTs";       ///< patient folders, relative to dir
   std::string labels = "labels.csv";///< patient_id,label; relative to dir
   std::string cache_dir;            ///< "" = $XDG_CACHE_HOME/tomograd/preprocess
-  double val = 0.2;                 ///< validation fraction of patients (stratified by label)
+  double val = 0.2;                 ///< validation fraction of each class (threshold, best checkpoint)
+  /// Held-out test fraction of each class, never seen in training or model selection; 0 gives the
+  /// train/validation split alone (80/20 with val 0.2), whose report then says that the threshold
+  /// was tuned on the very patients it scores.
+  double test = 0.2;
   uint64_t split_seed = 42;
   int patients_per_batch = 4;       ///< all slices of these patients form one batch
   bool balance_classes = false;     ///< oversample the rarer class's patients
@@ -68,8 +72,11 @@ struct Patient {
 /// as "labels.csv line N (patient P): ..." or "patient P (path): ...".
 std::vector<Patient> scan_data(const DataOptions& data, bool require_labels, std::vector<std::string>& problems);
 
-/// Patient-level split: data.val of each class to validation (seeded), the rest to training.
-void assign_splits(std::vector<Patient>& patients, double val, uint64_t seed);
+/// Patient-level split, stratified by label: of each class (in patient-id order, then shuffled
+/// with seeded_shuffle() from derive_seed(@p seed, label)) the first round(test·n) patients go to
+/// "test", the next round(val·n) to "val", the rest to "train". Patients that already have a
+/// split keep it. Throws ValueError when val or test is negative or val + test >= 1.
+void assign_splits(std::vector<Patient>& patients, double val, double test, uint64_t seed);
 
 /// The patient logit of each patient in a batch: the MAX over its slice logits.
 /// @param slice_logits [N] or [N,1]; @param patient_ids N ids (slices of a patient contiguous or not)
@@ -96,13 +103,18 @@ struct PatientScore {
 
 
 /// `metastasis infer`: @p input is one patient folder or a folder of patient folders. Returns the
-/// scores; writes @p output (patient_id,probability,prediction,top_slice) when not empty.
+/// scores; writes @p output (patient_id,probability,prediction,top_slice) when not empty, and
+/// @p slices_output (patient_id,slice,probability: every scored slice, so that the MAX pooling
+/// behind each decision can be checked) when not empty.
 std::vector<PatientScore> infer(const std::filesystem::path& run_or_checkpoint, const std::filesystem::path& input,
-                                const std::filesystem::path& output, bool force = false, bool skip_bad = false);
+                                const std::filesystem::path& output, bool force = false, bool skip_bad = false,
+                                const std::filesystem::path& slices_output = {});
 
 /// `metastasis evaluate`: patient-level metrics with bootstrap intervals at the stored threshold,
 /// slice-level metrics side by side, and the highest-scoring slices with Grad-CAM overlays, in
-/// RUN/eval/<split>/. With @p data, evaluates that folder's patients (split "external").
+/// RUN/eval/<split>/. @p split is train | val | test | all, or "" for the held-out test patients
+/// (the validation patients when the run has none; the report then says that the threshold was
+/// tuned on them). With @p data, evaluates that folder's patients (split "external").
 std::filesystem::path evaluate_run(const std::filesystem::path& run, const std::string& split,
                                    const std::filesystem::path& data = {}, const std::string& checkpoint = "best",
                                    bool force = false);

@@ -54,9 +54,10 @@ CsvTable concat_csv(const std::vector<fs::path>& files) {
 }
 
 eval::Evaluation score(const std::vector<std::string>& ids, const std::vector<double>& y, const std::vector<double>& p,
-                       const std::string& description, int bootstrap) {
+                       const std::string& description, int bootstrap, const std::string& split = "test") {
   eval::EvaluationData d;
   d.task = eval::TaskKind::kRegression;
+  d.split = split;
   d.ids = ids;
   d.y_true = y;
   for (double v : p) d.y_pred.push_back({v});
@@ -180,6 +181,9 @@ std::string compare_run(const fs::path& run_dir, int bootstrap) {
   j["split"] = "test";
   j["bootstrap_resamples"] = bootstrap;
   j["confidence"] = 0.95;
+  j["n_patients"] = rows.empty() ? 0 : rows.front().ev.num_patients();
+  j["threshold_source"] = "none (regression: no decision threshold)";
+  j["interval_method"] = rows.empty() ? std::string("none") : rows.front().ev.interval_method();
   j["models"] = nlohmann::json::array();
   std::ostringstream html;
   html << "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>BMD comparison</title><style>"
@@ -209,7 +213,11 @@ std::string compare_run(const fs::path& run_dir, int bootstrap) {
   }
   html << "</table></body></html>\n";
   const std::string table = md.str();
-  write_file_atomic(run_dir / "compare.md", "# BMD comparison (test split, 95 % bootstrap intervals)\n\n" + table);
+  write_file_atomic(run_dir / "compare.md",
+                    "# BMD comparison (test split, 95 % bootstrap intervals)\n\n- Split: test (" +
+                        std::to_string(rows.empty() ? 0 : rows.front().ev.num_patients()) +
+                        " patients)\n- Threshold: none (regression)\n- Intervals: " +
+                        (rows.empty() ? std::string("none") : rows.front().ev.interval_method()) + "\n\n" + table);
   write_file_atomic(run_dir / "compare.json", j.dump(2) + "\n");
   write_file_atomic(run_dir / "compare.html", html.str());
   return table;
@@ -280,8 +288,18 @@ std::string cross_validate(const BmdConfig& config, int folds, const fs::path& o
       md << buf;
     }
   }
+  summary["split"] = "out-of-fold";
+  summary["n_patients"] = oof.num_rows();
+  summary["threshold_source"] = "none (regression: no decision threshold)";
+  summary["interval_method"] = "none for the pooled out-of-fold metrics (each fold's eval/test report has percentile "
+                               "bootstrap intervals over its patients); mean ± sd over folds";
   write_file_atomic(out / "cv_summary.json", summary.dump(2) + "\n");
-  write_file_atomic(out / "cv_summary.md", "# BMD cross-validation\n\n" + md.str());
+  write_file_atomic(out / "cv_summary.md", "# BMD cross-validation\n\n- Split: out-of-fold (" +
+                                               std::to_string(oof.num_rows()) +
+                                               " patients, each predicted by the fold that held it out)\n"
+                                               "- Threshold: none (regression)\n- Intervals: none for the pooled "
+                                               "metrics; mean ± sd over folds\n\n" +
+                                               md.str());
   return md.str();
 }
 

@@ -308,6 +308,7 @@ fs::path evaluate_run(const fs::path& run_dir, const std::string& split, const s
   const Predictions p = predict(run, patients, checkpoint);
   eval::EvaluationData data;
   data.task = eval::TaskKind::kRegression;
+  data.split = split;
   data.y_true = p.y_true;
   for (double v : p.y_pred) data.y_pred.push_back({v});
   data.ids = p.patient_ids;

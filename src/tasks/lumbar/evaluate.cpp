@@ -106,6 +106,7 @@ struct RunEval {
   std::vector<OofRow> rows;  // labelled rows only
   std::size_t unlabelled = 0, studies = 0;
   eval::MetricTable score;  // kScoreKeys
+  MetricValue prior_score;  // the same rows scored with the training folds' class frequencies
   eval::BootstrapSummary bootstrap;
   std::array<GroupMetrics, 5> by_condition;
   std::array<std::array<GroupMetrics, 5>, 5> by_cell;  // [condition][level]
@@ -178,6 +179,36 @@ eval::LumbarRow lumbar_row(const OofRow& r, std::string study_id) {
   return l;
 }
 
+/// The competition score of a model that ignores the images: each held-out row of fold k gets
+/// the grade frequencies of its (condition, level) cell among the labelled rows of the other
+/// folds' out-of-fold files (that is, fold k's training studies when every fold was trained), with
+/// one pseudo-count per grade so that no grade gets probability 0 (a zero would make the prior's
+/// log loss explode and the comparison meaningless). Undefined with fewer than two folds.
+MetricValue prior_only_score(const std::vector<OofRow>& rows, std::size_t folds) {
+  if (folds < 2) {
+    return MetricValue::undefined("needs the out-of-fold files of at least two folds (the other folds' labels are "
+                                  "the training labels of each fold)");
+  }
+  std::map<int, std::array<std::array<std::array<double, 3>, 5>, 5>> counts;  // fold -> [condition][level][grade]
+  std::array<std::array<std::array<double, 3>, 5>, 5> total{};
+  for (const auto& r : rows) {
+    auto& c = counts[r.fold];
+    c[r.condition][r.level][r.label] += 1;
+    total[r.condition][r.level][r.label] += 1;
+  }
+  std::vector<eval::LumbarRow> prior;
+  for (const auto& r : rows) {
+    OofRow p = r;
+    const auto& own = counts[r.fold][r.condition][r.level];
+    const auto& all = total[r.condition][r.level];
+    double sum = 0;
+    for (int g = 0; g < 3; ++g) sum += all[g] - own[g] + 1.0;
+    for (int g = 0; g < 3; ++g) p.probabilities[static_cast<std::size_t>(g)] = (all[g] - own[g] + 1.0) / sum;
+    prior.push_back(lumbar_row(p, p.study_id));
+  }
+  return eval::rsna_lumbar_score(prior).score;
+}
+
 RunEval evaluate_one(const fs::path& run, int bootstrap, uint64_t seed) {
   RunEval ev;
   ev.dir = run;
@@ -232,6 +263,7 @@ RunEval evaluate_one(const fs::path& run, int bootstrap, uint64_t seed) {
     groups.push_back(r.study_id);
   }
   ev.score = score_table(lrows);
+  ev.prior_score = prior_only_score(ev.rows, ev.folds.size());
   ev.bootstrap.seed = seed;
   ev.bootstrap.confidence = kConfidence;
   if (bootstrap > 0 && !ev.rows.empty()) {
@@ -479,7 +511,21 @@ void write_run(const RunEval& ev, int bootstrap, bool force) {
                     {"seed", ev.bootstrap.seed},
                     {"confidence", kConfidence},
                     {"unit", "study"}};
+  j["split"] = "out-of-fold";
+  j["n_patients"] = ev.studies;
+  j["patients_note"] = "one study per patient (the RSNA layout has no patient id); each study is predicted only by "
+                       "the fold that held it out";
+  j["threshold_source"] = "none: the score is a log loss on the probabilities; confusion matrices and the "
+                          "classification report use the most probable grade";
+  j["interval_method"] = j["bootstrap"]["resamples"].get<int>() > 0
+                             ? "95% percentile bootstrap: " + std::to_string(bootstrap) + " resamples of the " +
+                                   std::to_string(ev.studies) + " studies with replacement, seed " +
+                                   std::to_string(ev.bootstrap.seed)
+                             : std::string("none (no bootstrap resamples were asked for)");
   for (const auto& e : ev.score.entries()) put_with_ci(j, e);
+  put(j, "prior_score", ev.prior_score);
+  j["prior_score_note"] = "the same rows scored with each cell's grade frequencies in the training folds (plus one "
+                          "per grade): a model that ignores the images; lower is better";
   put(j, "auc_macro", ev.auc_macro);
   json conditions = json::object();
   for (int c = 0; c < 5; ++c) {
@@ -540,8 +586,11 @@ void write_run(const RunEval& ev, int bootstrap, bool force) {
   md << "# Lumbar evaluation: " << ev.name << "\n\n"
      << "Run `" << ev.dir.string() << "`, input " << ev.input_kind << ", model " << ev.arch << ". Out-of-fold "
      << "predictions of " << about.str() << ".\n\n"
+     << "- Split: out-of-fold (" << ev.studies << " studies, one per patient)\n- Threshold: none (log loss on "
+     << "probabilities; arg-max grade for the confusion matrices)\n- Intervals: " << ci_about << "\n\n"
      << "## Competition score (lower is better)\n\n**score " << with_ci(headline) << "**"
-     << ", " << ci_about << ", macro AUC " << fixed(ev.auc_macro) << ".\n\n"
+     << ", " << ci_about << ", macro AUC " << fixed(ev.auc_macro) << ". Prior-only baseline (the training folds' "
+     << "grade frequencies per condition and level, no image): " << fixed(ev.prior_score) << ".\n\n"
      << score_t.md() << "\n## Per condition and level\n\n" << cells_t.md() << "\n" << levels_t.md() << "\n" << note
      << "\n\n## Confusion matrices (rows true grade, columns arg-max predicted grade)\n\n";
   for (int c = 0; c < 5; ++c) md << "### " << condition_keys()[c] << "\n\n" << confusion_text_table(ev.confusion[c]).md() << "\n";
@@ -553,7 +602,9 @@ void write_run(const RunEval& ev, int bootstrap, bool force) {
        << eval::xml_escape(ev.input_kind) << ", model " << eval::xml_escape(ev.arch) << ". Out-of-fold predictions of "
        << eval::xml_escape(about.str()) << ".</p>\n<h2>Competition score (lower is better)</h2>\n"
        << "<p class=\"headline\">score <b>" << eval::xml_escape(with_ci(headline)) << "</b></p>\n<p class=\"note\">"
-       << eval::xml_escape(ci_about) << "; macro AUC " << fixed(ev.auc_macro) << ".</p>\n"
+       << "Split: out-of-fold, " << ev.studies << " studies (one per patient); threshold: none (log loss on "
+       << "probabilities); intervals: " << eval::xml_escape(ci_about) << "; macro AUC " << fixed(ev.auc_macro)
+       << "; prior-only baseline (training folds' grade frequencies, no image) " << fixed(ev.prior_score) << ".</p>\n"
        << score_t.html() << "<h2>Per condition and level</h2>\n" << cells_t.html() << levels_t.html()
        << "<p class=\"note\">" << eval::xml_escape(note) << "</p>\n"
        << "<h2>Confusion matrices</h2>\n<p class=\"note\">Rows: true grade; columns: arg-max predicted grade.</p>\n";
@@ -596,6 +647,11 @@ void write_comparison(std::vector<const RunEval*> runs, const fs::path& out, int
   json j;
   j["bootstrap"] = {{"resamples", bootstrap}, {"seed", seed}, {"confidence", kConfidence}, {"unit", "study"}};
   j["sorted_by"] = "score ascending (lower is better)";
+  j["split"] = "out-of-fold";
+  j["threshold_source"] = "none: log loss on the probabilities";
+  j["interval_method"] = bootstrap > 0 ? "95% percentile bootstrap over studies, " + std::to_string(bootstrap) +
+                                             " resamples, seed " + std::to_string(seed)
+                                       : std::string("none (no bootstrap resamples were asked for)");
   j["best"] = has_best ? json(runs.front()->name) : json(nullptr);
   j["runs"] = json::array();
   for (std::size_t i = 0; i < runs.size(); ++i) {

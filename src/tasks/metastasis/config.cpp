@@ -13,11 +13,15 @@ namespace {
 DataOptions read_data(ConfigReader r) {
   DataOptions d;
   r.get("dir", d.dir).get("images", d.images).get("labels", d.labels).get("cache_dir", d.cache_dir);
-  r.get("val", d.val).get("split_seed", d.split_seed).get("patients_per_batch", d.patients_per_batch);
+  r.get("val", d.val).get("test", d.test).get("split_seed", d.split_seed).get("patients_per_batch", d.patients_per_batch);
   r.get("balance_classes", d.balance_classes).get("min_slices", d.min_slices).get("threads", d.threads);
   r.get("skip_bad", d.skip_bad);
   r.finish();
   if (d.val < 0 || d.val >= 1) throw ConfigError(r.source() + ": data.val must be in [0, 1)");
+  if (d.test < 0 || d.test >= 1) throw ConfigError(r.source() + ": data.test must be in [0, 1)");
+  if (d.val + d.test >= 1) {
+    throw ConfigError(r.source() + ": data.val + data.test must be below 1 (the rest of each class trains)");
+  }
   if (d.patients_per_batch < 1) throw ConfigError(r.source() + ": data.patients_per_batch must be >= 1");
   if (d.min_slices < 1) throw ConfigError(r.source() + ": data.min_slices must be >= 1");
   return d;

@@ -11,6 +11,7 @@
 #include "tomograd/core/csv.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/log.hpp"
+#include "tomograd/core/random.hpp"
 #include "tomograd/io/dicom.hpp"
 #include "tomograd/tasks/metastasis.hpp"
 #include "metastasis_impl.hpp"
@@ -132,9 +133,15 @@ std::vector<Patient> scan_data(const DataOptions& data, bool require_labels, std
   return out;
 }
 
-void assign_splits(std::vector<Patient>& patients, double val, uint64_t seed) {
-  std::mt19937_64 rng(seed);
+void assign_splits(std::vector<Patient>& patients, double val, double test, uint64_t seed) {
+  if (val < 0 || test < 0 || val + test >= 1) {
+    throw ValueError("split fractions: validation " + detail::num(val) + " and test " + detail::num(test) +
+                     " must be >= 0 and leave training patients (sum below 1)");
+  }
+  // One generator per class, so adding patients of one class never moves those of the other;
+  // the project's own shuffle, so the split is the same under every standard library.
   for (int label : {0, 1}) {
+    std::mt19937_64 rng(derive_seed(seed, static_cast<uint64_t>(label)));
     std::vector<std::size_t> idx;
     for (std::size_t i = 0; i < patients.size(); ++i) {
       if (patients[i].label == label && patients[i].split.empty()) idx.push_back(i);
@@ -142,9 +149,13 @@ void assign_splits(std::vector<Patient>& patients, double val, uint64_t seed) {
     std::sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) {
       return patients[a].patient_id < patients[b].patient_id;
     });
-    std::shuffle(idx.begin(), idx.end(), rng);
-    const auto n_val = static_cast<std::size_t>(std::llround(val * static_cast<double>(idx.size())));
-    for (std::size_t k = 0; k < idx.size(); ++k) patients[idx[k]].split = k < n_val ? "val" : "train";
+    seeded_shuffle(idx, rng);
+    const auto n = static_cast<double>(idx.size());
+    const auto n_test = static_cast<std::size_t>(std::llround(test * n));
+    const auto n_val = std::min(idx.size() - n_test, static_cast<std::size_t>(std::llround(val * n)));
+    for (std::size_t k = 0; k < idx.size(); ++k) {
+      patients[idx[k]].split = k < n_test ? "test" : k < n_test + n_val ? "val" : "train";
+    }
   }
 }
 

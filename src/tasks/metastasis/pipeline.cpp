@@ -140,14 +140,22 @@ train::TrainSummary train_model(const MetastasisConfig& config, const fs::path& 
     patients = scan_data(config.data, true, problems);
     handle_problems(config.data.dir, problems, config.data.skip_bad);
     problems.clear();
-    assign_splits(patients, config.data.val, config.data.split_seed);
+    assign_splits(patients, config.data.val, config.data.test, config.data.split_seed);
   }
   std::vector<SliceStudy> studies = load_studies(config, patients, problems);
   handle_problems(config.data.dir, problems, config.data.skip_bad);
   std::map<std::string, std::string> split_of;
   for (const auto& p : patients) split_of[p.patient_id] = p.split;
+  // Test patients are loaded (so a bad one is reported before training) but never trained on nor
+  // used to choose the threshold or the best checkpoint.
   std::vector<SliceStudy> tr, va;
-  for (auto& s : studies) (split_of[s.patient_id] == "val" ? va : tr).push_back(std::move(s));
+  std::size_t n_test = 0;
+  for (auto& s : studies) {
+    const std::string& sp = split_of[s.patient_id];
+    if (sp == "val") va.push_back(std::move(s));
+    else if (sp == "train") tr.push_back(std::move(s));
+    else ++n_test;
+  }
   for (int c : {0, 1}) {
     if (std::none_of(tr.begin(), tr.end(), [c](const SliceStudy& s) { return s.cls == c; })) {
       throw ValueError(config.data.dir + ": the training patients hold no " + (c ? "positive" : "negative") +
@@ -164,8 +172,8 @@ train::TrainSummary train_model(const MetastasisConfig& config, const fs::path& 
                     : nullptr;
   StudySliceDataset train_ds(std::move(tr), config.prep.slices, policy);
   StudySliceDataset val_ds(std::move(va), config.prep.slices);
-  logger()->info("{} training patients ({} slices), {} validation patients ({} slices)", train_ds.studies().size(),
-                 train_ds.size(), val_ds.studies().size(), val_ds.size());
+  logger()->info("{} training patients ({} slices), {} validation patients ({} slices), {} held-out test patients",
+                 train_ds.studies().size(), train_ds.size(), val_ds.studies().size(), val_ds.size(), n_test);
   train::PatientSamplerOptions so;
   so.patients_per_batch = config.data.patients_per_batch;
   so.balance_classes = config.data.balance_classes;
@@ -333,8 +341,10 @@ std::vector<uchar> cam_png(const torch::Tensor& slice, const torch::Tensor& cam)
 }  // namespace
 
 std::vector<PatientScore> infer(const fs::path& run_or_checkpoint, const fs::path& input, const fs::path& output,
-                                bool force, bool skip_bad) {
-  if (!output.empty() && fs::exists(output) && !force) throw IoError(output.string() + ": exists; pass --force to replace it");
+                                bool force, bool skip_bad, const fs::path& slices_output) {
+  for (const fs::path& f : {output, slices_output}) {
+    if (!f.empty() && fs::exists(f) && !force) throw IoError(f.string() + ": exists; pass --force to replace it");
+  }
   if (!fs::is_directory(input)) throw IoError(input.string() + ": not a folder (one patient folder or a folder of them)");
   Loaded l = load_run(run_or_checkpoint, "best");
   // One patient folder holds DICOM files; a folder of patients holds folders only.
@@ -366,6 +376,13 @@ std::vector<PatientScore> infer(const fs::path& run_or_checkpoint, const fs::pat
     }
     detail::write_csv(output, t, force);
   }
+  if (!slices_output.empty()) {
+    CsvTable t({"patient_id", "slice", "probability"}, {});
+    for (const auto& s : scores) {
+      for (const auto& [z, p] : s.slice_probabilities) t.add_row({s.patient_id, std::to_string(z), num(p)});
+    }
+    detail::write_csv(slices_output, t, force);
+  }
   return scores;
 }
 
@@ -375,6 +392,14 @@ fs::path evaluate_run(const fs::path& run, const std::string& split, const fs::p
   std::vector<Patient> patients;
   std::string name = split;
   std::vector<std::string> problems;
+  std::size_t n_val = 0;
+  bool has_test = false;
+  if (fs::is_regular_file(run / "splits.csv")) {
+    for (const auto& p : read_splits(run / "splits.csv")) {
+      n_val += p.split == "val";
+      has_test = has_test || p.split == "test";
+    }
+  }
   if (!data.empty()) {
     DataOptions d = l.config.data;
     d.dir = fs::absolute(data).string();
@@ -382,11 +407,19 @@ fs::path evaluate_run(const fs::path& run, const std::string& split, const fs::p
     handle_problems(data.string(), problems, l.config.data.skip_bad);
     name = "external";
   } else {
-    if (split != "train" && split != "val" && split != "all") {
-      throw ValueError("--split must be train, val or all (or pass --data DIR), got '" + split + "'");
+    if (name.empty()) {
+      name = has_test ? "test" : "val";
+      if (!has_test) {
+        logger()->warn("{}: the run has no held-out test patients (trained with data.test = 0): evaluating the "
+                       "validation patients, on which the threshold and the best checkpoint were chosen",
+                       run.string());
+      }
+    }
+    if (name != "train" && name != "val" && name != "test" && name != "all") {
+      throw ValueError("--split must be train, val, test or all (or pass --data DIR), got '" + name + "'");
     }
     for (const auto& p : read_splits(run / "splits.csv")) {
-      if (split == "all" || p.split == split) patients.push_back(p);
+      if (name == "all" || p.split == name) patients.push_back(p);
     }
   }
   if (patients.empty()) throw ValueError(run.string() + ": no patients to evaluate in '" + name + "'");
@@ -395,9 +428,31 @@ fs::path evaluate_run(const fs::path& run, const std::string& split, const fs::p
   handle_problems(run.string(), problems, l.config.data.skip_bad);
   const auto scores = score(l, studies);
 
+  // Where the threshold comes from, said plainly: a threshold tuned on the patients it is then
+  // applied to makes sensitivity, specificity and F1 look better than they are.
+  const std::string rule = l.config.eval.threshold;
+  const std::string chosen = "threshold " + num(l.threshold) + " chosen by " + rule + " on the " + std::to_string(n_val) +
+                             " validation patients (stored in the checkpoint)";
+  std::string origin;
+  if (name == "test") {
+    origin = chosen + "; these held-out test patients took no part in training, the threshold or the checkpoint";
+  } else if (name == "val") {
+    origin = "threshold " + num(l.threshold) + " (" + rule + ") and the best checkpoint were tuned on these same " +
+             std::to_string(n_val) + " validation patients: an optimistic estimate" +
+             (has_test ? " (the held-out test split gives the honest one)"
+                       : " (the run has no held-out test split; train with data.test > 0 for one)");
+  } else if (name == "train") {
+    origin = chosen + "; these are the training patients: an optimistic estimate";
+  } else if (name == "all") {
+    origin = chosen + "; these patients include the training and validation patients: an optimistic estimate";
+  } else {
+    origin = chosen + " of the run; these external patients took no part in training";
+  }
+
   // Patient level: the honest number (one decision per patient, as used clinically).
   eval::EvaluationData pd;
   pd.task = eval::TaskKind::kBinary;
+  pd.split = name;
   eval::EvaluationData sd = pd;  // slice level: every slice labelled with its patient's label
   for (const auto& s : scores) {
     pd.ids.push_back(s.patient_id);
@@ -411,12 +466,11 @@ fs::path evaluate_run(const fs::path& run, const std::string& split, const fs::p
     }
   }
   pd.pred_names = sd.pred_names = {"probability"};
-  pd.description = "patients of '" + name + "': probability = sigmoid(max slice logit), threshold " +
-                   num(l.threshold) + " chosen on validation (" + l.config.eval.threshold + ")";
+  pd.description = "patients of '" + name + "': probability = sigmoid(max slice logit)";
   sd.description = "every scored slice, labelled with its patient's label (intervals resample patients)";
   eval::EvaluationOptions eo;
   eo.threshold = l.threshold;
-  eo.threshold_source = "validation (" + l.config.eval.threshold + "), stored in the checkpoint";
+  eo.threshold_source = origin;
   eo.bootstrap.resamples = l.config.eval.bootstrap;
   const eval::Evaluation pe = eval::evaluate(std::move(pd), eo);
   const eval::Evaluation se = eval::evaluate(std::move(sd), eo);
@@ -442,13 +496,26 @@ fs::path evaluate_run(const fs::path& run, const std::string& split, const fs::p
     const auto& b = se.metrics.at(k);
     side_by_side.push_back({a.label, fmt(a), fmt(b)});
     sj[k] = b.value.defined() ? nlohmann::json(b.value.value()) : nlohmann::json(nullptr);
+    if (b.ci) {
+      sj[std::string(k) + "_ci_low"] = b.ci->low.defined() ? nlohmann::json(b.ci->low.value()) : nlohmann::json(nullptr);
+      sj[std::string(k) + "_ci_high"] = b.ci->high.defined() ? nlohmann::json(b.ci->high.value()) : nlohmann::json(nullptr);
+    }
   }
+  sj["split"] = name;
+  sj["n_patients"] = se.num_patients();
+  sj["n_slices"] = se.num_rows();
+  sj["threshold"] = l.threshold;
+  sj["threshold_source"] = origin;
+  sj["interval_method"] = se.interval_method();
   std::ostringstream cmp;
   cmp << "| metric | patient level (n=" << pe.num_rows() << ") | slice level (n=" << se.num_rows() << ") |\n|---|---|---|\n";
   for (const auto& r : side_by_side) cmp << "| " << r[0] << " | " << r[1] << " | " << r[2] << " |\n";
   const Overwrite ow = force ? Overwrite::kAllow : Overwrite::kNever;
   write_file_atomic(dir / "slice_vs_patient.md",
-                    "# Patient level vs slice level (same threshold " + num(l.threshold) + ")\n\n" + cmp.str(), ow);
+                    "# Patient level vs slice level (same threshold " + num(l.threshold) + ")\n\n- Split: " + name +
+                        " (" + std::to_string(pe.num_rows()) + " patients)\n- Threshold: " + origin +
+                        "\n- Intervals: " + pe.interval_method() + "\n\n" + cmp.str(),
+                    ow);
   write_file_atomic(dir / "slice_metrics.json", sj.dump(2) + "\n", ow);
 
   // The highest-scoring slices with Grad-CAM overlays.

@@ -270,3 +270,34 @@ TEST_CASE("lumbar evaluate: an undefined AUC is null with its reason", "[tasks][
   CHECK(auc.row(0) == std::vector<std::string>{"spinal_canal_stenosis", "l1_l2", "2", "1", "1", "", ""});
   CHECK_THAT(read_file(tmp / "a" / "eval" / "report.md"), Contains("n/a"));
 }
+
+TEST_CASE("lumbar evaluate: prior-only baseline from the training folds, and the report's split", "[tasks][lumbar]") {
+  test::TempDir tmp;
+  // Six studies, folds by parity. A cell's labels over studies 1, 3, 5 are (1+c+l), (c+l), (2+c+l)
+  // mod 3: every grade once, so fold 0's prior (from fold 1) is (1+1, 1+1, 1+1)/6 = uniform, and
+  // the same for fold 1. Uniform probabilities give ln 3 for each condition's weighted log loss
+  // and for any_severe_spinal (every study has a severe spinal level; max severe prob = 1/3).
+  write_run(tmp / "run", synthetic_rows(6, true));
+  evaluate_runs({tmp / "run"}, {}, 0, 1, false);
+  const auto j = nlohmann::json::parse(read_file(tmp / "run" / "eval" / "metrics.json"));
+  CHECK(j["prior_score"].get<double>() == Approx(std::log(3.0)).epsilon(1e-12));
+  CHECK(j["score"].get<double>() < j["prior_score"].get<double>());  // the "perfect" run beats it
+  CHECK(j["split"] == "out-of-fold");
+  CHECK(j["n_patients"] == 6);
+  CHECK_THAT(j["threshold_source"].get<std::string>(), Contains("none"));
+  CHECK_THAT(j["interval_method"].get<std::string>(), Contains("none"));
+  CHECK_THAT(read_file(tmp / "run" / "eval" / "report.md"), Contains("Prior-only baseline") &&
+                                                               Contains("- Split: out-of-fold (6 studies"));
+
+  // One fold only: the training folds' labels are not known, so no prior.
+  std::vector<OofRow> one;
+  for (const auto& r : synthetic_rows(6, true)) {
+    if (r.fold == 0) one.push_back(r);
+  }
+  fs::create_directories(tmp / "single" / "fold_0");
+  write_oof(tmp / "single" / "fold_0" / "oof.csv", one, false);
+  evaluate_runs({tmp / "single"}, {}, 0, 1, false);
+  const auto s = nlohmann::json::parse(read_file(tmp / "single" / "eval" / "metrics.json"));
+  CHECK(s["prior_score"].is_null());
+  CHECK_THAT(s["undefined"]["prior_score"].get<std::string>(), Contains("at least two folds"));
+}

@@ -36,7 +36,7 @@ TEST_CASE("MAX pooling: one logit per patient, gradient only through each patien
   CHECK_THROWS_AS(metastasis::max_pool_patients(logits, {"A"}), ValueError);
 }
 
-TEST_CASE("metastasis splits: 20 % of each class to validation, seeded", "[tasks][metastasis]") {
+TEST_CASE("metastasis splits: train/val/test by patient, stratified by label, seeded", "[tasks][metastasis]") {
   std::vector<metastasis::Patient> p;
   for (int i = 0; i < 30; ++i) {
     metastasis::Patient x;
@@ -44,18 +44,50 @@ TEST_CASE("metastasis splits: 20 % of each class to validation, seeded", "[tasks
     x.label = i < 10 ? 1 : 0;
     p.push_back(x);
   }
-  auto q = p;
-  metastasis::assign_splits(p, 0.2, 5);
-  metastasis::assign_splits(q, 0.2, 5);
-  std::map<std::pair<int, std::string>, int> n;
-  for (std::size_t i = 0; i < p.size(); ++i) {
-    ++n[{p[i].label, p[i].split}];
-    CHECK(p[i].split == q[i].split);
+  SECTION("test share 0: the 80/20 train/validation split") {
+    auto q = p;
+    metastasis::assign_splits(p, 0.2, 0.0, 5);
+    metastasis::assign_splits(q, 0.2, 0.0, 5);
+    std::map<std::pair<int, std::string>, int> n;
+    for (std::size_t i = 0; i < p.size(); ++i) {
+      ++n[{p[i].label, p[i].split}];
+      CHECK(p[i].split == q[i].split);
+    }
+    CHECK(n[{1, "val"}] == 2);
+    CHECK(n[{1, "train"}] == 8);
+    CHECK(n[{0, "val"}] == 4);
+    CHECK(n[{0, "train"}] == 16);
+    CHECK(n[{0, "test"}] + n[{1, "test"}] == 0);
   }
-  CHECK(n[{1, "val"}] == 2);
-  CHECK(n[{1, "train"}] == 8);
-  CHECK(n[{0, "val"}] == 4);
-  CHECK(n[{0, "train"}] == 16);
+  SECTION("60/20/20, no patient in two splits, input order irrelevant") {
+    auto q = p;
+    std::reverse(q.begin(), q.end());
+    metastasis::assign_splits(p, 0.2, 0.2, 5);
+    metastasis::assign_splits(q, 0.2, 0.2, 5);
+    std::map<std::string, std::string> split_q;
+    for (const auto& x : q) split_q[x.patient_id] = x.split;
+    std::map<std::pair<int, std::string>, int> n;
+    for (const auto& x : p) {
+      ++n[{x.label, x.split}];
+      CHECK(split_q[x.patient_id] == x.split);
+    }
+    CHECK(n[{1, "test"}] == 2);
+    CHECK(n[{1, "val"}] == 2);
+    CHECK(n[{1, "train"}] == 6);
+    CHECK(n[{0, "test"}] == 4);
+    CHECK(n[{0, "val"}] == 4);
+    CHECK(n[{0, "train"}] == 12);
+    // Another seed gives another split.
+    auto r = p;
+    for (auto& x : r) x.split.clear();
+    metastasis::assign_splits(r, 0.2, 0.2, 6);
+    bool differs = false;
+    for (std::size_t i = 0; i < r.size(); ++i) differs = differs || r[i].split != p[i].split;
+    CHECK(differs);
+  }
+  SECTION("fractions that leave no training patient are refused") {
+    CHECK_THROWS_WITH(metastasis::assign_splits(p, 0.6, 0.4, 5), Catch::Contains("leave training patients"));
+  }
 }
 
 TEST_CASE("scan_data lists every bad patient and picks the CT series", "[tasks][metastasis]") {
