@@ -84,6 +84,7 @@ std::vector<std::optional<SliceStudy>> cached_slice_studies(const std::filesyste
       s.patient_id = in.patient_id;
       s.slices = study_slices(in.patient_id, study, slices);
       s.data = study.data;
+      s.mask = study.mask;
       out.back() = std::move(s);
     } catch (const ValueError& e) {
       problems.push_back(e.what());  // names the patient already

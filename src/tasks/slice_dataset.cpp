@@ -51,9 +51,30 @@ train::Sample StudySliceDataset::get(std::size_t index, uint64_t seed) const {
   train::Sample out;
   out.input = preprocess::stack_slices(st.data, z, options_.context, options_.step);
   if (augment) {
-    preprocess::AugmentSample a{out.input.clone(), {}};
+    const torch::Tensor original = out.input;
+    torch::Tensor inside;  // [C', H, W] bool, the mask of each input channel's slice
+    if (st.mask.defined()) {
+      const torch::Tensor m = st.mask.to(torch::kFloat32).unsqueeze(0).expand({st.data.size(0), -1, -1, -1});
+      inside = preprocess::stack_slices(m, z, options_.context, options_.step).ne(0);
+    }
+    preprocess::AugmentSample a{original.clone(), inside.defined() ? inside.to(torch::kUInt8) : torch::Tensor()};
     policy_->apply(a, st.label, rng);
     out.input = a.image;
+    if (inside.defined()) {
+      // Intensity transforms such as blur, sharpening and CLAHE reach across the brain's edge; the
+      // background (set to a constant by brain extraction) must not carry them, or the model
+      // could learn the class from the background's texture, which the class-conditional policy
+      // makes differ between classes.
+      const torch::Tensor moved = a.mask.ne(0);
+      torch::Tensor fill = original.clone();
+      if (!torch::equal(moved, inside)) {
+        const torch::Tensor outside = inside.logical_not();
+        const torch::Tensor count = outside.sum({1, 2}, true).clamp_min(1);
+        const torch::Tensor background = (original * outside).sum({1, 2}, true) / count;  // per channel
+        fill = torch::where(inside & moved.logical_not(), background.expand_as(original), original);
+      }
+      out.input = torch::where(moved, out.input, fill);
+    }
   }
   out.input = out.input.contiguous();
   out.target = st.target;

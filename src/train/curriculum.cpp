@@ -58,10 +58,44 @@ std::vector<std::string> Curriculum::trainable_at(int epoch, const torch::nn::Mo
   return names;
 }
 
+void Curriculum::check_patterns(const torch::nn::Module& module) const {
+  if (stages_.empty()) return;
+  std::vector<std::string> names;
+  for (const auto& p : module.named_parameters(true)) names.push_back(p.key());
+  auto any = [&](const std::string& pattern) {
+    return std::any_of(names.begin(), names.end(), [&](const std::string& n) { return matches(n, {pattern}); });
+  };
+  auto top_level = [&] {
+    std::vector<std::string> top;
+    for (const auto& c : module.named_children()) top.push_back(c.key());
+    for (const auto& p : module.named_parameters(false)) top.push_back(p.key());
+    std::string list;
+    for (const auto& t : top) list += (list.empty() ? "" : ", ") + t;
+    return list.empty() ? std::string("(none)") : list;
+  };
+  for (std::size_t i = 0; i < stages_.size(); ++i) {
+    const CurriculumStage& st = stages_[i];
+    const std::string where = "curriculum stage " + std::to_string(i + 1) + " '" + st.name + "': ";
+    for (const auto& t : st.trainable) {
+      if (!any(t)) {
+        throw ConfigError(where + "trainable pattern '" + t + "' matches no parameter of the model (patterns are " +
+                          "name prefixes, or '*'); the model's top-level names are: " + top_level());
+      }
+    }
+    for (const auto& [prefix, lr] : st.lr) {
+      if (!prefix.empty() && !any(prefix)) {
+        throw ConfigError(where + "lr prefix '" + prefix + "' matches no parameter of the model; the model's " +
+                          "top-level names are: " + top_level());
+      }
+    }
+  }
+}
+
 std::vector<double> Curriculum::apply(int epoch, torch::nn::Module& module, const ParamGroups& groups,
                                       double default_lr) const {
   std::vector<double> lrs(groups.prefixes.size() + 1, default_lr);
   if (stages_.empty()) return lrs;
+  check_patterns(module);
   const CurriculumStage& st = stages_[stage_at(epoch)];
   for (auto& p : module.named_parameters(true)) {
     const bool train = matches(p.key(), st.trainable);

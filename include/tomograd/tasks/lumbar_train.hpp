@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "tomograd/core/volume.hpp"
+#include "tomograd/models/model.hpp"
 #include "tomograd/tasks/lumbar.hpp"
 #include "tomograd/tasks/training_sections.hpp"
 
@@ -158,6 +159,23 @@ using LevelPoints = std::array<std::optional<Vec3>, 25>;
 
 /// The labelled points of @p study from the dataset's coordinates (on the study's loaded series).
 LevelPoints labelled_points(const LumbarDataset& dataset, const StudyImages& study);
+
+// ---- Model and loss pieces ------------------------------------------------------------------
+
+/// The classifier on a batch of studies: [N, 25, 3] logits (condition-major: index condition * 5
+/// + level). With shared levels (in.model_tasks() == 5) the five levels' channel blocks of @p x
+/// go through the backbone as five images, each with its level as a one-hot metadata vector;
+/// otherwise @p meta (volume: slice thickness and pixel spacing, or undefined) is fused by the
+/// model's head.
+torch::Tensor run_model(models::Model& model, const torch::Tensor& x, const torch::Tensor& meta,
+                        const InputOptions& in);
+
+/// The adjacent-level consistency term (config key `consistency`): with p = softmax(outputs)
+/// over the 3 grades and e = p_moderate + 2 p_severe the expected grade of each of the 25 cells
+/// (outputs [N, 25, 3], or anything that reshapes to [N, 5 conditions, 5 levels, 3]), the mean of
+/// (e[condition, level + 1] - e[condition, level])² over N x 5 conditions x 4 level pairs.
+/// Differentiable; the batch is not used.
+torch::Tensor adjacent_level_consistency(const torch::Tensor& outputs, const train::Batch& batch);
 
 // ---- Commands -------------------------------------------------------------------------------
 

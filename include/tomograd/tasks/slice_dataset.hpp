@@ -20,6 +20,9 @@ namespace tomograd::tasks {
 struct SliceStudy {
   std::string patient_id;
   torch::Tensor data;           ///< [C,D,H,W] float32 (PreprocessedStudy::data)
+  /// uint8 [D,H,W] brain mask (PreprocessedStudy::mask), undefined without brain extraction.
+  /// When set, augmentation changes only voxels inside it (the background stays as it was).
+  torch::Tensor mask;
   std::vector<int64_t> slices;  ///< centre slices to sample (select_slices())
   torch::Tensor target;         ///< [T] labels (float for regression, int64 class ids); may be undefined
   std::string label;            ///< the label as written in the manifest, picks the augmentation policy
@@ -33,6 +36,10 @@ std::vector<int64_t> study_slices(const std::string& patient_id, const preproces
                                   const preprocess::SliceOptions& options);
 
 /// Samples = (study, centre slice) pairs in study order. Inputs are [C·(2·context+1), H, W].
+/// Augmentation follows the study's label (class-conditional policy); for a study with a mask
+/// every voxel outside the mask of its slice keeps its preprocessed value (after a spatial
+/// transform, the mask moved with the image decides, and the background value fills what the
+/// brain left).
 class StudySliceDataset : public train::Dataset {
  public:
   /// @param policy augmentation (jitter + transforms) applied per sample; null = none (evaluation).

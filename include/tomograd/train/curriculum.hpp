@@ -32,9 +32,15 @@ class Curriculum {
   const std::vector<CurriculumStage>& stages() const { return stages_; }
   /// Every lr prefix used by any stage (to build matching param groups).
   std::vector<std::string> lr_prefixes() const;
+  /// Checks every stage against @p module: each `trainable` pattern and each `lr` prefix must
+  /// match at least one parameter name (a typo would otherwise leave layers silently frozen, or
+  /// at the default rate). Throws ConfigError naming the stage and the pattern and listing the
+  /// module's top-level names.
+  void check_patterns(const torch::nn::Module& module) const;
   /// Freezes/unfreezes parameters for @p epoch (frozen: requires_grad false and gradient reset,
   /// so they get no gradient and no optimizer state) and sets per-group base rates.
-  /// Returns the base learning rate of each param group for that epoch.
+  /// Returns the base learning rate of each param group for that epoch. Calls check_patterns()
+  /// first, so a pattern that matches nothing stops training at its start, not at its stage.
   std::vector<double> apply(int epoch, torch::nn::Module& module, const ParamGroups& groups, double default_lr) const;
   /// Names of the parameters trainable at @p epoch.
   std::vector<std::string> trainable_at(int epoch, const torch::nn::Module& module) const;

@@ -347,8 +347,9 @@ class ItemDataset : public train::Dataset {
     std::uniform_real_distribution<double> u(0.0, 1.0);
     const bool labelled = augment_ && it.labelled.defined() && u(rng) >= in_.predicted_points;
     const torch::Tensor& source = labelled ? it.labelled : it.input;
-    std::uniform_int_distribution<int64_t> shift(0, 2 * margin_);
-    const int64_t dy = augment_ ? shift(rng) : margin_, dx = augment_ ? shift(rng) : margin_;
+    // uniform_below, not std::uniform_int_distribution (whose draws differ between standard libraries).
+    auto shift = [&] { return static_cast<int64_t>(uniform_below(rng, static_cast<uint64_t>(2 * margin_ + 1))); };
+    const int64_t dy = augment_ ? shift() : margin_, dx = augment_ ? shift() : margin_;
     const int64_t h = source.size(-2) - 2 * margin_, w = source.size(-1) - 2 * margin_;
     torch::Tensor x = source.narrow(-2, dy, h).narrow(-1, dx, w).clone();
     if (augment_ && in_.rotate_deg > 0) {
@@ -396,9 +397,8 @@ class ItemDataset : public train::Dataset {
   int64_t margin_;
 };
 
-/// The model on a batch of studies: [N, 25, 3] logits (condition-major). With shared levels the
-/// five levels' channel blocks go through the backbone as five images, each with its level as a
-/// one-hot metadata vector.
+}  // namespace
+
 torch::Tensor run_model(models::Model& model, const torch::Tensor& x, const torch::Tensor& meta, const InputOptions& in) {
   if (in.model_tasks() == 25) return model.forward(x, meta).reshape({-1, 25, 3});
   const int64_t n = x.size(0);
@@ -406,6 +406,8 @@ torch::Tensor run_model(models::Model& model, const torch::Tensor& x, const torc
   const torch::Tensor out = model.forward(x.reshape({n * 5, x.size(1) / 5, x.size(2), x.size(3)}), levels);
   return out.reshape({n, 5, 5, 3}).permute({0, 2, 1, 3}).reshape({n, 25, 3});  // [level][condition] -> [condition][level]
 }
+
+namespace {
 
 /// Competition rows of labelled cells from [N,25,3] probabilities.
 std::vector<eval::LumbarRow> competition_rows(const torch::Tensor& prob, const std::vector<std::string>& ids,
@@ -436,13 +438,15 @@ std::map<std::string, double> score_metrics(const eval::LumbarScore& s) {
           {"val_any_severe_spinal", v(s.any_severe_spinal)}};
 }
 
-/// Adjacent levels of a condition tend to share their grade: the mean squared difference of the
-/// expected grade (p_moderate + 2 p_severe) between neighbouring levels.
+}  // namespace
+
 torch::Tensor adjacent_level_consistency(const torch::Tensor& outputs, const train::Batch&) {
   const torch::Tensor p = torch::softmax(outputs.reshape({-1, 5, 5, 3}), -1);
   const torch::Tensor e = p.select(-1, 1) + 2 * p.select(-1, 2);  // [N, condition, level]
   return (e.slice(2, 1, 5) - e.slice(2, 0, 4)).pow(2).mean();
 }
+
+namespace {
 
 /// Loads the studies of @p ids in parallel (progress bar), calling @p fn(index, study).
 void for_each_study(const LumbarDataset& ds, const std::vector<std::string>& ids, int threads, const std::string& what,
