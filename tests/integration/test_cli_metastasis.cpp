@@ -4,11 +4,13 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <map>
 
 #include "support/fixtures.hpp"
 #include "tomograd/core/atomic_file.hpp"
 #include "tomograd/core/csv.hpp"
 #include "tomograd/io/dicom.hpp"
+#include "tomograd/tasks/metastasis_synth.hpp"
 
 using namespace tomograd;
 namespace fs = std::filesystem;
@@ -125,4 +127,109 @@ TEST_CASE("metastasis train: bad inputs listed, or skipped with --skip-bad", "[c
   INFO(r.err);
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.err, Catch::Contains("skipping 2 bad input(s)"));
+}
+
+namespace {
+
+/// A 20-slice head CT whose only lesion lies within one slice: thick slices (8 mm) and a lesion
+/// of 7.5 mm centred in slice @p lesion_slice, in the parenchyma. Returns the lesion's slice.
+int write_one_slice_lesion_patient(const fs::path& dir, int lesion_slice) {
+  tasks::MetastasisPhantomParams p;
+  p.size = 128;
+  p.slices = 20;
+  p.slice_spacing_mm = 8.0;
+  p.noise_hu = 4.0;
+  p.seed = 77;
+  // Find a parenchyma voxel on the slice with parenchyma all around it (7 x 7 voxels, 13 mm).
+  const tasks::MetastasisPhantom plain = tasks::render_metastasis_phantom(p);
+  const torch::Tensor par = plain.parenchyma_mask[lesion_slice].to(torch::kFloat32).unsqueeze(0).unsqueeze(0);
+  const torch::Tensor full = torch::avg_pool2d(par, 7, 1, 3)[0][0].ge(0.999) & par[0][0].ne(0);
+  const torch::Tensor where = full.nonzero();
+  REQUIRE(where.size(0) > 0);
+  const auto pick = where[where.size(0) / 2];
+  tasks::MetastasisLesion l;
+  l.center_lps_mm = plain.volume.index_to_lps(lesion_slice, pick[0].item<double>(), pick[1].item<double>());
+  l.diameter_mm = 7.5;
+  l.kind = tasks::LesionKind::kHyperdense;
+  l.rim_hu = 45.0;
+  p.lesions = {l};
+  const tasks::MetastasisPhantom ph = tasks::render_metastasis_phantom(p);
+  // The lesion is confined to one slice.
+  const torch::Tensor per_slice = ph.lesion_mask.sum({1, 2});
+  for (int z = 0; z < 20; ++z) CHECK((per_slice[z].item<int64_t>() > 0) == (z == lesion_slice));
+  io::DicomWriteOptions w;
+  w.modality = "CT";
+  w.patient_id = "ONESLICE";
+  w.rescale_intercept = -1024.0;
+  w.rescale_slope = 1.0;
+  io::write_dicom_series(ph.volume, dir, w);
+  return lesion_slice;
+}
+
+}  // namespace
+
+// The pipeline must learn, and MAX pooling must decide. Seeded. Hidden ([.]) until its settings
+// are measured to pass within about 90 s on 2 cores: run it with tests_cli "[learning]".
+TEST_CASE("metastasis learns: test AUC >= 0.9, and one lesion on one slice of twenty is found by MAX pooling",
+          "[cli][metastasis][learning][.]") {
+  test::TempDir tmp;
+  auto r = run_command(tomograd_app() + " -q synth metastasis --out " + q(tmp / "data") +
+                       " --patients 40 --scale 0.125 --seed 12");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const fs::path run = tmp / "run";
+  r = run_command(met_app() + " -q train --config " + config() + " --data " + q(tmp / "data") + " --out " + q(run) +
+                  " --set data.cache_dir=" + q(tmp / "cache") +
+                  " --set preprocess.resize.height=64 --set preprocess.resize.width=64 --set model.arch=simple_cnn"
+                  " --set 'model.simple_cnn={widths: [16, 32, 64, 64], input_size: [64, 64], hidden: 64}'"
+                  " --set model.head.hidden=0 --set model.head.dropout=0.0 --set augment.enabled=false"
+                  " --set train.epochs=12 --set train.loader.workers=0 --set eval.bootstrap=100 --set eval.top_slices=2"
+                  " --set data.val=0.25 --set data.test=0.25 --set optim.lr=1e-3"
+                  " --set \"curriculum=[{name: all, from_epoch: 0, trainable: ['*'], lr: {'': 1.0e-3}}]\"");
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  // Held-out test patients, stratified: none of them trained or chose the threshold.
+  const CsvTable splits = CsvTable::read(run / "splits.csv");
+  std::map<std::string, int> n;
+  for (const auto& s : splits.strings("split")) ++n[s];
+  CHECK(n["test"] > 0);
+  CHECK(n["val"] > 0);
+
+  r = run_command(met_app() + " -q evaluate " + q(run));  // default: the test patients
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto m = nlohmann::json::parse(read_file(run / "eval" / "test" / "metrics.json"));
+  CHECK(m["split"] == "test");
+  CHECK(m["n_patients"].get<int>() == n["test"]);
+  CHECK_THAT(m["threshold_source"].get<std::string>(), Catch::Contains("validation patients") &&
+                                                          Catch::Contains("took no part"));
+  CHECK_THAT(m["interval_method"].get<std::string>(), Catch::Contains("percentile bootstrap"));
+  const double auc = m["auc"].get<double>();
+  INFO("patient-level test AUC " << auc);
+  CHECK(auc >= 0.9);
+
+  // One lesion, on one slice of twenty.
+  const int lesion = write_one_slice_lesion_patient(tmp / "one" / "ONESLICE", 9);
+  r = run_command(met_app() + " -q infer " + q(run) + " --input " + q(tmp / "one" / "ONESLICE") + " --slices " +
+                  q(tmp / "slices.csv"));
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("metastasis suspected"));
+  const double threshold = nlohmann::json::parse(read_file(run / "checkpoints" / "best.json"))["threshold"].get<double>();
+  const CsvTable sl = CsvTable::read(tmp / "slices.csv");
+  const auto z = sl.numbers("slice"), prob = sl.numbers("probability");
+  double mean = 0, max = 0;
+  int arg = -1;
+  for (std::size_t i = 0; i < prob.size(); ++i) {
+    mean += prob[i] / static_cast<double>(prob.size());
+    if (prob[i] > max) {
+      max = prob[i];
+      arg = static_cast<int>(z[i]);
+    }
+  }
+  INFO("threshold " << threshold << ", max " << max << " at slice " << arg << ", mean " << mean << " over "
+                    << prob.size() << " slices");
+  CHECK(arg == lesion);         // the slice that decided is the lesion's
+  CHECK(max >= threshold);      // MAX pooling: positive
+  CHECK(mean < threshold);      // the mean of the slice probabilities would have missed it
 }
