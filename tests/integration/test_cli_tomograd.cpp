@@ -112,6 +112,53 @@ TEST_CASE("tomograd convert DICOM -> NIfTI -> DICOM keeps values and geometry", 
   CHECK_THAT(bad_enc.err, Catch::Contains("unknown DICOM encoding"));
 }
 
+TEST_CASE("tomograd convert keeps integer DICOM data as integers unless --dtype float32", "[cli]") {
+  test::TempDir tmp;
+  const Volume v = ct_volume();
+  io::write_dicom_series(v, tmp / "dcm");
+  const std::string in = shell_quote((tmp / "dcm").string());
+  // NIfTI-1 datatype code (int16 at byte 70): 4 = int16, 16 = float32.
+  auto datatype_code = [](const fs::path& nii) {
+    const std::string b = read_file(nii);
+    REQUIRE(b.size() > 72);
+    return static_cast<unsigned char>(b[70]) | (static_cast<unsigned char>(b[71]) << 8);
+  };
+  const int64_t n = v.data().numel();
+  for (const std::string threads : {"1", "2"}) {
+    const fs::path out = tmp / ("default" + threads + ".nii");
+    auto r = run_command(app() + " convert " + in + " " + shell_quote(out.string()) + " --threads " + threads);
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(datatype_code(out) == 4);
+    CHECK(fs::file_size(out) == static_cast<std::uintmax_t>(352 + 2 * n));  // half the bytes of float32
+    CHECK(torch::equal(io::read_nifti(out).data(), v.data()));
+  }
+  auto f = run_command(app() + " convert " + in + " " + shell_quote((tmp / "f.nii").string()) + " --dtype float32");
+  REQUIRE(f.exit_code == 0);
+  CHECK(datatype_code(tmp / "f.nii") == 16);
+  CHECK(fs::file_size(tmp / "f.nii") == static_cast<std::uintmax_t>(352 + 4 * n));
+  CHECK(torch::equal(io::read_nifti(tmp / "f.nii").data(), v.data()));
+  for (const std::string level : {"1", "9"}) {
+    const fs::path out = tmp / ("l" + level + ".nii.gz");
+    auto r = run_command(app() + " convert " + in + " " + shell_quote(out.string()) + " --gzip-level " + level);
+    REQUIRE(r.exit_code == 0);
+    CHECK(torch::equal(io::read_nifti(out).data(), v.data()));
+  }
+  auto bad = run_command(app() + " convert " + in + " " + shell_quote((tmp / "x.nii.gz").string()) +
+                         " --gzip-level 12");
+  CHECK(bad.exit_code != 0);
+  CHECK_THAT(bad.err, Catch::Contains("--gzip-level"));
+  CHECK_FALSE(fs::exists(tmp / "x.nii.gz"));
+  auto bad_type = run_command(app() + " convert " + in + " " + shell_quote((tmp / "y.nii").string()) +
+                              " --dtype rgb24");
+  CHECK(bad_type.exit_code != 0);
+  CHECK_THAT(bad_type.err, Catch::Contains("unknown NIfTI datatype 'rgb24'") && Catch::Contains("auto"));
+  CHECK_FALSE(fs::exists(tmp / "y.nii"));
+  auto help = run_command(app() + " convert --help");
+  CHECK_THAT(help.out, Catch::Contains("--gzip-level") && Catch::Contains("default: auto") &&
+                           Catch::Contains("--threads"));
+}
+
 TEST_CASE("tomograd export-png writes one windowed PNG per slice", "[cli]") {
   test::TempDir tmp;
   io::DicomWriteOptions o;
