@@ -62,7 +62,7 @@ int convert(int argc, char** argv) {
   w.datatype = io::NiftiDataType::kAuto;
   w.overwrite = Overwrite::kAllow;
   w.threads = argc > 5 ? std::atoi(argv[5]) : 0;
-  w.gzip_level = argc > 6 ? std::atoi(argv[6]) : 6;
+  w.gzip_level = argc > 6 ? std::atoi(argv[6]) : 1;
   io::DicomReadOptions r;
   r.threads = w.threads;
   r.show_progress = false;

@@ -34,7 +34,7 @@ struct NiftiWriteOptions {
   int version = 1;                        ///< 1 (NIfTI-1) or 2 (NIfTI-2)
   NiftiDataType datatype = NiftiDataType::kFloat32;
   Overwrite overwrite = Overwrite::kNever;
-  int gzip_level = 6;                     ///< zlib level 0..9 for ".gz" names
+  int gzip_level = 1;                     ///< zlib level 0..9 for ".gz" names (1: fastest; see docs/formats.md)
   int threads = 0;                        ///< conversion and compression threads; 0 = all cores
 };
 
