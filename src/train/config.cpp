@@ -43,7 +43,8 @@ OptimOptions read_optim_options(ConfigReader& r) {
       .get("weight_decay", o.weight_decay)
       .get("momentum", o.momentum)
       .get("nesterov", o.nesterov)
-      .get("eps", o.eps);
+      .get("eps", o.eps)
+      .get("foreach", o.foreach);
   // PyTorch spells the Adam coefficients as one pair, so configs do too.
   std::vector<double> betas;
   r.get("betas", betas);
@@ -90,6 +91,7 @@ TrainOptions read_train_options(ConfigReader& r) {
       .get("channels_last", o.channels_last)
       .get("deterministic", o.deterministic)
       .get("freeze_batchnorm", o.freeze_batchnorm)
+      .get("sync_batchnorm", o.sync_batchnorm)
       .get("seed", o.seed)
       .get("show_progress", o.show_progress);
 

@@ -66,14 +66,27 @@ torch::Tensor GradScaler::scale(const torch::Tensor& loss) const { return enable
 bool GradScaler::unscale(torch::optim::Optimizer& optimizer) {
   if (!enabled_) return true;
   if (unscaled_) return !found_inf_;
-  found_inf_ = false;
   torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> grads;
   for (auto& group : optimizer.param_groups()) {
     for (auto& p : group.params()) {
-      if (!p.grad().defined()) continue;
-      p.mutable_grad().div_(scale_);
-      if (!torch::isfinite(p.grad()).all().item<bool>()) found_inf_ = true;
+      if (p.grad().defined()) grads.push_back(p.grad());
     }
+  }
+  found_inf_ = false;
+  if (!grads.empty()) {
+    // One fused kernel unscales every gradient and flags inf/NaN on the device, then a single
+    // device-to-host read (torch.cuda.amp.GradScaler does the same). LibTorch 1.13 has that kernel
+    // for CUDA only; on the CPU the same result comes from a loop that still reads back once.
+    const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(grads.front().device());
+    torch::Tensor found = torch::zeros({1}, options);
+    if (grads.front().is_cuda()) {
+      at::_amp_foreach_non_finite_check_and_unscale_(grads, found, torch::full({1}, 1.0 / scale_, options));
+    } else {
+      at::_foreach_mul_(grads, 1.0 / scale_);
+      for (const auto& g : grads) found.add_(torch::isfinite(g).logical_not().any());
+    }
+    found_inf_ = found.item<float>() > 0;
   }
   unscaled_ = true;
   return !found_inf_;
@@ -100,6 +113,8 @@ bool GradScaler::step(torch::optim::Optimizer& optimizer) {
 }
 
 void to_channels_last(torch::nn::Module& module) {
+  // Parameters, buffers and their gradients keep this layout: LibTorch's convolutions return
+  // channels_last outputs for channels_last inputs and weights, on the CPU (oneDNN) and on CUDA.
   torch::NoGradGuard no_grad;
   for (auto& p : module.parameters(true)) {
     if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));

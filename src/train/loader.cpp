@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <map>
@@ -9,11 +10,14 @@
 #include <thread>
 
 #include "tomograd/core/random.hpp"
+#include "tomograd/train/distributed.hpp"
 
 namespace tomograd::train {
 
 struct DataLoader::State {
-  BatchPlan plan;
+  BatchPlan plan;                  // this rank's part of each global batch
+  std::vector<std::size_t> global_sizes;
+  double wait_seconds = 0.0;
   int epoch = 0;
   std::size_t next_to_claim = 0;   // next batch a worker will load
   std::size_t next_to_yield = 0;   // next batch the consumer receives
@@ -45,6 +49,7 @@ DataLoader::~DataLoader() {
 
 namespace {
 Batch load_batch(const Dataset& dataset, const std::vector<std::size_t>& indices, uint64_t seed, int epoch, bool pin) {
+  if (indices.empty()) return Batch{};  // a data-parallel rank's empty share of a global batch
   std::vector<Sample> samples;
   samples.reserve(indices.size());
   for (std::size_t i : indices) samples.push_back(dataset.get(i, DataLoader::sample_seed(seed, epoch, i)));
@@ -63,7 +68,9 @@ std::size_t DataLoader::start_epoch(int epoch) {
     for (auto& t : state_->threads) t.join();
   }
   state_ = std::make_unique<State>();
-  state_->plan = sampler_.plan(epoch);
+  BatchPlan global = sampler_.plan(epoch);
+  for (const auto& b : global) state_->global_sizes.push_back(b.size());
+  state_->plan = shard_plan(global, options_.rank, options_.world_size, options_.keep_patients ? &dataset_ : nullptr);
   state_->epoch = epoch;
   State* s = state_.get();
   const std::size_t prefetch = static_cast<std::size_t>(std::max(1, options_.prefetch));
@@ -102,13 +109,17 @@ bool DataLoader::next(Batch& batch) {
   State* s = state_.get();
   if (!s) return false;
   if (s->next_to_yield >= s->plan.size()) return false;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto waited = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   if (options_.workers <= 0) {
     batch = load_batch(dataset_, s->plan[s->next_to_yield], options_.seed, s->epoch, options_.pin_memory);
     ++s->next_to_yield;
+    s->wait_seconds += waited();
     return true;
   }
   std::unique_lock<std::mutex> lock(s->mutex);
   s->cv.wait(lock, [&] { return s->ready.count(s->next_to_yield) > 0 || (s->error && s->error_batch <= s->next_to_yield); });
+  s->wait_seconds += waited();
   auto it = s->ready.find(s->next_to_yield);
   if (it == s->ready.end()) std::rethrow_exception(s->error);
   batch = std::move(it->second);
@@ -125,5 +136,16 @@ std::size_t DataLoader::epoch_samples() const {
   for (const auto& b : state_->plan) n += b.size();
   return n;
 }
+
+std::size_t DataLoader::global_epoch_samples() const {
+  if (!state_) return 0;
+  std::size_t n = 0;
+  for (std::size_t s : state_->global_sizes) n += s;
+  return n;
+}
+
+std::size_t DataLoader::global_batch_size(std::size_t b) const { return state_ ? state_->global_sizes.at(b) : 0; }
+
+double DataLoader::wait_seconds() const { return state_ ? state_->wait_seconds : 0.0; }
 
 }  // namespace tomograd::train

@@ -3,8 +3,81 @@
 #include <cmath>
 
 #include "tomograd/core/error.hpp"
+#include "tomograd/core/torch_compat.hpp"
 
 namespace tomograd::train {
+
+namespace {
+
+/// Adam (kDecoupled = false) or AdamW (true) whose step() updates each parameter group with
+/// multi-tensor operations. Same arithmetic, state type and serialization as LibTorch's own
+/// class (torch/csrc/api/src/optim/adam.cpp, adamw.cpp in 1.13), so checkpoints are interchangeable.
+/// Per-parameter step counts (a layer unfrozen later starts at step 1) go in as scalar lists.
+template <class Base, class Options, class State, bool kDecoupled>
+class ForeachAdam : public Base {
+ public:
+  using Base::Base;
+
+  torch::Tensor step(torch::optim::Optimizer::LossClosure closure = nullptr) override {
+    for (auto& group : this->param_groups()) {
+      if (static_cast<Options&>(group.options()).amsgrad()) return Base::step(std::move(closure));
+    }
+    torch::NoGradGuard no_grad;
+    torch::Tensor loss;
+    if (closure) {
+      at::AutoGradMode enable_grad(true);
+      loss = closure();
+    }
+    for (auto& group : this->param_groups()) {
+      const auto& o = static_cast<const Options&>(group.options());
+      const double lr = o.lr(), beta1 = std::get<0>(o.betas()), beta2 = std::get<1>(o.betas());
+      std::vector<torch::Tensor> params, grads, exp_avg, exp_avg_sq;
+      std::vector<c10::Scalar> step_size, bias2_sqrt;
+      for (auto& p : group.params()) {
+        if (!p.grad().defined()) continue;
+        TORCH_CHECK(!p.grad().is_sparse(), "Adam/AdamW do not support sparse gradients");
+        auto& slot = this->state()[compat::optimizer_state_key(p)];
+        if (!slot) {
+          auto s = std::make_unique<State>();
+          s->step(0);
+          s->exp_avg(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+          s->exp_avg_sq(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+          slot = std::move(s);
+        }
+        auto& s = static_cast<State&>(*slot);
+        s.step(s.step() + 1);
+        const double bias1 = 1 - std::pow(beta1, static_cast<double>(s.step()));
+        const double bias2 = 1 - std::pow(beta2, static_cast<double>(s.step()));
+        step_size.emplace_back(-lr / bias1);
+        bias2_sqrt.emplace_back(std::sqrt(bias2));
+        params.push_back(p);
+        grads.push_back(p.grad());
+        exp_avg.push_back(s.exp_avg());
+        exp_avg_sq.push_back(s.exp_avg_sq());
+      }
+      if (params.empty()) continue;
+      if (o.weight_decay() != 0) {
+        if (kDecoupled) at::_foreach_mul_(params, 1 - lr * o.weight_decay());
+        else grads = at::_foreach_add(grads, params, o.weight_decay());
+      }
+      at::_foreach_mul_(exp_avg, beta1);
+      at::_foreach_add_(exp_avg, grads, 1 - beta1);
+      at::_foreach_mul_(exp_avg_sq, beta2);
+      at::_foreach_addcmul_(exp_avg_sq, grads, grads, 1 - beta2);
+      std::vector<torch::Tensor> denom = at::_foreach_sqrt(exp_avg_sq);
+      at::_foreach_div_(denom, bias2_sqrt);
+      at::_foreach_add_(denom, o.eps());
+      at::_foreach_addcdiv_(params, exp_avg, denom, step_size);
+    }
+    return loss;
+  }
+};
+
+using ForeachAdamOptimizer = ForeachAdam<torch::optim::Adam, torch::optim::AdamOptions, torch::optim::AdamParamState, false>;
+using ForeachAdamWOptimizer =
+    ForeachAdam<torch::optim::AdamW, torch::optim::AdamWOptions, torch::optim::AdamWParamState, true>;
+
+}  // namespace
 
 void validate(const OptimOptions& o) {
   if (o.name != "adamw" && o.name != "adam" && o.name != "sgd") {
@@ -51,8 +124,20 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(torch::nn::Module& modul
     }
   }
   if (o.name == "sgd") return std::make_unique<torch::optim::SGD>(pg, torch::optim::SGDOptions(o.lr));
-  if (o.name == "adam") return std::make_unique<torch::optim::Adam>(pg, torch::optim::AdamOptions(o.lr));
-  return std::make_unique<torch::optim::AdamW>(pg, torch::optim::AdamWOptions(o.lr));
+  if (o.name == "adam") {
+    if (o.foreach) return std::make_unique<ForeachAdamOptimizer>(std::move(pg), torch::optim::AdamOptions(o.lr));
+    return std::make_unique<torch::optim::Adam>(std::move(pg), torch::optim::AdamOptions(o.lr));
+  }
+  if (o.foreach) return std::make_unique<ForeachAdamWOptimizer>(std::move(pg), torch::optim::AdamWOptions(o.lr));
+  return std::make_unique<torch::optim::AdamW>(std::move(pg), torch::optim::AdamWOptions(o.lr));
+}
+
+void zero_grad_to_none(torch::optim::Optimizer& optimizer) {
+  for (auto& group : optimizer.param_groups()) {
+    for (auto& p : group.params()) {
+      if (p.grad().defined()) p.mutable_grad() = torch::Tensor();
+    }
+  }
 }
 
 std::vector<double> get_lrs(const torch::optim::Optimizer& optimizer) {

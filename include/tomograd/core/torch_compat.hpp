@@ -26,14 +26,19 @@ inline int cuda_device_count() {
 /// Implemented in src/core/torch_compat.cpp, the only unit that may include CUDA headers.
 std::vector<std::string> cuda_device_names();
 
-/// Whether @p optimizer holds state (e.g. Adam moments) for parameter @p param. The state map is
-/// keyed by the TensorImpl address as a string in 1.13 and as a pointer in 2.x.
-inline bool optimizer_has_state(const torch::optim::Optimizer& optimizer, const torch::Tensor& param) {
+/// The key of parameter @p param in an optimizer's state map: the TensorImpl address, as a string
+/// in 1.13 and as a pointer in 2.x.
+inline auto optimizer_state_key(const torch::Tensor& param) {
 #if TORCH_VERSION_MAJOR >= 2
-  return optimizer.state().count(param.unsafeGetTensorImpl()) > 0;
+  return static_cast<void*>(param.unsafeGetTensorImpl());
 #else
-  return optimizer.state().count(c10::guts::to_string(param.unsafeGetTensorImpl())) > 0;
+  return c10::guts::to_string(param.unsafeGetTensorImpl());
 #endif
+}
+
+/// Whether @p optimizer holds state (e.g. Adam moments) for parameter @p param.
+inline bool optimizer_has_state(const torch::optim::Optimizer& optimizer, const torch::Tensor& param) {
+  return optimizer.state().count(optimizer_state_key(param)) > 0;
 }
 
 /// Waits for queued work on @p device (no-op on CPU).

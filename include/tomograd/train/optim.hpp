@@ -18,6 +18,10 @@ struct OptimOptions {
   double momentum = 0.9;                  ///< sgd
   bool nesterov = false;                  ///< sgd
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  ///< adam/adamw
+  /// adam/adamw: update all parameters of a group with multi-tensor (`_foreach_`) operations, a
+  /// handful of kernels per step instead of several per parameter; the same arithmetic and the same
+  /// checkpoint state as LibTorch's per-parameter loop (false).
+  bool foreach = true;
 };
 
 void validate(const OptimOptions& options);
@@ -39,6 +43,10 @@ ParamGroups make_param_groups(const torch::nn::Module& module, const std::vector
 /// options.lr (schedulers and curricula set group rates later). Throws ConfigError.
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(torch::nn::Module& module, const OptimOptions& options,
                                                         const ParamGroups& groups);
+
+/// Drops every gradient (as PyTorch's zero_grad(set_to_none=True)): the next backward writes
+/// fresh gradients instead of adding to zeroed ones, and no memory is touched now.
+void zero_grad_to_none(torch::optim::Optimizer& optimizer);
 
 /// Learning rate of every param group.
 std::vector<double> get_lrs(const torch::optim::Optimizer& optimizer);

@@ -15,6 +15,9 @@ class Sampler {
  public:
   virtual ~Sampler() = default;
   virtual BatchPlan plan(int epoch) const = 0;
+  /// True when each batch holds whole patients whose samples must stay together (a data-parallel
+  /// rank then takes whole patients of each global batch).
+  virtual bool patient_grouped() const { return false; }
 };
 
 /// Fixed-size batches over all samples, shuffled per epoch from the seed (or in order).
@@ -47,6 +50,7 @@ class PatientSampler : public Sampler {
  public:
   PatientSampler(const Dataset& dataset, PatientSamplerOptions options);
   BatchPlan plan(int epoch) const override;
+  bool patient_grouped() const override { return true; }
   std::size_t num_patients() const { return patients_.size(); }
 
  private:

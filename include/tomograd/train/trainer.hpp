@@ -31,11 +31,15 @@ struct TrainOptions {
   std::vector<std::pair<std::string, std::string>> extra_best;
   std::string device = "auto";       ///< auto | cpu | cuda | cuda:N
   std::string amp = "off";           ///< off | bf16 | fp16 (CUDA only)
-  bool channels_last = false;        ///< CUDA 2D models
+  /// 2D models in channels_last (NHWC) memory format, on the CPU (oneDNN) and on CUDA.
+  bool channels_last = false;
   bool deterministic = false;
   /// Keep BatchNorm layers in eval mode while training (running statistics used and not updated),
   /// as for fine-tuning pretrained backbones or with patient-grouped batches.
   bool freeze_batchnorm = false;
+  /// Data-parallel runs: BatchNorm normalizes with the statistics of the whole global batch
+  /// (all-reduced in forward and backward), so N processes train as one.
+  bool sync_batchnorm = false;
   uint64_t seed = 42;
   LoaderOptions loader;
   bool show_progress = true;
@@ -60,6 +64,14 @@ using MetricsFn = std::function<std::map<std::string, double>(const EvalOutputs&
 /// Decision threshold chosen on validation outputs (binary tasks), stored in checkpoints.
 using ThresholdFn = std::function<std::optional<double>(const EvalOutputs& outputs)>;
 
+/// What one training epoch measured.
+struct EpochStats {
+  double loss = 0.0;           ///< mean over global batches of the batch's mean loss
+  int64_t samples = 0;         ///< samples of all ranks
+  double seconds = 0.0;        ///< the training pass alone
+  double data_wait = 0.0;      ///< fraction of the pass spent waiting for the loader
+};
+
 /// Result of Trainer::fit().
 struct TrainSummary {
   int epochs_run = 0;          ///< epochs completed in this call
@@ -73,6 +85,10 @@ struct TrainSummary {
 /// Trains a module in a run directory (see DESIGN.md): checkpoints/{last,best}.pt (+ .json),
 /// milestones at the end of each curriculum stage, checkpoints/summary.csv, history.csv and
 /// train.log.
+///
+/// Launched as several processes (torchrun, srun: see distributed.hpp) it trains data-parallel:
+/// each rank takes its share of every global batch, gradients are all-reduced, validation is
+/// sharded and gathered, and rank 0 alone writes files.
 class Trainer {
  public:
   Trainer(std::shared_ptr<torch::nn::Module> module, ForwardFn forward, LossFn loss, OptimOptions optim,
@@ -85,7 +101,8 @@ class Trainer {
                    const Sampler* val_sampler, MetricsFn metrics = nullptr, ThresholdFn threshold = nullptr,
                    bool resume = false);
 
-  /// One pass without gradients in eval mode.
+  /// One pass without gradients in eval mode (inference mode). In a data-parallel job every rank
+  /// evaluates a share of the batches and receives all outputs, in plan order.
   EvalOutputs evaluate(const Dataset& data, const Sampler& sampler);
 
   const torch::Device& device() const { return device_; }
@@ -94,8 +111,11 @@ class Trainer {
   const std::filesystem::path& run_dir() const { return run_dir_; }
 
  private:
-  double train_epoch(const Dataset& data, const Sampler& sampler, int epoch, int64_t& samples);
+  EpochStats train_epoch(const Dataset& data, const Sampler& sampler, int epoch);
   void apply_rates(int epoch);
+  LoaderOptions loader_options(uint64_t stream, const Sampler& sampler) const;
+  /// Parameters whose gradients are all-reduced (those that require grad), in a fixed order.
+  std::vector<torch::Tensor> trainable_parameters() const;
 
   std::shared_ptr<torch::nn::Module> module_;
   ForwardFn forward_;
@@ -111,6 +131,7 @@ class Trainer {
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   int64_t global_step_ = 0;
   double loss_scale_ = 65536.0;
+  class Communicator* comm_ = nullptr;  ///< data-parallel job, or nullptr for one process
 };
 
 }  // namespace tomograd::train

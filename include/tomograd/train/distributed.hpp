@@ -1,0 +1,123 @@
+#pragma once
+/// @file Data-parallel training over LibTorch's c10d: rendezvous from the environment that
+/// `torchrun --no-python` and Slurm's `srun` set, a process group (Gloo; NCCL where the LibTorch
+/// has it), gradient all-reduce in buckets, and the sharding of global batches (docs/distributed.md).
+///
+/// The invariant: the global batches and every random draw depend on (seed, epoch, sample) only,
+/// never on the world size or the rank, so one config trains the same on 1 or N processes.
+#include <torch/types.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tomograd/core/error.hpp"
+#include "tomograd/train/sampler.hpp"
+
+namespace torch::nn {
+class Module;
+}
+
+namespace tomograd::train {
+
+/// A data-parallel job failed: rendezvous, a collective, or another rank (named in the message).
+class DistributedError : public Error {
+ public:
+  explicit DistributedError(const std::string& what) : Error(what) {}
+};
+
+/// Where this process sits in a job, as the launcher described it.
+struct DistributedEnv {
+  int rank = 0;
+  int world_size = 1;
+  int local_rank = 0;
+  std::string master_addr = "127.0.0.1";
+  int master_port = 29500;
+  /// torchrun's agent hosts the TCP store (TORCHELASTIC_USE_AGENT_STORE=True): every rank is a
+  /// client, keys live under /worker/attempt_<restart_count>.
+  bool agent_store = false;
+  int restart_count = 0;
+  std::string launcher = "none";   ///< none | env (RANK/WORLD_SIZE) | torchrun | slurm
+  std::string socket_ifname;       ///< GLOO_SOCKET_IFNAME (first interface of a comma list)
+  std::string backend = "auto";    ///< TOMOGRAD_DIST_BACKEND: auto | gloo | nccl
+  std::chrono::seconds timeout{300};  ///< TOMOGRAD_DIST_TIMEOUT_S: rendezvous and every collective
+  bool active() const { return world_size > 1; }
+};
+
+/// Reads RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT (torchrun, or any launcher that
+/// sets them), TORCHELASTIC_USE_AGENT_STORE and TORCHELASTIC_RESTART_COUNT, else Slurm's
+/// SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID (MASTER_ADDR then defaults to the first host of
+/// SLURM_JOB_NODELIST when it is a plain name). WORLD_SIZE unset or 1: a single process.
+/// @p getenv is injectable for tests. Throws ConfigError naming the variable and its value.
+DistributedEnv read_distributed_env(const std::function<const char*(const char*)>& getenv = nullptr);
+
+/// A process group of this job. Collectives block until every rank joined them or the timeout
+/// passed; a peer that died makes them throw DistributedError naming that rank's failure when it
+/// recorded one (report_failure).
+class Communicator {
+ public:
+  /// Joins the job: rendezvous through the TCP store at master_addr:master_port (rank 0 hosts it
+  /// unless torchrun's agent does), then a Gloo (CPU tensors, or CUDA through host copies) or
+  /// NCCL process group for @p device. Throws DistributedError.
+  Communicator(const DistributedEnv& env, const torch::Device& device);
+  ~Communicator();
+  Communicator(const Communicator&) = delete;
+  Communicator& operator=(const Communicator&) = delete;
+
+  int rank() const;
+  int world_size() const;
+  const std::string& backend() const;
+
+  /// Sums @p tensors element-wise over ranks, in place (same shapes on every rank).
+  void allreduce_sum(std::vector<torch::Tensor>& tensors);
+  /// Copies @p tensors of rank @p root into every rank's tensors, in place.
+  void broadcast(std::vector<torch::Tensor>& tensors, int root = 0);
+  /// Every rank's @p t concatenated along dim 0 in rank order; first dims may differ per rank,
+  /// the other dims and the dtype must agree.
+  torch::Tensor allgather_cat(const torch::Tensor& t);
+  void barrier();
+
+  /// Records this rank's failure in the store for the others to name. Never throws.
+  void report_failure(const std::string& what) noexcept;
+  /// The failure another rank recorded, if any ("rank 1: ..."). Never throws.
+  std::optional<std::string> peer_failure() noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  /// Runs a collective; turns c10d errors into DistributedError with a peer's recorded failure.
+  void run(const char* what, const std::function<void()>& op);
+};
+
+/// The process-wide communicator of a job of several processes, joined on the first call with
+/// the environment and @p device; nullptr for a single process (nothing is created then).
+Communicator* communicator(const torch::Device& device);
+/// The communicator joined earlier, or nullptr.
+Communicator* current_communicator();
+/// Rank of this process (0 for a single process).
+int process_rank();
+/// True on rank 0 (and for a single process): the one process that writes files and logs progress.
+inline bool is_main_process() { return process_rank() == 0; }
+
+/// Copies rank 0's parameters and buffers into every rank.
+void broadcast_module(Communicator& comm, torch::nn::Module& module);
+
+/// Copies rank 0's buffers (BatchNorm running statistics) into every rank.
+void broadcast_buffers(Communicator& comm, torch::nn::Module& module);
+
+/// Sums the gradients of @p params over ranks in flat buckets of about @p bucket_mb MB (one
+/// all-reduce per bucket). A gradient missing on some ranks counts as zeros there; one missing on
+/// every rank stays missing. Each rank must have scaled its loss by its share of the global batch
+/// so that the sum is the gradient of the global batch's mean loss.
+void allreduce_gradients(Communicator& comm, const std::vector<torch::Tensor>& params, double bucket_mb = 25.0);
+
+/// The part of every global batch that @p rank of @p world takes. Samples are split into
+/// contiguous, nearly equal shares; with @p patients (patient-grouped batches), runs of one
+/// patient's samples stay whole, each patient going to the rank that holds the middle of its run
+/// in an equal split. A share may be empty: the rank still joins every collective.
+BatchPlan shard_plan(const BatchPlan& plan, int rank, int world, const Dataset* patients = nullptr);
+
+}  // namespace tomograd::train

@@ -1,0 +1,415 @@
+// Data-parallel plumbing on LibTorch's c10d. The only translation unit that includes c10d headers.
+//
+// Debian's LibTorch 1.13 exports TCPStore, PrefixStore and ProcessGroupGloo from libtorch_cpu, but
+// its CMake config does not define USE_C10D_GLOO, without which ProcessGroupGloo.hpp is empty; the
+// Gloo headers themselves come from libgloo-dev. A PyTorch-installed LibTorch 2.x ships both.
+#ifndef USE_C10D_GLOO
+#define USE_C10D_GLOO
+#endif
+#include "tomograd/train/distributed.hpp"
+
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/torch.h>
+
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
+#include "tomograd/core/log.hpp"
+
+namespace tomograd::train {
+
+// ---- environment ----------------------------------------------------------------------------
+
+namespace {
+
+std::optional<std::string> env_value(const std::function<const char*(const char*)>& getenv, const char* name) {
+  const char* v = getenv(name);
+  if (!v || !*v) return std::nullopt;
+  return std::string(v);
+}
+
+int env_int(const std::function<const char*(const char*)>& getenv, const char* name, int fallback, int min_value) {
+  const auto v = env_value(getenv, name);
+  if (!v) return fallback;
+  std::size_t used = 0;
+  long n = 0;
+  try {
+    n = std::stol(*v, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != v->size() || n < min_value || n > 1 << 20) {
+    throw ConfigError(std::string("environment variable ") + name + "='" + *v + "': expected an integer >= " +
+                      std::to_string(min_value));
+  }
+  return static_cast<int>(n);
+}
+
+// SLURM_JOB_NODELIST "gpu07" or "gpu[07-09,12]": the first host, when it can be read without
+// scontrol. A list that cannot be expanded here needs MASTER_ADDR.
+std::optional<std::string> first_slurm_host(const std::string& list) {
+  const auto bracket = list.find('[');
+  const auto comma = list.find(',');
+  if (bracket == std::string::npos) return list.substr(0, comma);
+  if (comma != std::string::npos && comma < bracket) return list.substr(0, comma);
+  const std::string prefix = list.substr(0, bracket);
+  const auto end = list.find_first_of("-,]", bracket + 1);
+  if (end == std::string::npos) return std::nullopt;
+  return prefix + list.substr(bracket + 1, end - bracket - 1);
+}
+
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
+}
+
+}  // namespace
+
+DistributedEnv read_distributed_env(const std::function<const char*(const char*)>& getenv_in) {
+  const std::function<const char*(const char*)> getenv =
+      getenv_in ? getenv_in : [](const char* name) { return std::getenv(name); };
+  DistributedEnv e;
+  if (env_value(getenv, "WORLD_SIZE")) {
+    e.world_size = env_int(getenv, "WORLD_SIZE", 1, 1);
+    e.rank = env_int(getenv, "RANK", -1, 0);
+    if (e.world_size > 1 && e.rank < 0) throw ConfigError("WORLD_SIZE is set but RANK is not: set both (torchrun does)");
+    e.rank = std::max(e.rank, 0);
+    e.local_rank = env_int(getenv, "LOCAL_RANK", 0, 0);
+    e.launcher = env_value(getenv, "TORCHELASTIC_RUN_ID") ? "torchrun" : "env";
+  } else if (env_value(getenv, "SLURM_NTASKS") && env_value(getenv, "SLURM_PROCID")) {
+    e.world_size = env_int(getenv, "SLURM_NTASKS", 1, 1);
+    e.rank = env_int(getenv, "SLURM_PROCID", 0, 0);
+    e.local_rank = env_int(getenv, "SLURM_LOCALID", 0, 0);
+    e.launcher = "slurm";
+    if (e.world_size > 1 && !env_value(getenv, "MASTER_ADDR")) {
+      const auto nodes = env_value(getenv, "SLURM_JOB_NODELIST");
+      const auto host = nodes ? first_slurm_host(*nodes) : std::nullopt;
+      if (!host) {
+        throw ConfigError("Slurm job of " + std::to_string(e.world_size) +
+                          " tasks: set MASTER_ADDR (e.g. export MASTER_ADDR=$(scontrol show hostnames "
+                          "\"$SLURM_JOB_NODELIST\" | head -n 1))");
+      }
+      e.master_addr = *host;
+    }
+  }
+  if (e.rank >= e.world_size) {
+    throw ConfigError("RANK " + std::to_string(e.rank) + " is not below WORLD_SIZE " + std::to_string(e.world_size));
+  }
+  if (const auto addr = env_value(getenv, "MASTER_ADDR")) e.master_addr = *addr;
+  e.master_port = env_int(getenv, "MASTER_PORT", e.master_port, 1);
+  if (e.master_port > 65535) throw ConfigError("MASTER_PORT=" + std::to_string(e.master_port) + ": expected 1..65535");
+  if (const auto agent = env_value(getenv, "TORCHELASTIC_USE_AGENT_STORE")) {
+    e.agent_store = *agent == "True" || *agent == "true" || *agent == "1";
+  }
+  e.restart_count = env_int(getenv, "TORCHELASTIC_RESTART_COUNT", 0, 0);
+  if (const auto ifname = env_value(getenv, "GLOO_SOCKET_IFNAME")) e.socket_ifname = ifname->substr(0, ifname->find(','));
+  if (const auto backend = env_value(getenv, "TOMOGRAD_DIST_BACKEND")) e.backend = *backend;
+  if (e.backend != "auto" && e.backend != "gloo" && e.backend != "nccl") {
+    throw ConfigError("TOMOGRAD_DIST_BACKEND='" + e.backend + "': expected auto, gloo or nccl");
+  }
+  e.timeout = std::chrono::seconds(env_int(getenv, "TOMOGRAD_DIST_TIMEOUT_S", static_cast<int>(e.timeout.count()), 1));
+  return e;
+}
+
+// ---- communicator ---------------------------------------------------------------------------
+
+struct Communicator::Impl {
+  DistributedEnv env;
+  std::string backend;
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+};
+
+Communicator::Communicator(const DistributedEnv& env, const torch::Device& device) : impl_(std::make_unique<Impl>()) {
+  impl_->env = env;
+  if (env.backend == "nccl") {
+    throw DistributedError(
+        "TOMOGRAD_DIST_BACKEND=nccl: this build of tomograd has no NCCL process group (it speaks Gloo, which "
+        "also reduces CUDA tensors through host memory); unset TOMOGRAD_DIST_BACKEND or set it to gloo");
+  }
+  impl_->backend = "gloo";
+  if (device.is_cuda()) {
+    logger()->info("data-parallel on {}: Gloo process group (CUDA tensors reduced through host memory)", device.str());
+  }
+  const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(env.timeout);
+  try {
+    c10d::TCPStoreOptions opts;
+    opts.port = static_cast<std::uint16_t>(env.master_port);
+    opts.isServer = env.rank == 0 && !env.agent_store;
+    opts.numWorkers = env.agent_store ? c10::nullopt : c10::optional<std::size_t>(env.world_size);
+    opts.waitWorkers = !env.agent_store;
+    opts.timeout = timeout;
+    c10::intrusive_ptr<c10d::Store> tcp = c10::make_intrusive<c10d::TCPStore>(env.master_addr, opts);
+    // torchrun's agent store is shared by every attempt: keys live under the attempt's prefix.
+    if (env.agent_store) {
+      tcp = c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + std::to_string(env.restart_count), tcp);
+    }
+    impl_->store = c10::make_intrusive<c10d::PrefixStore>("tomograd", tcp);
+
+    auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+    // LibTorch's C++ does not read GLOO_SOCKET_IFNAME (only the Python binding does).
+    if (!env.socket_ifname.empty()) {
+      options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(env.socket_ifname));
+    } else if (is_loopback(env.master_addr)) {
+      options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(env.master_addr));
+    } else {
+      options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    }
+    options->threads = 2;
+    impl_->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, env.rank, env.world_size, options);
+  } catch (const c10::Error& e) {
+    throw DistributedError("rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size) +
+                           ": rendezvous at " + env.master_addr + ":" + std::to_string(env.master_port) +
+                           " failed within " + std::to_string(env.timeout.count()) +
+                           " s (check MASTER_ADDR, MASTER_PORT, that every rank started, and GLOO_SOCKET_IFNAME): " +
+                           e.what_without_backtrace());
+  }
+  logger()->info("joined a data-parallel job: rank {} of {} (local rank {}, {} launcher, Gloo via {}:{})", env.rank,
+                 env.world_size, env.local_rank, env.launcher, env.master_addr, env.master_port);
+}
+
+Communicator::~Communicator() = default;
+
+int Communicator::rank() const { return impl_->env.rank; }
+int Communicator::world_size() const { return impl_->env.world_size; }
+const std::string& Communicator::backend() const { return impl_->backend; }
+
+void Communicator::run(const char* what, const std::function<void()>& op) {
+  if (!impl_->pg) throw DistributedError("the process group was closed after a failure");
+  try {
+    op();
+  } catch (const c10::Error& e) {
+    const std::string own = e.what_without_backtrace();
+    // The peer that failed may still be writing its message: give it a moment.
+    for (int i = 0; i < 20; ++i) {
+      if (auto peer = peer_failure()) throw DistributedError(std::string(what) + " failed because " + *peer);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    throw DistributedError(std::string(what) + " failed on rank " + std::to_string(rank()) + ": " +
+                           own.substr(0, own.find('\n')));
+  }
+}
+
+void Communicator::allreduce_sum(std::vector<torch::Tensor>& tensors) {
+  run("all-reduce", [&] {
+    for (auto& t : tensors) {
+      std::vector<at::Tensor> one{t};
+      impl_->pg->allreduce(one)->wait();
+    }
+  });
+}
+
+void Communicator::broadcast(std::vector<torch::Tensor>& tensors, int root) {
+  run("broadcast", [&] {
+    c10d::BroadcastOptions o;
+    o.rootRank = root;
+    for (auto& t : tensors) {
+      std::vector<at::Tensor> one{t};
+      impl_->pg->broadcast(one, o)->wait();
+    }
+  });
+}
+
+torch::Tensor Communicator::allgather_cat(const torch::Tensor& t_in) {
+  const bool is_bool = t_in.scalar_type() == torch::kBool;
+  torch::Tensor t = (is_bool ? t_in.to(torch::kUInt8) : t_in).contiguous();
+  const int w = world_size();
+  torch::Tensor n = torch::tensor({t.size(0)}, torch::kInt64);
+  std::vector<std::vector<at::Tensor>> sizes_out(1);
+  for (int r = 0; r < w; ++r) sizes_out[0].push_back(torch::zeros({1}, torch::kInt64));
+  std::vector<at::Tensor> sizes_in{n};
+  run("all-gather", [&] { impl_->pg->allgather(sizes_out, sizes_in)->wait(); });
+  int64_t longest = 0;
+  for (const auto& s : sizes_out[0]) longest = std::max(longest, s.item<int64_t>());
+  std::vector<int64_t> shape = t.sizes().vec();
+  shape[0] = longest;
+  torch::Tensor padded = torch::zeros(shape, t.options());
+  if (t.size(0) > 0) padded.narrow(0, 0, t.size(0)).copy_(t);
+  std::vector<std::vector<at::Tensor>> out(1);
+  for (int r = 0; r < w; ++r) out[0].push_back(torch::empty(shape, t.options()));
+  std::vector<at::Tensor> in{padded};
+  run("all-gather", [&] { impl_->pg->allgather(out, in)->wait(); });
+  std::vector<torch::Tensor> parts;
+  for (int r = 0; r < w; ++r) parts.push_back(out[0][r].narrow(0, 0, sizes_out[0][r].item<int64_t>()));
+  torch::Tensor joined = torch::cat(parts);
+  return is_bool ? joined.to(torch::kBool) : joined;
+}
+
+void Communicator::barrier() {
+  // A one-element all-reduce: Gloo's barrier op has no timeout of its own in every version.
+  std::vector<torch::Tensor> token{torch::zeros({1})};
+  allreduce_sum(token);
+}
+
+void Communicator::report_failure(const std::string& what) noexcept {
+  try {
+    if (!impl_->store) return;
+    // The first failure wins; later ones (peers failing because of it) do not overwrite it.
+    if (impl_->store->add("failures", 1) == 1) {
+      const std::string msg = "rank " + std::to_string(rank()) + " failed: " + what;
+      impl_->store->set("failure", std::vector<uint8_t>(msg.begin(), msg.end()));
+    }
+    // Closing our side of the process group makes the peers' pending collectives fail now
+    // instead of at the timeout.
+    impl_->pg.reset();
+    // Rank 0 hosts the store: stay a moment so the peers can read the message.
+    if (rank() == 0 && !impl_->env.agent_store) std::this_thread::sleep_for(std::chrono::seconds(3));
+  } catch (...) {
+  }
+}
+
+std::optional<std::string> Communicator::peer_failure() noexcept {
+  try {
+    if (!impl_->store || !impl_->store->check({"failure"})) return std::nullopt;
+    const auto bytes = impl_->store->get("failure");
+    return std::string(bytes.begin(), bytes.end());
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
+// ---- process-wide communicator --------------------------------------------------------------
+
+namespace {
+std::mutex g_comm_mutex;
+std::unique_ptr<Communicator> g_comm;
+bool g_env_read = false;
+int g_rank = 0;
+}  // namespace
+
+Communicator* communicator(const torch::Device& device) {
+  std::lock_guard<std::mutex> lock(g_comm_mutex);
+  if (!g_env_read) {
+    const DistributedEnv env = read_distributed_env();
+    g_env_read = true;
+    g_rank = env.rank;
+    if (env.active()) g_comm = std::make_unique<Communicator>(env, device);
+  }
+  return g_comm.get();
+}
+
+Communicator* current_communicator() {
+  std::lock_guard<std::mutex> lock(g_comm_mutex);
+  return g_comm.get();
+}
+
+int process_rank() {
+  std::lock_guard<std::mutex> lock(g_comm_mutex);
+  if (!g_env_read) {
+    // Before the job is joined the launcher's RANK already says who writes.
+    try {
+      return read_distributed_env().rank;
+    } catch (const std::exception&) {
+      return 0;
+    }
+  }
+  return g_rank;
+}
+
+// ---- model state and gradients --------------------------------------------------------------
+
+void broadcast_module(Communicator& comm, torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> tensors;
+  for (auto& p : module.parameters(true)) tensors.push_back(p.detach());
+  for (auto& b : module.buffers(true)) tensors.push_back(b);
+  comm.broadcast(tensors, 0);
+}
+
+void broadcast_buffers(Communicator& comm, torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> tensors;
+  for (auto& b : module.buffers(true)) tensors.push_back(b);
+  if (!tensors.empty()) comm.broadcast(tensors, 0);
+}
+
+void allreduce_gradients(Communicator& comm, const std::vector<torch::Tensor>& params, double bucket_mb) {
+  torch::NoGradGuard no_grad;
+  if (params.empty()) return;
+  const int64_t bucket_bytes = std::max<int64_t>(1, static_cast<int64_t>(bucket_mb * 1024 * 1024));
+  // Which gradients exist on this rank, reduced with the first bucket: a gradient that exists
+  // nowhere stays missing (the optimizer then skips that parameter, as in one process).
+  const auto& first = params.front();
+  torch::Tensor present = torch::zeros({static_cast<int64_t>(params.size())}, first.options().dtype(torch::kFloat32));
+  {
+    auto acc = present.accessor<float, 1>();
+    for (std::size_t i = 0; i < params.size(); ++i) acc[static_cast<int64_t>(i)] = params[i].grad().defined() ? 1.f : 0.f;
+  }
+  std::vector<torch::Tensor> flags{present};
+  comm.allreduce_sum(flags);
+  std::vector<std::size_t> members;
+  {
+    auto acc = present.accessor<float, 1>();
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      if (acc[static_cast<int64_t>(i)] > 0) members.push_back(i);
+    }
+  }
+  std::size_t i = 0;
+  while (i < members.size()) {
+    // A bucket: consecutive parameters of one dtype and device, up to bucket_bytes.
+    const auto& lead = params[members[i]];
+    std::vector<std::size_t> bucket;
+    int64_t bytes = 0;
+    while (i < members.size()) {
+      const auto& p = params[members[i]];
+      if (p.scalar_type() != lead.scalar_type() || p.device() != lead.device()) break;
+      if (!bucket.empty() && bytes + p.numel() * p.element_size() > bucket_bytes) break;
+      bucket.push_back(members[i]);
+      bytes += p.numel() * p.element_size();
+      ++i;
+    }
+    std::vector<torch::Tensor> flat;
+    for (std::size_t k : bucket) {
+      const auto& p = params[k];
+      flat.push_back(p.grad().defined() ? p.grad().reshape({-1}) : torch::zeros({p.numel()}, p.options()));
+    }
+    std::vector<torch::Tensor> joined{torch::cat(flat)};
+    comm.allreduce_sum(joined);
+    int64_t offset = 0;
+    for (std::size_t k : bucket) {
+      auto p = params[k];
+      torch::Tensor reduced = joined[0].narrow(0, offset, p.numel()).view_as(p);
+      if (p.grad().defined()) {
+        p.mutable_grad().copy_(reduced);
+      } else {
+        p.mutable_grad() = reduced.clone(at::MemoryFormat::Preserve);
+      }
+      offset += p.numel();
+    }
+  }
+}
+
+// ---- sharding -------------------------------------------------------------------------------
+
+BatchPlan shard_plan(const BatchPlan& plan, int rank, int world, const Dataset* patients) {
+  if (world <= 1) return plan;
+  if (rank < 0 || rank >= world) throw ValueError("shard_plan: rank " + std::to_string(rank) + " outside the world");
+  BatchPlan shards;
+  shards.reserve(plan.size());
+  for (const auto& batch : plan) {
+    const auto n = static_cast<int64_t>(batch.size());
+    std::vector<std::size_t> mine;
+    if (!patients) {
+      const int64_t begin = n * rank / world, end = n * (rank + 1) / world;
+      mine.assign(batch.begin() + begin, batch.begin() + end);
+    } else {
+      int64_t start = 0;
+      while (start < n) {
+        int64_t end = start + 1;
+        const std::string pid = patients->patient_of(batch[static_cast<std::size_t>(start)]);
+        while (end < n && patients->patient_of(batch[static_cast<std::size_t>(end)]) == pid) ++end;
+        // The rank whose equal-split range holds the middle of this patient's run.
+        const int64_t twice_mid = start + end - 1;
+        const int owner = static_cast<int>(std::min<int64_t>(world - 1, twice_mid * world / (2 * n)));
+        if (owner == rank) mine.insert(mine.end(), batch.begin() + start, batch.begin() + end);
+        start = end;
+      }
+    }
+    shards.push_back(std::move(mine));
+  }
+  return shards;
+}
+
+}  // namespace tomograd::train
