@@ -6,6 +6,7 @@
 #include <exception>
 #include <memory>
 
+#include "tomograd/train/distributed.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/log.hpp"
 #include "tomograd/core/progress.hpp"
@@ -44,9 +45,12 @@ inline int run_app(CLI::App& app, int argc, char** argv) {
     return 2;
   } catch (const Error& e) {
     logger()->error("{}", e.what());
+    // In a data-parallel job the other ranks learn which rank failed, and why.
+    if (auto* comm = train::current_communicator()) comm->report_failure(e.what());
     return 1;
   } catch (const std::exception& e) {
     logger()->error("unexpected failure: {}", e.what());
+    if (auto* comm = train::current_communicator()) comm->report_failure(e.what());
     return 1;
   }
   return 0;

@@ -17,11 +17,12 @@ namespace {
 struct BenchOptions {
   std::string model = "resnet18", device = "auto", amp = "off";
   int64_t in_channels = 3, size = 224, depth = 32, batch = 32;
-  int steps = 20, warmup = 3;
+  int steps = 20, warmup = 3, threads = 0;
   bool channels_last = false, json = false;
 };
 
 void run_bench(const BenchOptions& o, bool train) {
+  if (o.threads > 0) torch::set_num_threads(o.threads);
   models::register_builtin_models();
   models::ModelSpec spec;
   spec.arch = o.model;
@@ -43,7 +44,7 @@ void run_bench(const BenchOptions& o, bool train) {
                    {"batch", o.batch},                  {"size", o.size},     {"in_channels", o.in_channels},
                    {"steps", o.steps},                  {"samples_per_s", r.samples_per_s},
                    {"steps_per_s", r.steps_per_s},      {"peak_memory_mb", r.peak_memory_mb},
-                   {"libtorch", compat::torch_version()}};
+                   {"libtorch", compat::torch_version()}, {"threads", torch::get_num_threads()}};
   if (o.json) {
     std::cout << j.dump() << "\n";
     return;
@@ -66,7 +67,8 @@ void add_options(CLI::App* cmd, BenchOptions& o) {
   cmd->add_option("--warmup", o.warmup, "untimed steps first (default: 3)")->capture_default_str();
   cmd->add_option("--device", o.device, "auto|cpu|cuda|cuda:N (default: auto)")->capture_default_str();
   cmd->add_option("--amp", o.amp, "off|bf16|fp16, CUDA only (default: off)")->capture_default_str();
-  cmd->add_flag("--channels-last", o.channels_last, "channels_last memory format (CUDA, 2D models)");
+  cmd->add_flag("--channels-last", o.channels_last, "channels_last memory format (2D models, CPU and CUDA)");
+  cmd->add_option("--threads", o.threads, "intra-op CPU threads (default: 0 = LibTorch's default)")->capture_default_str();
   cmd->add_flag("--json", o.json, "print one JSON line");
 }
 

@@ -7,6 +7,7 @@
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/torch_compat.hpp"
 #include "tomograd/train/device.hpp"
+#include "tomograd/train/optim.hpp"
 
 namespace tomograd::train {
 
@@ -16,17 +17,21 @@ BenchmarkResult benchmark(torch::nn::Module& module, const std::function<torch::
   const AmpMode amp = device.is_cuda() ? parse_amp(o.amp) : AmpMode::kOff;
   module.to(device);
   input = input.to(device);
-  if (o.channels_last && device.is_cuda() && input.dim() == 4) {
+  if (o.channels_last && input.dim() == 4) {
     to_channels_last(module);
     input = input.contiguous(torch::MemoryFormat::ChannelsLast);
   }
-  torch::optim::AdamW optimizer(module.parameters(), torch::optim::AdamWOptions(1e-4));
+  // The Trainer's optimizer (multi-tensor AdamW) and gradient handling (set to none).
+  OptimOptions adamw;
+  adamw.lr = 1e-4;
+  auto optimizer_ptr = make_optimizer(module, adamw, make_param_groups(module, {}));
+  torch::optim::Optimizer& optimizer = *optimizer_ptr;
   GradScaler scaler(amp == AmpMode::kFp16);
   if (o.train) module.train();
   else module.eval();
   auto step = [&] {
     if (o.train) {
-      optimizer.zero_grad();
+      zero_grad_to_none(optimizer);
       torch::Tensor loss;
       {
         AutocastGuard guard(amp, device);
@@ -35,7 +40,7 @@ BenchmarkResult benchmark(torch::nn::Module& module, const std::function<torch::
       scaler.scale(loss).backward();
       scaler.step(optimizer);
     } else {
-      torch::NoGradGuard no_grad;
+      c10::InferenceMode inference;
       AutocastGuard guard(amp, device);
       forward(input);
     }

@@ -180,8 +180,10 @@ void Communicator::run(const char* what, const std::function<void()>& op) {
   if (!impl_->pg) throw DistributedError("the process group was closed after a failure");
   try {
     op();
-  } catch (const c10::Error& e) {
-    const std::string own = e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    // c10::Error, or Gloo's own IoException when a peer closed its connection.
+    const auto* c10_error = dynamic_cast<const c10::Error*>(&e);
+    const std::string own = c10_error ? c10_error->what_without_backtrace() : e.what();
     // The peer that failed may still be writing its message: give it a moment.
     for (int i = 0; i < 20; ++i) {
       if (auto peer = peer_failure()) throw DistributedError(std::string(what) + " failed because " + *peer);

@@ -12,7 +12,7 @@ struct BenchmarkOptions {
   int steps = 20;              ///< timed steps
   bool train = true;           ///< forward+backward+optimizer step, else forward without grad
   std::string amp = "off";     ///< off | bf16 | fp16 (CUDA only)
-  bool channels_last = false;  ///< CUDA 2D models
+  bool channels_last = false;  ///< 2D models, CPU and CUDA
 };
 
 struct BenchmarkResult {

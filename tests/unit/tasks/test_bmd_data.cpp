@@ -190,7 +190,7 @@ TEST_CASE("StudySliceDataset: 2.5D stacks of the selected slices, jitter only wi
   so.context = 1;
   const auto slices = study_slices("P1", study, so);
   CHECK(slices == std::vector<int64_t>{2, 3});
-  SliceStudy s{"P1", data, slices, torch::tensor({0.5f}), "*", -1};
+  SliceStudy s{"P1", data, torch::Tensor(), slices, torch::tensor({0.5f}), "*", -1};
   StudySliceDataset ds({s}, so);
   REQUIRE(ds.size() == 2);
   auto a = ds.get(0, 123);

@@ -1,0 +1,265 @@
+// Data-parallel training: environment parsing, sharding, and real Gloo jobs of 2 processes on
+// 127.0.0.1 (this test binary re-runs itself as the ranks, through the hidden "[.dist_worker]" case).
+#include <catch2/catch.hpp>
+#include <torch/torch.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "support/fixtures.hpp"
+#include "tomograd/core/progress.hpp"
+#include "tomograd/train/checkpoint.hpp"
+#include "tomograd/train/distributed.hpp"
+#include "tomograd/train/trainer.hpp"
+
+using namespace tomograd;
+using namespace tomograd::train;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::function<const char*(const char*)> env_of(std::map<std::string, std::string> vars) {
+  auto held = std::make_shared<std::map<std::string, std::string>>(std::move(vars));
+  return [held](const char* name) -> const char* {
+    auto it = held->find(name);
+    return it == held->end() ? nullptr : it->second.c_str();
+  };
+}
+
+class Samples : public Dataset {
+ public:
+  Samples() {
+    torch::manual_seed(11);
+    x_ = torch::randn({24, 4});
+    y_ = x_.matmul(torch::tensor({1.0f, -2.0f, 0.5f, 3.0f})).unsqueeze(1);
+  }
+  std::size_t size() const override { return 24; }
+  Sample get(std::size_t i, uint64_t seed) const override {
+    Sample s;
+    // An augmentation drawn from the sample seed: it must not depend on the rank.
+    s.input = x_[static_cast<int64_t>(i)] + 0.001 * static_cast<double>(seed % 13);
+    s.target = y_[static_cast<int64_t>(i)];
+    s.patient_id = patient_of(i);
+    return s;
+  }
+  std::string patient_of(std::size_t i) const override { return "P" + std::to_string(i / 3); }
+
+ private:
+  torch::Tensor x_, y_;
+};
+
+struct NetImpl : torch::nn::Module {
+  NetImpl() {
+    fc1 = register_module("fc1", torch::nn::Linear(4, 8));
+    fc2 = register_module("fc2", torch::nn::Linear(8, 1));
+  }
+  torch::Tensor forward(const torch::Tensor& x) { return fc2(torch::tanh(fc1(x))); }
+  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+};
+TORCH_MODULE(Net);
+
+// One training run as this process's rank; the worker case and the single-process reference
+// both call it.
+void train_run(const fs::path& dir, bool patients) {
+  torch::set_num_threads(1);
+  set_progress_enabled(false);
+  Samples data;
+  // Each rank seeds differently on purpose: rank 0's initial weights must reach every rank.
+  const char* rank = std::getenv("RANK");
+  torch::manual_seed(rank ? 100 + std::atoi(rank) : 100);
+  Net net;
+  OptimOptions o;
+  o.name = "adamw";
+  o.lr = 1e-2;
+  TrainOptions t;
+  t.epochs = 3;
+  t.device = "cpu";
+  t.seed = 9;
+  t.show_progress = false;
+  t.loader.workers = 1;
+  const bool fail = std::getenv("TG_FAIL_RANK") && rank && std::string(std::getenv("TG_FAIL_RANK")) == rank;
+  Trainer trainer(
+      net.ptr(),
+      [net, fail](const Batch& b) mutable {
+        // After the job is joined: the peer is then waiting in a collective.
+        if (fail) throw Error("deliberate failure for the test");
+        return net->forward(b.input);
+      },
+      make_loss(LossOptions{}), o, SchedulerOptions{}, Curriculum{}, t, dir);
+  RandomSampler rs(data.size(), 8, true, 3);
+  PatientSamplerOptions po;
+  po.patients_per_batch = 3;
+  po.seed = 4;
+  PatientSampler ps(data, po);
+  RandomSampler vs(data.size(), 5, false, 0);
+  if (patients) trainer.fit(data, ps, &data, &vs);
+  else trainer.fit(data, rs, &data, &vs);
+}
+
+std::vector<torch::Tensor> weights_of(const fs::path& checkpoint) {
+  Net net;
+  load_checkpoint(checkpoint, *net, nullptr, false);
+  std::vector<torch::Tensor> w;
+  for (auto& p : net->parameters()) w.push_back(p.detach().clone());
+  return w;
+}
+
+// Starts this test binary as ranks 0..world-1 of a job; returns their exit codes.
+std::vector<int> run_job(int world, const fs::path& dir, const std::string& extra_env, int port) {
+  const std::string exe = fs::read_symlink("/proc/self/exe").string();
+  std::vector<pid_t> pids;
+  for (int r = 0; r < world; ++r) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+      const std::string cmd = "RANK=" + std::to_string(r) + " WORLD_SIZE=" + std::to_string(world) +
+                              " LOCAL_RANK=" + std::to_string(r) + " MASTER_ADDR=127.0.0.1 MASTER_PORT=" +
+                              std::to_string(port) + " TOMOGRAD_DIST_TIMEOUT_S=60 TG_RUN_DIR='" + dir.string() + "' " +
+                              extra_env + " '" + exe + "' '[.dist_worker]' > '" + dir.string() + "/rank" +
+                              std::to_string(r) + ".log' 2>&1";
+      execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    pids.push_back(pid);
+  }
+  std::vector<int> codes;
+  for (pid_t pid : pids) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    codes.push_back(WIFEXITED(status) ? WEXITSTATUS(status) : 128);
+  }
+  return codes;
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+int test_port() { return 29600 + static_cast<int>(getpid() % 300); }
+
+}  // namespace
+
+TEST_CASE("dist worker (run by the data-parallel tests)", "[.dist_worker]") {
+  const char* dir = std::getenv("TG_RUN_DIR");
+  REQUIRE(dir);
+  try {
+    train_run(fs::path(dir) / "run", std::getenv("TG_PATIENTS") != nullptr);
+  } catch (const std::exception& e) {
+    if (auto* c = current_communicator()) c->report_failure(e.what());
+    FAIL(e.what());
+  }
+}
+
+TEST_CASE("the launcher's environment is read like torchrun and srun set it", "[train]") {
+  auto e = read_distributed_env(env_of({}));
+  CHECK(e.world_size == 1);
+  CHECK_FALSE(e.active());
+  e = read_distributed_env(env_of({{"RANK", "1"}, {"WORLD_SIZE", "4"}, {"LOCAL_RANK", "1"}, {"MASTER_ADDR", "node7"},
+                                   {"MASTER_PORT", "29555"}, {"TORCHELASTIC_RUN_ID", "x"},
+                                   {"TORCHELASTIC_USE_AGENT_STORE", "True"}, {"TORCHELASTIC_RESTART_COUNT", "2"},
+                                   {"GLOO_SOCKET_IFNAME", "eth1,eth2"}}));
+  CHECK(e.rank == 1);
+  CHECK(e.world_size == 4);
+  CHECK(e.master_addr == "node7");
+  CHECK(e.master_port == 29555);
+  CHECK(e.agent_store);
+  CHECK(e.restart_count == 2);
+  CHECK(e.launcher == "torchrun");
+  CHECK(e.socket_ifname == "eth1");
+  e = read_distributed_env(env_of({{"SLURM_PROCID", "3"}, {"SLURM_NTASKS", "8"}, {"SLURM_LOCALID", "1"},
+                                   {"SLURM_JOB_NODELIST", "gpu[07-09,12]"}}));
+  CHECK(e.rank == 3);
+  CHECK(e.world_size == 8);
+  CHECK(e.local_rank == 1);
+  CHECK(e.master_addr == "gpu07");
+  CHECK(e.launcher == "slurm");
+  CHECK_THROWS_WITH(read_distributed_env(env_of({{"WORLD_SIZE", "two"}, {"RANK", "0"}})),
+                    Catch::Contains("WORLD_SIZE='two'"));
+  CHECK_THROWS_WITH(read_distributed_env(env_of({{"WORLD_SIZE", "2"}, {"RANK", "2"}})), Catch::Contains("RANK 2"));
+  CHECK_THROWS_WITH(read_distributed_env(env_of({{"WORLD_SIZE", "2"}, {"RANK", "0"}, {"TOMOGRAD_DIST_BACKEND", "mpi"}})),
+                    Catch::Contains("expected auto, gloo or nccl"));
+}
+
+TEST_CASE("every rank's share of the global batches covers each sample once, for any world size", "[train]") {
+  Samples data;
+  RandomSampler rs(data.size(), 8, true, 3);
+  PatientSamplerOptions po;
+  po.patients_per_batch = 3;
+  po.seed = 4;
+  PatientSampler ps(data, po);
+  for (const Sampler* sampler : {static_cast<const Sampler*>(&rs), static_cast<const Sampler*>(&ps)}) {
+    const BatchPlan global = sampler->plan(2);
+    for (int world : {1, 2, 3}) {
+      for (std::size_t b = 0; b < global.size(); ++b) {
+        std::multiset<std::size_t> joined;
+        std::vector<std::size_t> in_order;
+        for (int r = 0; r < world; ++r) {
+          const BatchPlan share = shard_plan(global, r, world, sampler->patient_grouped() ? &data : nullptr);
+          REQUIRE(share.size() == global.size());
+          joined.insert(share[b].begin(), share[b].end());
+          in_order.insert(in_order.end(), share[b].begin(), share[b].end());
+          // Whole patients per rank.
+          if (sampler->patient_grouped()) {
+            for (std::size_t i : share[b]) {
+              for (int other = 0; other < world; ++other) {
+                if (other == r) continue;
+                const BatchPlan theirs = shard_plan(global, other, world, &data);
+                for (std::size_t j : theirs[b]) CHECK(data.patient_of(i) != data.patient_of(j));
+              }
+            }
+          }
+        }
+        // The ranks' shares, in rank order, are exactly the global batch.
+        CHECK(in_order == global[b]);
+        CHECK(joined.size() == global[b].size());
+      }
+    }
+  }
+}
+
+TEST_CASE("two Gloo processes train to the same weights as one process", "[train][slow]") {
+  for (const bool patients : {false, true}) {
+    INFO((patients ? "patient-grouped batches" : "sample batches"));
+    test::TempDir tmp;
+    fs::create_directories(tmp / "one");
+    fs::create_directories(tmp / "two");
+    const std::string env = patients ? "TG_PATIENTS=1" : "";
+    // The reference: one process (no WORLD_SIZE), through the same worker code.
+    REQUIRE(run_job(1, tmp / "one", env, test_port()) == std::vector<int>{0});
+    const auto codes = run_job(2, tmp / "two", env, test_port() + 1);
+    INFO(read_text(tmp / "two" / "rank0.log") + read_text(tmp / "two" / "rank1.log"));
+    REQUIRE(codes == std::vector<int>({0, 0}));
+    CHECK(read_text(tmp / "two" / "rank0.log").find("rank 0 of 2") != std::string::npos);
+    const auto a = weights_of(tmp / "one" / "run" / "checkpoints" / "last.pt");
+    const auto b = weights_of(tmp / "two" / "run" / "checkpoints" / "last.pt");
+    REQUIRE(a.size() == b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      INFO("parameter " << i << " max difference " << (a[i] - b[i]).abs().max().item<float>());
+      CHECK(torch::allclose(a[i], b[i], 1e-5, 1e-6));
+    }
+    // The same history (validation is sharded and gathered), up to summation order.
+    const auto h1 = read_text(tmp / "one" / "run" / "history.csv");
+    const auto h2 = read_text(tmp / "two" / "run" / "history.csv");
+    CHECK(h1.substr(0, h1.find('\n')) == h2.substr(0, h2.find('\n')));
+  }
+}
+
+TEST_CASE("a failing rank makes every rank exit non-zero, naming the rank", "[train][slow]") {
+  test::TempDir tmp;
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto codes = run_job(2, tmp.path(), "TG_FAIL_RANK=1", test_port() + 2);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const std::string log0 = read_text(tmp / "rank0.log"), log1 = read_text(tmp / "rank1.log");
+  INFO(log0 + log1);
+  CHECK(codes[0] != 0);
+  CHECK(codes[1] != 0);
+  CHECK(seconds < 60);  // well inside the 60 s collective timeout given to the job
+  CHECK(log1.find("deliberate failure") != std::string::npos);
+  CHECK(log0.find("rank 1") != std::string::npos);
+}
