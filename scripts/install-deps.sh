@@ -15,6 +15,8 @@ pkgs=(
   libtorch-dev libdcmtk-dev dcmtk libopenjp2-7-dev libopenjp2-tools libopenjpip7 libopenjpip-server libopencv-dev
   libxgboost-dev xgboost libsvm-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   catch2 nlohmann-json3-dev libnifti2-dev nifti-bin zlib1g-dev
+  # c10d data-parallel training: the Gloo headers of ProcessGroupGloo.hpp (libtorch-dev lacks them)
+  libgloo-dev
   # tests: independent readers used to check our files
   python3 python3-numpy python3-pydicom python3-nibabel
   # bench/preprocess_numpy.py: the numpy + scipy.ndimage + scikit-image reference of the
