@@ -285,14 +285,7 @@ EpochStats Trainer::train_epoch(const Dataset& data, const Sampler& sampler, int
 EvalOutputs Trainer::evaluate(const Dataset& data, const Sampler& sampler) {
   module_->eval();
   const AmpMode amp = device_.is_cuda() ? parse_amp(options_.amp) : AmpMode::kOff;
-  LoaderOptions lo = options_.loader;
-  lo.seed = derive_seed(options_.seed, 2);
-  lo.pin_memory = lo.pin_memory && device_.is_cuda();
-  if (comm_) {
-    lo.rank = comm_->rank();
-    lo.world_size = comm_->world_size();
-    lo.keep_patients = sampler.patient_grouped();
-  }
+  const LoaderOptions lo = loader_options(2, sampler);
   DataLoader loader(data, sampler, lo);
   loader.start_epoch(0);
   EvalOutputs r;
