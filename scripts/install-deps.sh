@@ -31,6 +31,11 @@ pkgs=(
   # reference values of tests/unit/classic/test_sklearn_parity.cpp (ElasticNet, SVR) were computed
   # with it; the tests hold the numbers and do not run it
   python3-sklearn
+  # TensorBoard event files: the Event/Summary protobuf messages (our own .proto), read back in the
+  # tests with python3-protobuf; dciodvfy (dicom3tools) validates the Secondary Capture objects
+  libprotobuf-dev protobuf-compiler python3-protobuf dicom3tools
+  # fuzzing (scripts/fuzz.sh): clang with libFuzzer and the ASan/UBSan runtimes
+  clang libfuzzer-14-dev libclang-rt-14-dev
 )
 if [[ $with_bench == 1 ]]; then
   # hyperfine times the command-line benchmarks; dcm2niix and pigz (its parallel gzip) are the
