@@ -9,14 +9,21 @@ cd "$root"
 scripts/install-deps.sh
 scripts/fetch-test-data.sh
 
+# Layer table and size limits first: seconds, and no build needed.
+python3 scripts/check-layout.py
+
 jobs=$(nproc 2>/dev/null || echo 2)
 build=${TOMOGRAD_BUILD_DIR:-build}
+# Logs go into the build folder, never into the source tree.
+mkdir -p "$build"
+configure_log="$build/configure.log"
+build_log="$build/build.log"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTOMOGRAD_BUILD_TESTS=ON \
-  -DTOMOGRAD_BUILD_BENCH=ON >"$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
-echo "test.sh: building with $jobs jobs (log: $build.build.log)"
+  -DTOMOGRAD_BUILD_BENCH=ON >"$configure_log" 2>&1 || { cat "$configure_log"; exit 1; }
+echo "test.sh: building with $jobs jobs (log: $build_log)"
 start=$(date +%s)
-if ! cmake --build "$build" -j "$jobs" >"$build.build.log" 2>&1; then
-  grep -E 'error|FAILED' -A5 "$build.build.log" | head -80
+if ! cmake --build "$build" -j "$jobs" >"$build_log" 2>&1; then
+  grep -E 'error|FAILED' -A5 "$build_log" | head -80
   exit 1
 fi
 echo "test.sh: build took $(( $(date +%s) - start )) s"
