@@ -26,11 +26,16 @@ done
 
 scripts/install-deps.sh --no-bench
 jobs=$(nproc 2>/dev/null || echo 2)
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j "$jobs" --target tomograd_app bmd_app
+# LibTorch: a CUDA PyTorch's where python3 has one (build-torch-python/), else Debian's (build/);
+# TOMOGRAD_TORCH=debian|python forces either (scripts/torch-select.sh, docs/gpu.md).
+source scripts/torch-select.sh
+tomograd_select_torch build
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release "${torch_cmake_args[@]}" >/dev/null
+cmake --build "$build" -j "$jobs" --target tomograd_app bmd_app
 
-tomograd=$root/build/apps/tomograd/tomograd
-bmd=$root/build/apps/bmd/bmd
+case $build in /*) ;; *) build=$root/$build ;; esac
+tomograd=$build/apps/tomograd/tomograd
+bmd=$build/apps/bmd/bmd
 mkdir -p "$out"
 start=$(date +%s)
 cohort=$out/cohort-$patients

@@ -13,13 +13,16 @@ scripts/fetch-test-data.sh
 python3 scripts/check-layout.py
 
 jobs=$(nproc 2>/dev/null || echo 2)
-build=${TOMOGRAD_BUILD_DIR:-build}
+# LibTorch: a CUDA PyTorch's where python3 has one (build-torch-python/), else Debian's (build/);
+# TOMOGRAD_TORCH=debian|python forces either (scripts/torch-select.sh, docs/gpu.md).
+source scripts/torch-select.sh
+tomograd_select_torch build
 # Logs go into the build folder, never into the source tree.
 mkdir -p "$build"
 configure_log="$build/configure.log"
 build_log="$build/build.log"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTOMOGRAD_BUILD_TESTS=ON \
-  -DTOMOGRAD_BUILD_BENCH=ON >"$configure_log" 2>&1 || { cat "$configure_log"; exit 1; }
+  -DTOMOGRAD_BUILD_BENCH=ON "${torch_cmake_args[@]}" >"$configure_log" 2>&1 || { cat "$configure_log"; exit 1; }
 echo "test.sh: building with $jobs jobs (log: $build_log)"
 start=$(date +%s)
 if ! cmake --build "$build" -j "$jobs" >"$build_log" 2>&1; then
