@@ -1,6 +1,9 @@
 #include "tomograd/train/device.hpp"
 
+#include <c10/core/impl/DeviceGuardImplInterface.h>
+
 #include <cmath>
+#include <cstdlib>
 
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/log.hpp"
@@ -8,27 +11,45 @@
 
 namespace tomograd::train {
 
+namespace {
+
+/// Why CUDA device @p index cannot be used, in words that name what is missing.
+std::string cuda_unavailable_reason(int index, int count) {
+  // The CUDA device guard is registered by libc10_cuda, which only a CUDA LibTorch has.
+  if (!c10::impl::hasDeviceGuardImpl(c10::DeviceType::CUDA)) {
+    return "this program is built against a LibTorch " + compat::torch_version() +
+           " without CUDA (build against a CUDA LibTorch: TOMOGRAD_TORCH=python with a CUDA PyTorch, docs/gpu.md; "
+           "or use --device cpu)";
+  }
+  if (count == 0) {
+    const char* visible = std::getenv("CUDA_VISIBLE_DEVICES");
+    return "the CUDA LibTorch sees no GPU (check nvidia-smi and the driver" +
+           (visible ? std::string("; CUDA_VISIBLE_DEVICES='") + visible + "'" : std::string()) + ")";
+  }
+  return "this machine has " + std::to_string(count) + " CUDA device(s), cuda:0 to cuda:" + std::to_string(count - 1) +
+         " (cuda:" + std::to_string(index) + " asked)";
+}
+
+}  // namespace
+
 torch::Device parse_device(const std::string& name) {
+  const std::string expected = "invalid device '" + name + "' (expected auto, cpu, cuda or cuda:N)";
   const int count = compat::cuda_device_count();
   if (name == "auto") return count > 0 ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
   if (name == "cpu") return torch::kCPU;
-  if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
-    int index = 0;
-    if (name.size() > 5) {
-      const std::string digits = name.substr(5);
-      if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) {
-        throw ValueError("invalid device '" + name + "' (expected auto, cpu, cuda or cuda:N)");
-      }
-      index = std::stoi(digits);
+  if (name != "cuda" && name.rfind("cuda:", 0) != 0) throw ValueError(expected);
+  int index = 0;
+  if (name.size() > 4) {
+    const std::string digits = name.substr(5);
+    if (digits.empty() || digits.size() > 4 || digits.find_first_not_of("0123456789") != std::string::npos) {
+      throw ValueError(expected);
     }
-    if (index >= count) {
-      throw ValueError("device '" + name + "' is not available: " +
-                       (count == 0 ? std::string("this LibTorch build or machine has no CUDA device")
-                                   : std::to_string(count) + " CUDA device(s)"));
-    }
-    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+    index = std::stoi(digits);
   }
-  throw ValueError("invalid device '" + name + "' (expected auto, cpu, cuda or cuda:N)");
+  if (index >= count) {
+    throw ValueError("device '" + name + "' is not available: " + cuda_unavailable_reason(index, count));
+  }
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
 }
 
 AmpMode parse_amp(const std::string& name) {

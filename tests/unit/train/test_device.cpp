@@ -1,0 +1,77 @@
+// train::parse_device: the --device / train.device names, "auto" following the machine, and
+// errors that name what is missing when CUDA is asked for where there is none.
+#include <catch2/catch.hpp>
+
+#include <c10/core/impl/DeviceGuardImplInterface.h>
+
+#include "tomograd/core/error.hpp"
+#include "tomograd/core/torch_compat.hpp"
+#include "tomograd/train/device.hpp"
+
+using namespace tomograd;
+
+namespace {
+
+/// The message of the ValueError that parse_device(@p name) throws (fails the test if none).
+std::string device_error(const std::string& name) {
+  try {
+    train::parse_device(name);
+  } catch (const ValueError& e) {
+    return e.what();
+  }
+  FAIL("parse_device('" << name << "') did not throw a ValueError");
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("parse_device: cpu, and auto follows the CUDA devices present", "[train]") {
+  CHECK(train::parse_device("cpu") == torch::Device(torch::kCPU));
+  const torch::Device automatic = train::parse_device("auto");
+  if (compat::cuda_device_count() > 0) {
+    CHECK(automatic == torch::Device(torch::kCUDA, 0));
+  } else {
+    CHECK(automatic == torch::Device(torch::kCPU));
+  }
+}
+
+TEST_CASE("parse_device: names that are no device are refused with the accepted forms", "[train]") {
+  for (const char* bad : {"", "gpu", "CUDA", "Cpu", "cuda:", "cuda:x", "cuda:-1", "cuda:1a", "cuda0", "cuda: 1",
+                          "cuda:123456789012", "mps"}) {
+    INFO("device name '" << bad << "'");
+    const std::string message = device_error(bad);
+    CHECK_THAT(message, Catch::Contains("invalid device '" + std::string(bad) + "'"));
+    CHECK_THAT(message, Catch::Contains("expected auto, cpu, cuda or cuda:N"));
+  }
+}
+
+TEST_CASE("parse_device: CUDA asked for where it is missing names what is missing", "[train]") {
+  const int count = compat::cuda_device_count();
+  // One past the last device is never available; on a CPU-only machine neither is cuda / cuda:0.
+  const std::string past_last = "cuda:" + std::to_string(count);
+  const std::string message = device_error(past_last);
+  CHECK_THAT(message, Catch::Contains("device '" + past_last + "' is not available"));
+  if (!c10::impl::hasDeviceGuardImpl(c10::DeviceType::CUDA)) {
+    // A CPU-only LibTorch (Debian's): the build, not the machine, lacks CUDA.
+    CHECK_THAT(message, Catch::Contains("without CUDA"));
+    CHECK_THAT(message, Catch::Contains(compat::torch_version()));
+    CHECK_THAT(device_error("cuda"), Catch::Contains("without CUDA"));
+    CHECK_THAT(device_error("cuda:0"), Catch::Contains("without CUDA"));
+  } else if (count == 0) {
+    CHECK_THAT(message, Catch::Contains("sees no GPU"));
+  } else {
+    CHECK_THAT(message, Catch::Contains(std::to_string(count) + " CUDA device(s)"));
+  }
+}
+
+TEST_CASE("parse_device: cuda and cuda:N on a CUDA machine", "[train][gpu]") {
+  const int count = compat::cuda_device_count();
+  if (count == 0) {
+    WARN("no CUDA device: [gpu] test skipped");
+    return;
+  }
+  CHECK(train::parse_device("cuda") == torch::Device(torch::kCUDA, 0));
+  CHECK(train::parse_device("auto") == torch::Device(torch::kCUDA, 0));
+  const std::string last = "cuda:" + std::to_string(count - 1);
+  CHECK(train::parse_device(last) == torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(count - 1)));
+}
