@@ -86,10 +86,21 @@ void setup_synth(CLI::App& app) {
                   "fraction of patients with metastases, exactly round(N*P) of them (default: 0.5)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
+  auto lesion_mm = std::make_shared<std::vector<double>>(std::vector<double>{m->lesion_min_mm, m->lesion_max_mm});
+  auto enhancement = std::make_shared<std::vector<double>>(std::vector<double>{m->enhancement_min_hu, m->enhancement_max_hu});
+  met->add_option("--lesion-mm", *lesion_mm, "lesion diameter range MIN MAX in mm, log-uniform (default: 3 15)")
+      ->expected(2);
+  met->add_option("--enhancement-hu", *enhancement,
+                  "lesion enhancement over the parenchyma MIN MAX in HU (default: 25 45)")
+      ->expected(2);
   met->add_option("--threads", m->threads, "patients rendered at once (default: 0 = all cores)")->capture_default_str();
   met->add_flag("--force", m->force, "write into a non-empty folder, replacing files");
-  met->callback([m, m_out] {
+  met->callback([m, m_out, lesion_mm, enhancement] {
     m->out = *m_out;
+    m->lesion_min_mm = (*lesion_mm)[0];
+    m->lesion_max_mm = (*lesion_mm)[1];
+    m->enhancement_min_hu = (*enhancement)[0];
+    m->enhancement_max_hu = (*enhancement)[1];
     auto rows = tasks::synthesize_metastasis_cohort(*m);
     int positives = 0;
     for (const auto& r : rows) positives += r.label;

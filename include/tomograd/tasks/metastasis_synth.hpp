@@ -50,6 +50,8 @@ struct MetastasisPhantomParams {
   /// Lesions drawn at random valid places (inside the parenchyma, clear of ventricles and skull,
   /// not touching each other), in addition to @ref lesions.
   int random_lesions = 0;
+  double lesion_min_mm = 3.0, lesion_max_mm = 15.0;        ///< diameter range of drawn lesions (log-uniform)
+  double enhancement_min_hu = 25.0, enhancement_max_hu = 45.0;  ///< rim_hu range of drawn lesions (uniform)
   std::vector<MetastasisLesion> lesions;  ///< lesions rendered where given (no placement check)
   uint64_t seed = 0;               ///< skull holes, lesion draws and noise
 };
@@ -82,6 +84,11 @@ struct MetastasisSynthOptions {
   bool force = false;
   int threads = 0;              ///< patients rendered at once (0 = all cores)
   bool show_progress = true;
+  /// Lesion conspicuity: diameter range (mm, log-uniform) and enhancement over the parenchyma (HU).
+  /// The defaults are the cohort of docs/synthetic_metastasis.md; larger, brighter lesions make a
+  /// cohort on which a tiny model learns in seconds (the learning test uses that).
+  double lesion_min_mm = 3.0, lesion_max_mm = 15.0;
+  double enhancement_min_hu = 25.0, enhancement_max_hu = 45.0;
 };
 
 /// One patient of a cohort.

@@ -79,14 +79,14 @@ bool fits(const Grid& g, const uint8_t* parenchyma, const Vec3& c, double radius
 // Draws one lesion's appearance, then its place by rejection: a random parenchyma voxel, a random
 // point in it, kept if the lesion fits there.
 MetastasisLesion draw_lesion(std::mt19937_64& rng, const Grid& g, const uint8_t* parenchyma,
-                             const std::vector<MetastasisLesion>& placed) {
+                             const std::vector<MetastasisLesion>& placed, const MetastasisPhantomParams& p) {
   MetastasisLesion l;
-  // Log-uniform 3-15 mm: small metastases are the common ones.
-  l.diameter_mm = 3.0 * std::pow(5.0, uniform01(rng));
+  // Log-uniform (3-15 mm by default): small metastases are the common ones.
+  l.diameter_mm = p.lesion_min_mm * std::pow(p.lesion_max_mm / p.lesion_min_mm, uniform01(rng));
   // Central necrosis (ring enhancement) needs a lesion large enough to outgrow its blood supply.
   const bool ring = uniform01(rng) < 0.6 && l.diameter_mm >= 6.0;
   l.kind = ring ? LesionKind::kRing : LesionKind::kHyperdense;
-  l.rim_hu = uniform(rng, 25.0, 45.0);
+  l.rim_hu = uniform(rng, p.enhancement_min_hu, p.enhancement_max_hu);
   l.core_hu = ring ? uniform(rng, -15.0, -5.0) : 0.0;
   l.rim_mm = ring ? std::clamp(0.25 * l.diameter_mm, 1.5, 3.0) : 0.0;
   const double r = l.diameter_mm / 2;
@@ -232,7 +232,7 @@ MetastasisPhantom render_metastasis_phantom(const MetastasisPhantomParams& p) {
   if (p.random_lesions > 0) {
     std::mt19937_64 rng(derive_seed(p.seed, 2));
     for (int n = 0; n < p.random_lesions; ++n) {
-      out.lesions.push_back(draw_lesion(rng, g, parenchyma.data_ptr<uint8_t>(), out.lesions));
+      out.lesions.push_back(draw_lesion(rng, g, parenchyma.data_ptr<uint8_t>(), out.lesions, p));
     }
   }
   for (const auto& l : out.lesions) paint_lesion(g, l, hu.data_ptr<float>(), lesion_mask.data_ptr<uint8_t>());
@@ -263,6 +263,14 @@ std::vector<MetastasisCohortRow> synthesize_metastasis_cohort(const MetastasisSy
   if (!(o.scale > 0) || o.scale > 2) throw ValueError("--scale must be in (0, 2], got " + std::to_string(o.scale));
   if (!(o.prevalence >= 0) || o.prevalence > 1) {
     throw ValueError("--prevalence must be in [0, 1], got " + std::to_string(o.prevalence));
+  }
+  if (!(o.lesion_min_mm > 0) || !(o.lesion_max_mm >= o.lesion_min_mm)) {
+    throw ValueError("--lesion-mm must be MIN MAX with 0 < MIN <= MAX, got " + std::to_string(o.lesion_min_mm) + " " +
+                     std::to_string(o.lesion_max_mm));
+  }
+  if (!(o.enhancement_max_hu >= o.enhancement_min_hu)) {
+    throw ValueError("--enhancement-hu must be MIN MAX with MIN <= MAX, got " + std::to_string(o.enhancement_min_hu) +
+                     " " + std::to_string(o.enhancement_max_hu));
   }
   std::error_code ec;
   if (fs::exists(o.out, ec) && !fs::is_empty(o.out, ec) && !o.force) {
@@ -302,6 +310,10 @@ std::vector<MetastasisCohortRow> synthesize_metastasis_cohort(const MetastasisSy
     const double c = uniform01(rng);
     const int count = c < 0.5 ? 1 : c < 0.8 ? 2 : 3;
     p.random_lesions = labels[i] ? count : 0;
+    p.lesion_min_mm = o.lesion_min_mm;
+    p.lesion_max_mm = o.lesion_max_mm;
+    p.enhancement_min_hu = o.enhancement_min_hu;
+    p.enhancement_max_hu = o.enhancement_max_hu;
     p.seed = rng();
   }
 
