@@ -2,6 +2,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "support/fixtures.hpp"
 
 using tomograd::test::run_command;
@@ -25,4 +27,26 @@ TEST_CASE("tomograd bench train and infer report throughput", "[cli]") {
   auto cuda = run_command(app + " bench train --device cuda:7 --size 32 --batch 1 --steps 1");
   CHECK(cuda.exit_code == 1);
   CHECK_THAT(cuda.err, Catch::Contains("not available"));
+}
+
+TEST_CASE("a LibTorch failure is one line naming the command, never a stack trace", "[cli]") {
+  const std::string app = shell_quote(TOMOGRAD_APP);
+  // A 0x0 input is smaller than ResNet's 7x7 stem: LibTorch's convolution throws a c10::Error.
+  auto r = run_command(app + " bench infer --model resnet18 --size 0 --batch 1 --steps 1 --warmup 0 --device cpu");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("tomograd bench infer: LibTorch failed: ") &&
+                        Catch::Contains("Kernel size can't be greater than actual input size"));
+  CHECK_THAT(r.err, !Catch::Contains("Exception raised from") && !Catch::Contains("frame #"));
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  // An allocation far beyond any machine (3 x 10^5 x 10^5 floats per sample, 10^4 samples).
+  auto big = run_command(app + " bench infer --model resnet18 --size 100000 --batch 10000 --steps 1 --warmup 0 --device cpu");
+  CHECK(big.exit_code == 1);
+  CHECK_THAT(big.err, Catch::Contains("tomograd bench infer: ") && Catch::Contains("allocate"));
+  CHECK_THAT(big.err, !Catch::Contains("frame #"));
+  CHECK(std::count(big.err.begin(), big.err.end(), '\n') == 1);
+  // The trace is kept for the debug log.
+  auto dbg = run_command(app + " --log-level debug bench infer --model resnet18 --size 0 --batch 1 --steps 1 "
+                               "--warmup 0 --device cpu");
+  CHECK(dbg.exit_code == 1);
+  CHECK_THAT(dbg.err, Catch::Contains("Exception raised from"));
 }
