@@ -2,25 +2,14 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+
 #include "tomograd/core/error.hpp"
+#include "transform_fields.hpp"
 
 namespace tomograd::preprocess {
 
 namespace {
-
-void read_range(ConfigReader& r, const std::string& key, Range& out) {
-  if (!r.has(key)) {
-    r.get(key, out.low);  // marks the key as known
-    return;
-  }
-  std::vector<double> v;
-  r.get(key, v);
-  if (v.size() != 2) {
-    throw ConfigError(r.source() + ": key '" + r.dotted(key) + "' expected [low, high], got " +
-                      std::to_string(v.size()) + " values");
-  }
-  out = Range{v[0], v[1]};
-}
 
 template <class Enum, class Parse>
 void read_enum(ConfigReader& r, const std::string& key, Enum& out, Parse parse) {
@@ -144,64 +133,14 @@ AugmentConfig read_augment(ConfigReader r) {
 TransformConfig read_transform(ConfigReader& t) {
   std::string name;
   t.require("name", name);
-  TransformConfig config;
-  if (name == "flip") {
-    FlipOptions o;
-    t.get("p", o.p);
-    config = o;
-  } else if (name == "affine") {
-    AffineOptions o;
-    t.get("p", o.p);
-    read_range(t, "rotate_deg", o.rotate_deg);
-    read_range(t, "scale", o.scale);
-    read_range(t, "translate_frac", o.translate_frac);
-    config = o;
-  } else if (name == "gamma") {
-    GammaOptions o;
-    t.get("p", o.p).get("inside_mask_only", o.inside_mask_only);
-    read_range(t, "gamma", o.gamma);
-    config = o;
-  } else if (name == "brightness_contrast") {
-    BrightnessContrastOptions o;
-    t.get("p", o.p).get("inside_mask_only", o.inside_mask_only);
-    read_range(t, "brightness", o.brightness);
-    read_range(t, "contrast", o.contrast);
-    config = o;
-  } else if (name == "noise") {
-    NoiseOptions o;
-    t.get("p", o.p).get("inside_mask_only", o.inside_mask_only);
-    read_range(t, "std", o.std);
-    config = o;
-  } else if (name == "blur") {
-    BlurOptions o;
-    t.get("p", o.p);
-    read_range(t, "sigma_px", o.sigma_px);
-    config = o;
-  } else if (name == "sharpen") {
-    SharpenOptions o;
-    t.get("p", o.p).get("sigma_px", o.sigma_px);
-    read_range(t, "amount", o.amount);
-    config = o;
-  } else if (name == "clahe") {
-    ClaheOptions o;
-    t.get("p", o.p).get("tiles", o.tiles);
-    read_range(t, "clip_limit", o.clip_limit);
-    config = o;
-  } else if (name == "elastic") {
-    ElasticOptions o;
-    t.get("p", o.p).get("sigma_px", o.sigma_px);
-    read_range(t, "alpha_px", o.alpha_px);
-    config = o;
-  } else if (name == "random_crop") {
-    RandomCropOptions o;
-    t.get("p", o.p).get("resize_back", o.resize_back);
-    read_range(t, "scale", o.scale);
-    config = o;
-  } else {
+  const auto& names = transform_names();
+  const auto it = std::find(names.begin(), names.end(), name);
+  if (it == names.end()) {
     std::string valid;
-    for (const auto& n : transform_names()) valid += (valid.empty() ? "" : ", ") + n;
+    for (const auto& n : names) valid += (valid.empty() ? "" : ", ") + n;
     throw ConfigError(t.source() + ": key '" + t.dotted("name") + "': unknown transform '" + name + "' (valid: " + valid + ")");
   }
+  TransformConfig config = read_transform_options(static_cast<std::size_t>(it - names.begin()), t);
   t.finish();
   validate_transform(config, t.source() + ": " + t.dotted("name").substr(0, t.dotted("name").size() - 5));
   return config;

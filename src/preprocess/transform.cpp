@@ -21,19 +21,11 @@ struct Overloaded : Ts... {
 template <class... Ts>
 Overloaded(Ts...) -> Overloaded<Ts...>;
 
-nlohmann::json range_json(const Range& r) { return nlohmann::json::array({r.low, r.high}); }
-
 void check(bool ok, const std::string& where, const std::string& field, const std::string& expected) {
   if (!ok) throw ConfigError(where + ": " + field + " must be " + expected);
 }
 
 void check_p(double p, const std::string& where) { check(p >= 0 && p <= 1, where, "p", "in [0, 1]"); }
-
-void check_range(const Range& r, const std::string& where, const std::string& field, double min, double max) {
-  check(std::isfinite(r.low) && std::isfinite(r.high) && r.low <= r.high, where, field, "[low, high] with low <= high");
-  check(r.low >= min && r.high <= max, where, field,
-        "within [" + std::to_string(min) + ", " + std::to_string(max) + "]");
-}
 
 /// Applies a spatial operation to the mask: as float with nearest neighbours, back to its dtype.
 template <class Fn>
@@ -198,110 +190,7 @@ const std::vector<std::string>& transform_names() {
 
 std::string transform_name(const TransformConfig& config) { return transform_names().at(config.index()); }
 
-void validate_transform(const TransformConfig& config, const std::string& where) {
-  std::visit(Overloaded{
-                 [&](const FlipOptions& o) { check_p(o.p, where); },
-                 [&](const AffineOptions& o) {
-                   check_p(o.p, where);
-                   check_range(o.rotate_deg, where, "rotate_deg", -180, 180);
-                   check_range(o.scale, where, "scale", 0.1, 10);
-                   check_range(o.translate_frac, where, "translate_frac", -1, 1);
-                 },
-                 [&](const GammaOptions& o) {
-                   check_p(o.p, where);
-                   check_range(o.gamma, where, "gamma", 1e-3, 100);
-                 },
-                 [&](const BrightnessContrastOptions& o) {
-                   check_p(o.p, where);
-                   check_range(o.brightness, where, "brightness", -1, 1);
-                   check_range(o.contrast, where, "contrast", 0, 10);
-                 },
-                 [&](const NoiseOptions& o) {
-                   check_p(o.p, where);
-                   check_range(o.std, where, "std", 0, 1);
-                 },
-                 [&](const BlurOptions& o) {
-                   check_p(o.p, where);
-                   check_range(o.sigma_px, where, "sigma_px", 0, 50);
-                 },
-                 [&](const SharpenOptions& o) {
-                   check_p(o.p, where);
-                   check_range(o.amount, where, "amount", 0, 10);
-                   check(o.sigma_px > 0 && o.sigma_px <= 50, where, "sigma_px", "in (0, 50]");
-                 },
-                 [&](const ClaheOptions& o) {
-                   check_p(o.p, where);
-                   check_range(o.clip_limit, where, "clip_limit", 1e-3, 100);
-                   check(o.tiles >= 1 && o.tiles <= 64, where, "tiles", "in [1, 64]");
-                 },
-                 [&](const ElasticOptions& o) {
-                   check_p(o.p, where);
-                   check_range(o.alpha_px, where, "alpha_px", 0, 100);
-                   check(o.sigma_px > 0 && o.sigma_px <= 100, where, "sigma_px", "in (0, 100]");
-                 },
-                 [&](const RandomCropOptions& o) {
-                   check_p(o.p, where);
-                   check_range(o.scale, where, "scale", 0, 1);
-                   check(o.scale.low > 0, where, "scale", "a fraction of each side in (0, 1]");
-                 },
-             },
-             config);
-}
-
-nlohmann::json transform_to_json(const TransformConfig& config) {
-  nlohmann::json j{{"name", transform_name(config)}};
-  std::visit(Overloaded{
-                 [&](const FlipOptions& o) { j["p"] = o.p; },
-                 [&](const AffineOptions& o) {
-                   j["p"] = o.p;
-                   j["rotate_deg"] = range_json(o.rotate_deg);
-                   j["scale"] = range_json(o.scale);
-                   j["translate_frac"] = range_json(o.translate_frac);
-                 },
-                 [&](const GammaOptions& o) {
-                   j["p"] = o.p;
-                   j["gamma"] = range_json(o.gamma);
-                   j["inside_mask_only"] = o.inside_mask_only;
-                 },
-                 [&](const BrightnessContrastOptions& o) {
-                   j["p"] = o.p;
-                   j["brightness"] = range_json(o.brightness);
-                   j["contrast"] = range_json(o.contrast);
-                   j["inside_mask_only"] = o.inside_mask_only;
-                 },
-                 [&](const NoiseOptions& o) {
-                   j["p"] = o.p;
-                   j["std"] = range_json(o.std);
-                   j["inside_mask_only"] = o.inside_mask_only;
-                 },
-                 [&](const BlurOptions& o) {
-                   j["p"] = o.p;
-                   j["sigma_px"] = range_json(o.sigma_px);
-                 },
-                 [&](const SharpenOptions& o) {
-                   j["p"] = o.p;
-                   j["amount"] = range_json(o.amount);
-                   j["sigma_px"] = o.sigma_px;
-                 },
-                 [&](const ClaheOptions& o) {
-                   j["p"] = o.p;
-                   j["clip_limit"] = range_json(o.clip_limit);
-                   j["tiles"] = o.tiles;
-                 },
-                 [&](const ElasticOptions& o) {
-                   j["p"] = o.p;
-                   j["alpha_px"] = range_json(o.alpha_px);
-                   j["sigma_px"] = o.sigma_px;
-                 },
-                 [&](const RandomCropOptions& o) {
-                   j["p"] = o.p;
-                   j["scale"] = range_json(o.scale);
-                   j["resize_back"] = o.resize_back;
-                 },
-             },
-             config);
-  return j;
-}
+// validate_transform() and transform_to_json() are in transform_fields.cpp, with the field tables.
 
 std::unique_ptr<Transform> make_transform(const TransformConfig& config) {
   validate_transform(config, transform_name(config));

@@ -1,6 +1,7 @@
 #pragma once
 /// @file Decoding of the preprocessing sections of a YAML config: `preprocess`, `slices`,
-/// `augment` (the only place in this layer that reads YAML). Every key is documented in
+/// `augment` (the only place in this layer that reads YAML, with src/preprocess/transform_fields.cpp
+/// where each augmentation transform's options are declared once). Every key is documented in
 /// configs/preprocess_head_ct.yaml; unknown keys are errors naming the dotted path, e.g.
 /// "cfg.yaml: unknown key 'augment.policies[0].transforms[1].sigma'".
 #include <filesystem>
