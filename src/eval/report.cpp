@@ -10,6 +10,7 @@
 #include "tomograd/core/error.hpp"
 #include "tomograd/eval/binary.hpp"
 #include "tomograd/eval/calibration.hpp"
+#include "tomograd/eval/report_model.hpp"
 #include "tomograd/eval/svg_plot.hpp"
 #include "tomograd/eval/summary.hpp"
 
@@ -51,6 +52,10 @@ void training_plots(const fs::path& history_csv, std::vector<ReportPlot>& out) {
     if (contains(col, "loss")) {
       loss.line(x, y, col);
       ++n_loss;
+    } else if (contains(col, "samples") || contains(col, "per_s")) {
+      // Throughput is in hundreds of samples/s: on the 0–1 metric axis it would flatten every curve.
+      other.line_right(x, y, col, "samples/s");
+      ++n_other;
     } else if (!contains(col, "lr") && !contains(col, "time") && !contains(col, "seconds")) {
       other.line(x, y, col);
       ++n_other;
@@ -62,6 +67,19 @@ void training_plots(const fs::path& history_csv, std::vector<ReportPlot>& out) {
   std::string caption = "From " + history_csv.filename().string() + ", one point per " + (x_name.empty() ? "row" : x_name) + ".";
   if (n_loss > 0) out.push_back({"training_loss", "Training curves: loss", loss.legend(SvgPlot::Legend::kTopRight).render(), caption});
   if (n_other > 0) out.push_back({"training_metrics", "Training curves: metrics", other.render(), caption});
+}
+
+// The reliability diagram of binary scores and of multiclass top-label confidences alike.
+ReportPlot calibration_plot(const Evaluation& e, const ReliabilityCurve& rc, const std::string& x_label,
+                            const std::string& y_label, std::string caption) {
+  SvgPlot plot("Calibration curve", x_label, y_label);
+  plot.line({0, 1}, {0, 1}, "perfect calibration", true, "#999999")
+      .line(rc.mean_predicted, rc.fraction_positive, "model, ECE " + format_value(e.metrics.value("ece")), false, "#0072B2")
+      .scatter(rc.mean_predicted, rc.fraction_positive, "", "#0072B2")
+      .x_range(0, 1)
+      .y_range(0, 1)
+      .legend(SvgPlot::Legend::kTopLeft);
+  return {"calibration_curve", "Calibration curve", plot.render(520, 480), std::move(caption)};
 }
 
 std::vector<double> column0(const Evaluation& e) {
@@ -184,15 +202,8 @@ void binary_plots(const Evaluation& e, std::vector<ReportPlot>& out) {
   bool probabilities = std::all_of(s.begin(), s.end(), [](double v) { return v >= 0 && v <= 1; });
   if (probabilities) {
     ReliabilityCurve rc = reliability_curve(y, s, e.options.calibration_bins);
-    SvgPlot plot("Calibration curve", "mean predicted probability", "observed fraction positive");
-    plot.line({0, 1}, {0, 1}, "perfect calibration", true, "#999999")
-        .line(rc.mean_predicted, rc.fraction_positive, "model, ECE " + format_value(e.metrics.value("ece")), false, "#0072B2")
-        .scatter(rc.mean_predicted, rc.fraction_positive, "", "#0072B2")
-        .x_range(0, 1)
-        .y_range(0, 1)
-        .legend(SvgPlot::Legend::kTopLeft);
-    out.push_back({"calibration_curve", "Calibration curve", plot.render(520, 480),
-                   std::to_string(rc.num_bins) + " equal-width bins; empty bins are left out."});
+    out.push_back(calibration_plot(e, rc, "mean predicted probability", "observed fraction positive",
+                                   std::to_string(rc.num_bins) + " equal-width bins; empty bins are left out."));
   }
 }
 
@@ -229,18 +240,10 @@ void multiclass_plots(const Evaluation& e, std::vector<ReportPlot>& out) {
     correct.push_back(pred[i] == static_cast<int>(d.y_true[i]) ? 1.0 : 0.0);
   }
   ReliabilityCurve rc = reliability_curve(correct, confidence, e.options.calibration_bins);
-  SvgPlot plot("Calibration curve", "confidence (probability of the predicted class)", "accuracy");
-  plot.line({0, 1}, {0, 1}, "perfect calibration", true, "#999999")
-      .line(rc.mean_predicted, rc.fraction_positive, "model, ECE " + format_value(e.metrics.value("ece")), false, "#0072B2")
-      .scatter(rc.mean_predicted, rc.fraction_positive, "", "#0072B2")
-      .x_range(0, 1)
-      .y_range(0, 1)
-      .legend(SvgPlot::Legend::kTopLeft);
-  out.push_back({"calibration_curve", "Calibration curve", plot.render(520, 480),
-                 "Top-label calibration, " + std::to_string(rc.num_bins) + " equal-width bins of renormalized probabilities."});
+  out.push_back(calibration_plot(e, rc, "confidence (probability of the predicted class)", "accuracy",
+                                 "Top-label calibration, " + std::to_string(rc.num_bins) +
+                                     " equal-width bins of renormalized probabilities."));
 }
-
-std::string html_escape(const std::string& s) { return xml_escape(s); }
 
 }  // namespace
 
@@ -255,88 +258,148 @@ std::vector<ReportPlot> report_plots(const Evaluation& evaluation, const fs::pat
   return out;
 }
 
-std::string report_html(const Evaluation& e, const std::vector<ReportPlot>& plots, const std::string& title) {
-  std::ostringstream o;
-  o << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" << html_escape(title)
-    << "</title>\n<style>\n"
-       "body{font-family:Helvetica,Arial,sans-serif;margin:24px auto;max-width:1120px;color:#222;padding:0 16px}\n"
-       "h1{font-size:24px;margin-bottom:4px}h2{font-size:18px;margin:0 0 8px 0}\n"
-       ".meta{color:#555;margin-top:0}\n"
-       "table{border-collapse:collapse;margin:8px 0 16px 0}th,td{border-bottom:1px solid #ddd;padding:4px 12px;text-align:left}\n"
-       "td.num{text-align:right;font-variant-numeric:tabular-nums}th{background:#f3f3f3}\n"
-       ".plots{display:flex;flex-wrap:wrap;gap:16px}\n"
-       "figure{margin:0;border:1px solid #e3e3e3;padding:12px;border-radius:4px;background:#fff}\n"
-       "figcaption{color:#555;font-size:13px;max-width:520px;margin-top:6px}\n"
-       "svg{max-width:100%;height:auto;display:block}\n"
-       ".undefined{color:#a33}\n"
-       "</style>\n</head>\n<body>\n";
-  o << "<h1>" << html_escape(title) << "</h1>\n";
-  o << "<p class=\"meta\">" << html_escape(to_string(e.data.task)) << " evaluation of " << e.num_rows() << " units";
-  if (!e.data.description.empty()) o << " (" << html_escape(e.data.description) << ")";
-  o << " · tomograd " << TOMOGRAD_VERSION << "</p>\n";
-  o << "<p class=\"meta\">Split: <b>" << html_escape(e.split_name()) << "</b>, " << e.num_patients()
-    << " patients · threshold: " << html_escape(e.threshold_origin()) << " · intervals: "
-    << html_escape(e.interval_method()) << "</p>\n";
+namespace {
 
-  o << "<section id=\"metrics\">\n<h2>Metrics</h2>\n";
+// The per-task headline metric: the one a reader looks for first.
+const char* headline_key(TaskKind task) {
+  switch (task) {
+    case TaskKind::kRegression: return "r2";
+    case TaskKind::kBinary: return "auc";
+    case TaskKind::kMulticlass: return "balanced_accuracy";
+  }
+  return "";
+}
+
+std::string model_kind(TaskKind task) {
+  switch (task) {
+    case TaskKind::kRegression: return "a regression model";
+    case TaskKind::kBinary: return "a binary classifier";
+    case TaskKind::kMulticlass: return "a multiclass classifier";
+  }
+  return "a model";
+}
+
+std::string value_text(const MetricEntry& m) {
+  if (!m.value.defined()) return "undefined";
+  if (!m.ci) return format_value(m.value);
+  if (!m.ci->low.defined() || !m.ci->high.defined()) return format_value(m.value) + " (interval undefined)";
+  return format_value(m.value) + " [" + format_value(m.ci->low) + ", " + format_value(m.ci->high) + "]";
+}
+
+ReportSection& metrics_section(const Evaluation& e, Report& r) {
+  ReportSection& s = r.section("Metrics", "metrics");
   if (e.data.task == TaskKind::kBinary) {
-    o << "<p>Threshold " << e.options.threshold << " (" << html_escape(e.options.threshold_source)
-      << "): a unit is called positive when its score is at least the threshold.</p>\n";
+    s.paragraph("Threshold " + short_num(e.options.threshold) + " (" + e.options.threshold_source +
+                "): a unit is called positive when its score is at least the threshold.");
   }
   std::string level = e.bootstrap ? std::to_string(static_cast<int>(std::lround(100 * e.bootstrap->confidence))) + " % CI" : "CI";
-  o << "<table>\n<tr><th>Metric</th><th>Key</th><th>Value</th><th>" << level << "</th><th>Resamples used</th></tr>\n";
+  ReportTable t{{"Metric", "Key", "Value", level, "Resamples used"}, {}, {}, 2, ""};
   for (const auto& m : e.metrics.entries()) {
-    o << "<tr><td>" << html_escape(m.label) << "</td><td><code>" << html_escape(m.key) << "</code></td>";
-    if (m.value.defined()) o << "<td class=\"num\">" << format_value(m.value) << "</td>";
-    else o << "<td class=\"undefined\" title=\"" << html_escape(m.value.reason()) << "\">undefined</td>";
-    if (!m.ci) o << "<td>–</td><td>–</td>";
-    else if (m.ci->low.defined() && m.ci->high.defined())
-      o << "<td class=\"num\">" << format_value(m.ci->low) << " – " << format_value(m.ci->high) << "</td><td class=\"num\">"
-        << m.ci->resamples_used << "</td>";
-    else o << "<td class=\"undefined\">undefined</td><td class=\"num\">" << m.ci->resamples_used << "</td>";
-    o << "</tr>\n";
-  }
-  o << "</table>\n";
-  if (e.bootstrap) {
-    o << "<p>Intervals: percentile bootstrap, " << e.bootstrap->resamples << " resamples of the " << e.bootstrap->units
-      << " patients with replacement, seed " << e.bootstrap->seed
-      << ". A resample in which a metric is undefined is skipped for that metric.</p>\n";
-  } else {
-    o << "<p>No bootstrap intervals were computed.</p>\n";
-  }
-  std::string undefined;
-  for (const auto& m : e.metrics.entries()) {
-    if (!m.value.defined()) undefined += "<li><code>" + html_escape(m.key) + "</code>: " + html_escape(m.value.reason()) + "</li>\n";
-  }
-  if (!undefined.empty()) o << "<p>Undefined metrics:</p>\n<ul class=\"undefined\">\n" << undefined << "</ul>\n";
-  if (!e.warnings.empty()) {
-    o << "<ul>\n";
-    for (const auto& w : e.warnings) o << "<li>" << html_escape(w) << "</li>\n";
-    o << "</ul>\n";
-  }
-  if (!e.per_class.empty()) {
-    o << "<h2>Per-class report</h2>\n<table>\n<tr><th>Class</th><th>Precision</th><th>Recall</th><th>F1</th><th>AUC (one-vs-rest)</th><th>Support</th></tr>\n";
-    for (const auto& c : e.per_class) {
-      o << "<tr><td>" << html_escape(c.name) << "</td><td class=\"num\">" << format_value(c.precision)
-        << "</td><td class=\"num\">" << format_value(c.recall) << "</td><td class=\"num\">" << format_value(c.f1)
-        << "</td><td class=\"num\">" << format_value(c.auc) << "</td><td class=\"num\">" << c.support << "</td></tr>\n";
+    std::string ci = "–", used = "–";
+    if (m.ci) {
+      ci = m.ci->low.defined() && m.ci->high.defined() ? format_value(m.ci->low) + " – " + format_value(m.ci->high) : "undefined";
+      used = std::to_string(m.ci->resamples_used);
     }
-    o << "</table>\n";
+    t.add({m.label, "`" + m.key + "`", format_value(m.value), ci, used}, m.key == headline_key(e.data.task));
   }
-  o << "</section>\n<section id=\"plots\" class=\"plots\">\n";
-  for (const auto& p : plots) {
-    o << "<figure id=\"" << html_escape(p.name) << "\">\n<h2>" << html_escape(p.title) << "</h2>\n" << p.svg;
-    if (!p.caption.empty()) o << "<figcaption>" << html_escape(p.caption) << "</figcaption>\n";
-    o << "</figure>\n";
+  s.table(std::move(t));
+  if (e.bootstrap) {
+    s.note("Intervals: percentile bootstrap, " + std::to_string(e.bootstrap->resamples) + " resamples of the " +
+           std::to_string(e.bootstrap->units) + " patients with replacement, seed " + std::to_string(e.bootstrap->seed) +
+           ". A resample in which a metric is undefined is skipped for that metric.");
+  } else {
+    s.note("No bootstrap intervals were computed.");
   }
-  o << "</section>\n</body>\n</html>\n";
+  std::vector<std::string> undefined;
+  for (const auto& m : e.metrics.entries()) {
+    if (!m.value.defined()) undefined.push_back("`" + m.key + "`: " + m.value.reason());
+  }
+  if (!undefined.empty()) s.paragraph("Undefined metrics:").list(undefined);
+  if (!e.warnings.empty()) s.list(e.warnings);
+  return s;
+}
+
+void per_class_section(const Evaluation& e, Report& r) {
+  if (e.per_class.empty()) return;
+  ReportTable t{{"Class", "Precision", "Recall", "F1", "AUC (one-vs-rest)", "Support"}, {}, {}, 1, ""};
+  for (const auto& c : e.per_class) {
+    t.add({c.name, format_value(c.precision), format_value(c.recall), format_value(c.f1), format_value(c.auc),
+           std::to_string(c.support)});
+  }
+  r.section("Per-class report", "per-class").table(std::move(t));
+}
+
+}  // namespace
+
+std::string plain_summary(const Evaluation& e) {
+  std::ostringstream o;
+  o << "This report scores " << model_kind(e.data.task) << " on the **" << e.split_name() << "** split: "
+    << e.num_patients() << " patients";
+  if (e.num_rows() != e.num_patients()) o << " (" << e.num_rows() << " scored rows)";
+  o << ".";
+  const std::string key = headline_key(e.data.task);
+  if (e.metrics.contains(key)) {
+    const MetricEntry& m = e.metrics.at(key);
+    o << " The headline metric, " << m.label << ", is ";
+    if (!m.value.defined()) {
+      o << "undefined here (" << m.value.reason() << ").";
+    } else {
+      o << "**" << format_value(m.value) << "**";
+      if (m.ci && m.ci->low.defined() && m.ci->high.defined()) {
+        o << " (" << std::lround(100 * m.ci->level) << " % confidence interval " << format_value(m.ci->low) << " to "
+          << format_value(m.ci->high) << ", from resampling the patients).";
+      } else if (m.ci) {
+        o << "; its interval is undefined (" << m.ci->low.reason() << ").";
+      } else {
+        o << ", without an interval (no bootstrap resamples were asked for).";
+      }
+    }
+  }
+  if (e.data.task == TaskKind::kBinary) {
+    o << " A patient counts as positive when its score is at least " << short_num(e.options.threshold)
+      << " (threshold: " << e.options.threshold_source << ").";
+  }
   return o.str();
 }
 
+Report evaluation_report(const Evaluation& e, const std::vector<ReportPlot>& plots, const std::string& title,
+                         std::vector<ReportLink> links) {
+  Report r;
+  r.title = title;
+  r.summary = plain_summary(e);
+  std::string what = to_string(e.data.task) + " evaluation of " + std::to_string(e.num_rows()) + " units";
+  if (!e.data.description.empty()) what += " (" + e.data.description + ")";
+  r.meta.push_back(what + " · tomograd " + TOMOGRAD_VERSION);
+  r.meta.push_back("Split: **" + e.split_name() + "**, " + std::to_string(e.num_patients()) + " patients · threshold: " +
+                   e.threshold_origin() + " · intervals: " + e.interval_method());
+  r.links = std::move(links);
+  metrics_section(e, r);
+  per_class_section(e, r);
+  if (!plots.empty()) {
+    ReportSection& s = r.section("Plots", "plots");
+    for (const auto& p : plots) s.figure({p.name, p.title, p.svg, "", p.caption});
+  }
+  return r;
+}
+
+std::string report_html(const Evaluation& e, const std::vector<ReportPlot>& plots, const std::string& title) {
+  return to_html(evaluation_report(e, plots, title));
+}
+
+std::vector<ReportLink> tensorboard_links(const fs::path& report_dir, const ReportOptions& options) {
+  fs::path tb = options.tensorboard_dir;
+  if (tb.empty() && !options.history_csv.empty()) tb = options.history_csv.parent_path() / "tensorboard";
+  std::error_code ec;
+  if (tb.empty() || !fs::is_directory(tb, ec)) return {};
+  std::string href = fs::absolute(tb).lexically_normal().lexically_relative(fs::absolute(report_dir).lexically_normal()).generic_string();
+  if (href.empty()) href = fs::absolute(tb).generic_string();
+  if (href.back() != '/') href += '/';
+  return {{"TensorBoard logs of the training run (open with `tensorboard --logdir` on this folder)", href}};
+}
 ReportFiles write_report(const fs::path& dir, const Evaluation& evaluation, const ReportOptions& options) {
   // Everything is rendered before the first write, so a bad history file leaves no half report.
   auto plots = report_plots(evaluation, options.history_csv);
-  std::string html = report_html(evaluation, plots, options.title);
+  std::string html = to_html(evaluation_report(evaluation, plots, options.title, tensorboard_links(dir, options)));
   std::string json = evaluation_json(evaluation).dump(2) + "\n";
   std::string csv = predictions_csv(evaluation);
   std::string md = markdown_summary(evaluation);
@@ -349,15 +412,7 @@ ReportFiles write_report(const fs::path& dir, const Evaluation& evaluation, cons
   for (const auto& p : plots) files.plots.push_back(dir / "plots" / (p.name + ".svg"));
   std::vector<fs::path> all = {files.metrics_json, files.predictions_csv, files.summary_md, files.report_html};
   all.insert(all.end(), files.plots.begin(), files.plots.end());
-  if (options.overwrite == Overwrite::kNever) {
-    for (const auto& f : all) {
-      std::error_code ec;
-      if (fs::exists(f, ec)) {
-        throw IoError("refusing to overwrite existing report file '" + f.string() +
-                      "' (write to another folder, or allow overwriting)");
-      }
-    }
-  }
+  refuse_existing(all, options.overwrite);
   ensure_directory(dir);
   ensure_directory(dir / "plots");
   write_file_atomic(files.metrics_json, json, options.overwrite);

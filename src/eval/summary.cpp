@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "tomograd/core/csv.hpp"
+#include "tomograd/eval/report.hpp"
 
 namespace tomograd::eval {
 
@@ -195,7 +196,7 @@ std::string format_text(const Evaluation& e) {
 
 std::string markdown_summary(const Evaluation& e) {
   std::ostringstream o;
-  o << "# Evaluation summary\n\n";
+  o << "# Evaluation summary\n\n" << plain_summary(e) << "\n\n";
   o << "- " << header_line(e) << "\n";
   o << "- Split: " << e.split_name() << " (" << e.num_patients() << " patients)\n";
   if (e.data.task == TaskKind::kBinary) {

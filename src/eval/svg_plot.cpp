@@ -132,147 +132,184 @@ SvgPlot& SvgPlot::legend(Legend where) {
   return *this;
 }
 
-std::string SvgPlot::render(int width, int height) const {
+SvgPlot& SvgPlot::line_right(std::vector<double> x, std::vector<double> y, std::string label, std::string axis_label,
+                             std::string color) {
+  line(std::move(x), std::move(y), std::move(label) + " (right axis)", false, std::move(color));
+  series_.back().right = true;
+  y2_label_ = std::move(axis_label);
+  return *this;
+}
+
+struct SvgPlot::Frame {
+  double x0, x1, y0, y1, r0 = 0, r1 = 1;  // data ranges: x, left y, right y
+  double px0, px1, py0, py1;              // plot box in pixels
+  bool has_right = false;
+  double X(double v) const { return px0 + (v - x0) / (x1 - x0) * (px1 - px0); }
+  double Y(double v, bool right = false) const {
+    return right ? py1 - (v - r0) / (r1 - r0) * (py1 - py0) : py1 - (v - y0) / (y1 - y0) * (py1 - py0);
+  }
+  bool inside(double x, double y, bool right = false) const {
+    const double lo = right ? r0 : y0, hi = right ? r1 : y1;
+    return std::isfinite(x) && std::isfinite(y) && x >= std::min(x0, x1) && x <= std::max(x0, x1) &&
+           y >= std::min(lo, hi) && y <= std::max(lo, hi);
+  }
+};
+
+SvgPlot::Frame SvgPlot::frame(int width, int height) const {
   const double inf = std::numeric_limits<double>::infinity();
-  double xlo = inf, xhi = -inf, ylo = inf, yhi = -inf;
-  auto see_x = [&](double v) {
-    if (std::isfinite(v)) xlo = std::min(xlo, v), xhi = std::max(xhi, v);
-  };
-  auto see_y = [&](double v) {
-    if (std::isfinite(v)) ylo = std::min(ylo, v), yhi = std::max(yhi, v);
+  double xlo = inf, xhi = -inf, ylo = inf, yhi = -inf, rlo = inf, rhi = -inf;
+  bool has_right = false;
+  auto see = [](double v, double& lo, double& hi) {
+    if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
   };
   for (const auto& s : series_) {
-    for (double v : s.x) see_x(v);
-    for (double v : s.y) see_y(v);
-    if (s.kind == Series::Kind::kBars) see_y(0.0);
+    has_right = has_right || s.right;
+    for (double v : s.x) see(v, xlo, xhi);
+    for (double v : s.y) s.right ? see(v, rlo, rhi) : see(v, ylo, yhi);
+    if (s.kind == Series::Kind::kBars) see(0.0, ylo, yhi);
   }
-  const std::pair<double, double> xr = x_range_ ? *x_range_ : padded(xlo, xhi);
-  const std::pair<double, double> yr = y_range_ ? *y_range_ : padded(ylo, yhi);
-  const double x0 = xr.first, x1 = xr.second, y0 = yr.first, y1 = yr.second;
-  const double left = 68, right = 18, top = 38, bottom = 50;
-  const double px0 = left, px1 = width - right, py0 = top, py1 = height - bottom;
-  auto X = [&](double v) { return px0 + (v - x0) / (x1 - x0) * (px1 - px0); };
-  auto Y = [&](double v) { return py1 - (v - y0) / (y1 - y0) * (py1 - py0); };
+  const auto xr = x_range_ ? *x_range_ : padded(xlo, xhi);
+  const auto yr = y_range_ ? *y_range_ : padded(ylo, yhi);
+  const auto rr = padded(rlo, rhi);
+  const double left = 68, right = has_right ? 68 : 18, top = 38, bottom = 50;
+  return Frame{xr.first, xr.second, yr.first, yr.second, rr.first, rr.second,
+               left, width - right, top, height - bottom, has_right};
+}
 
+void SvgPlot::draw_axes(std::ostream& o, const Frame& f, int width, int height) const {
+  // Grid from the bottom axis and the left axis; the right axis has tick labels only.
+  auto xt = nice_ticks(f.x0, f.x1), yt = nice_ticks(f.y0, f.y1);
+  double xstep = xt.size() > 1 ? xt[1] - xt[0] : 1, ystep = yt.size() > 1 ? yt[1] - yt[0] : 1;
+  for (double t : xt) {
+    o << "<line x1=\"" << coord(f.X(t)) << "\" y1=\"" << coord(f.py0) << "\" x2=\"" << coord(f.X(t)) << "\" y2=\""
+      << coord(f.py1) << "\" stroke=\"#e5e5e5\"/>\n";
+    o << "<text x=\"" << coord(f.X(t)) << "\" y=\"" << coord(f.py1 + 16) << "\" text-anchor=\"middle\" fill=\"#333\">"
+      << tick_label(t, xstep) << "</text>\n";
+  }
+  for (double t : yt) {
+    o << "<line x1=\"" << coord(f.px0) << "\" y1=\"" << coord(f.Y(t)) << "\" x2=\"" << coord(f.px1) << "\" y2=\""
+      << coord(f.Y(t)) << "\" stroke=\"#e5e5e5\"/>\n";
+    o << "<text x=\"" << coord(f.px0 - 6) << "\" y=\"" << coord(f.Y(t) + 4) << "\" text-anchor=\"end\" fill=\"#333\">"
+      << tick_label(t, ystep) << "</text>\n";
+  }
+  if (f.has_right) {
+    auto rt = nice_ticks(f.r0, f.r1);
+    double rstep = rt.size() > 1 ? rt[1] - rt[0] : 1;
+    for (double t : rt) {
+      o << "<text x=\"" << coord(f.px1 + 6) << "\" y=\"" << coord(f.Y(t, true) + 4) << "\" text-anchor=\"start\" fill=\"#333\">"
+        << tick_label(t, rstep) << "</text>\n";
+    }
+    o << "<text transform=\"translate(" << coord(width - 12.0) << "," << coord((f.py0 + f.py1) / 2)
+      << ") rotate(90)\" text-anchor=\"middle\">" << xml_escape(y2_label_) << "</text>\n";
+  }
+  o << "<rect x=\"" << coord(f.px0) << "\" y=\"" << coord(f.py0) << "\" width=\"" << coord(f.px1 - f.px0) << "\" height=\""
+    << coord(f.py1 - f.py0) << "\" fill=\"none\" stroke=\"#333\"/>\n";
+  o << "<text x=\"" << coord(width / 2.0) << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">"
+    << xml_escape(title_) << "</text>\n";
+  o << "<text x=\"" << coord((f.px0 + f.px1) / 2) << "\" y=\"" << coord(height - 12.0) << "\" text-anchor=\"middle\">"
+    << xml_escape(x_label_) << "</text>\n";
+  o << "<text transform=\"translate(16," << coord((f.py0 + f.py1) / 2) << ") rotate(-90)\" text-anchor=\"middle\">"
+    << xml_escape(y_label_) << "</text>\n";
+}
+
+void SvgPlot::draw_series(std::ostream& o, const Frame& f, const Series& s) const {
+  auto dash = [](bool d) { return d ? " stroke-dasharray=\"6 4\"" : ""; };
+  switch (s.kind) {
+    case Series::Kind::kLine: {
+      // A non-finite or out-of-range point breaks the line.
+      std::string pts;
+      auto flush = [&] {
+        if (!pts.empty()) {
+          o << "<polyline fill=\"none\" stroke=\"" << s.color << "\" stroke-width=\"2\"" << dash(s.dashed)
+            << " points=\"" << pts << "\"/>\n";
+        }
+        pts.clear();
+      };
+      for (std::size_t i = 0; i < s.x.size(); ++i) {
+        if (!f.inside(s.x[i], s.y[i], s.right)) {
+          flush();
+          continue;
+        }
+        pts += (pts.empty() ? "" : " ") + coord(f.X(s.x[i])) + "," + coord(f.Y(s.y[i], s.right));
+      }
+      flush();
+      break;
+    }
+    case Series::Kind::kScatter:
+      for (std::size_t i = 0; i < s.x.size(); ++i) {
+        if (!f.inside(s.x[i], s.y[i])) continue;
+        o << "<circle cx=\"" << coord(f.X(s.x[i])) << "\" cy=\"" << coord(f.Y(s.y[i])) << "\" r=\"3.2\" fill=\"" << s.color
+          << "\" fill-opacity=\"0.75\"/>\n";
+      }
+      break;
+    case Series::Kind::kBars:
+      for (std::size_t i = 0; i < s.y.size(); ++i) {
+        double a = f.X(s.x[i]), b = f.X(s.x[i + 1]), top_y = f.Y(std::max(s.y[i], 0.0)), base = f.Y(std::max(f.y0, 0.0));
+        if (!std::isfinite(a + b + top_y) || s.y[i] <= 0) continue;
+        o << "<rect x=\"" << coord(std::min(a, b)) << "\" y=\"" << coord(top_y) << "\" width=\"" << coord(std::abs(b - a))
+          << "\" height=\"" << coord(std::max(0.0, base - top_y)) << "\" fill=\"" << s.color
+          << "\" fill-opacity=\"0.8\" stroke=\"#ffffff\"/>\n";
+      }
+      break;
+    case Series::Kind::kHLine:
+      if (!f.inside(f.x0, s.y[0])) break;
+      o << "<line x1=\"" << coord(f.px0) << "\" y1=\"" << coord(f.Y(s.y[0])) << "\" x2=\"" << coord(f.px1) << "\" y2=\""
+        << coord(f.Y(s.y[0])) << "\" stroke=\"" << s.color << "\" stroke-width=\"1.5\"" << dash(s.dashed) << "/>\n";
+      break;
+    case Series::Kind::kVLine:
+      if (!f.inside(s.x[0], f.y0)) break;
+      o << "<line x1=\"" << coord(f.X(s.x[0])) << "\" y1=\"" << coord(f.py0) << "\" x2=\"" << coord(f.X(s.x[0])) << "\" y2=\""
+        << coord(f.py1) << "\" stroke=\"" << s.color << "\" stroke-width=\"1.5\"" << dash(s.dashed) << "/>\n";
+      break;
+    case Series::Kind::kMarker:
+      if (!f.inside(s.x[0], s.y[0])) break;
+      o << "<circle cx=\"" << coord(f.X(s.x[0])) << "\" cy=\"" << coord(f.Y(s.y[0])) << "\" r=\"6.5\" fill=\"" << s.color
+        << "\" stroke=\"#000\" stroke-width=\"1.5\"/>\n";
+      break;
+  }
+}
+
+void SvgPlot::draw_legend(std::ostream& o, const Frame& f) const {
+  auto dash = [](bool d) { return d ? " stroke-dasharray=\"6 4\"" : ""; };
+  std::vector<const Series*> entries;
+  for (const auto& s : series_) {
+    if (!s.label.empty()) entries.push_back(&s);
+  }
+  if (legend_ == Legend::kNone || entries.empty()) return;
+  std::size_t longest = 0;
+  for (const auto* s : entries) longest = std::max(longest, s->label.size());
+  double w = 34 + 6.6 * static_cast<double>(longest), h = 8 + 18.0 * static_cast<double>(entries.size());
+  bool is_left = legend_ == Legend::kTopLeft || legend_ == Legend::kBottomLeft;
+  bool is_top = legend_ == Legend::kTopLeft || legend_ == Legend::kTopRight;
+  double lx = is_left ? f.px0 + 8 : f.px1 - 8 - w, ly = is_top ? f.py0 + 8 : f.py1 - 8 - h;
+  o << "<rect x=\"" << coord(lx) << "\" y=\"" << coord(ly) << "\" width=\"" << coord(w) << "\" height=\"" << coord(h)
+    << "\" fill=\"#ffffff\" fill-opacity=\"0.85\" stroke=\"#bbb\"/>\n";
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const Series& s = *entries[i];
+    double cy = ly + 13 + 18.0 * static_cast<double>(i);
+    if (s.kind == Series::Kind::kScatter || s.kind == Series::Kind::kMarker) {
+      o << "<circle cx=\"" << coord(lx + 15) << "\" cy=\"" << coord(cy) << "\" r=\"" << (s.kind == Series::Kind::kMarker ? 5 : 3.5)
+        << "\" fill=\"" << s.color << "\"" << (s.kind == Series::Kind::kMarker ? " stroke=\"#000\"" : "") << "/>\n";
+    } else if (s.kind == Series::Kind::kBars) {
+      o << "<rect x=\"" << coord(lx + 8) << "\" y=\"" << coord(cy - 5) << "\" width=\"14\" height=\"10\" fill=\"" << s.color << "\"/>\n";
+    } else {
+      o << "<line x1=\"" << coord(lx + 6) << "\" y1=\"" << coord(cy) << "\" x2=\"" << coord(lx + 24) << "\" y2=\"" << coord(cy)
+        << "\" stroke=\"" << s.color << "\" stroke-width=\"2\"" << dash(s.dashed) << "/>\n";
+    }
+    o << "<text x=\"" << coord(lx + 30) << "\" y=\"" << coord(cy + 4) << "\">" << xml_escape(s.label) << "</text>\n";
+  }
+}
+
+std::string SvgPlot::render(int width, int height) const {
+  const Frame f = frame(width, height);
   std::ostringstream o;
   o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height
     << "\" viewBox=\"0 0 " << width << " " << height << "\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n";
   o << "<title>" << xml_escape(title_) << "</title>\n";
   o << "<rect x=\"0\" y=\"0\" width=\"" << width << "\" height=\"" << height << "\" fill=\"#ffffff\"/>\n";
-  // Grid and tick labels.
-  auto xt = nice_ticks(x0, x1), yt = nice_ticks(y0, y1);
-  double xstep = xt.size() > 1 ? xt[1] - xt[0] : 1, ystep = yt.size() > 1 ? yt[1] - yt[0] : 1;
-  for (double t : xt) {
-    o << "<line x1=\"" << coord(X(t)) << "\" y1=\"" << coord(py0) << "\" x2=\"" << coord(X(t)) << "\" y2=\"" << coord(py1)
-      << "\" stroke=\"#e5e5e5\"/>\n";
-    o << "<text x=\"" << coord(X(t)) << "\" y=\"" << coord(py1 + 16) << "\" text-anchor=\"middle\" fill=\"#333\">"
-      << tick_label(t, xstep) << "</text>\n";
-  }
-  for (double t : yt) {
-    o << "<line x1=\"" << coord(px0) << "\" y1=\"" << coord(Y(t)) << "\" x2=\"" << coord(px1) << "\" y2=\"" << coord(Y(t))
-      << "\" stroke=\"#e5e5e5\"/>\n";
-    o << "<text x=\"" << coord(px0 - 6) << "\" y=\"" << coord(Y(t) + 4) << "\" text-anchor=\"end\" fill=\"#333\">"
-      << tick_label(t, ystep) << "</text>\n";
-  }
-  o << "<rect x=\"" << coord(px0) << "\" y=\"" << coord(py0) << "\" width=\"" << coord(px1 - px0) << "\" height=\""
-    << coord(py1 - py0) << "\" fill=\"none\" stroke=\"#333\"/>\n";
-  o << "<text x=\"" << coord(width / 2.0) << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">"
-    << xml_escape(title_) << "</text>\n";
-  o << "<text x=\"" << coord((px0 + px1) / 2) << "\" y=\"" << coord(height - 12.0) << "\" text-anchor=\"middle\">"
-    << xml_escape(x_label_) << "</text>\n";
-  o << "<text transform=\"translate(16," << coord((py0 + py1) / 2) << ") rotate(-90)\" text-anchor=\"middle\">"
-    << xml_escape(y_label_) << "</text>\n";
-
-  auto inside = [&](double x, double y) {
-    return std::isfinite(x) && std::isfinite(y) && x >= std::min(x0, x1) && x <= std::max(x0, x1) &&
-           y >= std::min(y0, y1) && y <= std::max(y0, y1);
-  };
-  auto dash = [](bool d) { return d ? " stroke-dasharray=\"6 4\"" : ""; };
-  for (const auto& s : series_) {
-    switch (s.kind) {
-      case Series::Kind::kLine: {
-        // A non-finite or out-of-range point breaks the line.
-        std::string pts;
-        auto flush = [&] {
-          if (!pts.empty()) {
-            o << "<polyline fill=\"none\" stroke=\"" << s.color << "\" stroke-width=\"2\"" << dash(s.dashed)
-              << " points=\"" << pts << "\"/>\n";
-          }
-          pts.clear();
-        };
-        for (std::size_t i = 0; i < s.x.size(); ++i) {
-          if (!inside(s.x[i], s.y[i])) {
-            flush();
-            continue;
-          }
-          pts += (pts.empty() ? "" : " ") + coord(X(s.x[i])) + "," + coord(Y(s.y[i]));
-        }
-        flush();
-        break;
-      }
-      case Series::Kind::kScatter:
-        for (std::size_t i = 0; i < s.x.size(); ++i) {
-          if (!inside(s.x[i], s.y[i])) continue;
-          o << "<circle cx=\"" << coord(X(s.x[i])) << "\" cy=\"" << coord(Y(s.y[i])) << "\" r=\"3.2\" fill=\"" << s.color
-            << "\" fill-opacity=\"0.75\"/>\n";
-        }
-        break;
-      case Series::Kind::kBars:
-        for (std::size_t i = 0; i < s.y.size(); ++i) {
-          double a = X(s.x[i]), b = X(s.x[i + 1]), top_y = Y(std::max(s.y[i], 0.0)), base = Y(std::max(y0, 0.0));
-          if (!std::isfinite(a + b + top_y) || s.y[i] <= 0) continue;
-          o << "<rect x=\"" << coord(std::min(a, b)) << "\" y=\"" << coord(top_y) << "\" width=\"" << coord(std::abs(b - a))
-            << "\" height=\"" << coord(std::max(0.0, base - top_y)) << "\" fill=\"" << s.color
-            << "\" fill-opacity=\"0.8\" stroke=\"#ffffff\"/>\n";
-        }
-        break;
-      case Series::Kind::kHLine:
-        if (!inside(x0, s.y[0])) break;
-        o << "<line x1=\"" << coord(px0) << "\" y1=\"" << coord(Y(s.y[0])) << "\" x2=\"" << coord(px1) << "\" y2=\""
-          << coord(Y(s.y[0])) << "\" stroke=\"" << s.color << "\" stroke-width=\"1.5\"" << dash(s.dashed) << "/>\n";
-        break;
-      case Series::Kind::kVLine:
-        if (!inside(s.x[0], y0)) break;
-        o << "<line x1=\"" << coord(X(s.x[0])) << "\" y1=\"" << coord(py0) << "\" x2=\"" << coord(X(s.x[0])) << "\" y2=\""
-          << coord(py1) << "\" stroke=\"" << s.color << "\" stroke-width=\"1.5\"" << dash(s.dashed) << "/>\n";
-        break;
-      case Series::Kind::kMarker:
-        if (!inside(s.x[0], s.y[0])) break;
-        o << "<circle cx=\"" << coord(X(s.x[0])) << "\" cy=\"" << coord(Y(s.y[0])) << "\" r=\"6.5\" fill=\"" << s.color
-          << "\" stroke=\"#000\" stroke-width=\"1.5\"/>\n";
-        break;
-    }
-  }
-
-  // Legend.
-  std::vector<const Series*> entries;
-  for (const auto& s : series_) {
-    if (!s.label.empty()) entries.push_back(&s);
-  }
-  if (legend_ != Legend::kNone && !entries.empty()) {
-    std::size_t longest = 0;
-    for (const auto* s : entries) longest = std::max(longest, s->label.size());
-    double w = 34 + 6.6 * static_cast<double>(longest), h = 8 + 18.0 * static_cast<double>(entries.size());
-    bool is_left = legend_ == Legend::kTopLeft || legend_ == Legend::kBottomLeft;
-    bool is_top = legend_ == Legend::kTopLeft || legend_ == Legend::kTopRight;
-    double lx = is_left ? px0 + 8 : px1 - 8 - w, ly = is_top ? py0 + 8 : py1 - 8 - h;
-    o << "<rect x=\"" << coord(lx) << "\" y=\"" << coord(ly) << "\" width=\"" << coord(w) << "\" height=\"" << coord(h)
-      << "\" fill=\"#ffffff\" fill-opacity=\"0.85\" stroke=\"#bbb\"/>\n";
-    for (std::size_t i = 0; i < entries.size(); ++i) {
-      const Series& s = *entries[i];
-      double cy = ly + 13 + 18.0 * static_cast<double>(i);
-      if (s.kind == Series::Kind::kScatter || s.kind == Series::Kind::kMarker) {
-        o << "<circle cx=\"" << coord(lx + 15) << "\" cy=\"" << coord(cy) << "\" r=\"" << (s.kind == Series::Kind::kMarker ? 5 : 3.5)
-          << "\" fill=\"" << s.color << "\"" << (s.kind == Series::Kind::kMarker ? " stroke=\"#000\"" : "") << "/>\n";
-      } else if (s.kind == Series::Kind::kBars) {
-        o << "<rect x=\"" << coord(lx + 8) << "\" y=\"" << coord(cy - 5) << "\" width=\"14\" height=\"10\" fill=\"" << s.color << "\"/>\n";
-      } else {
-        o << "<line x1=\"" << coord(lx + 6) << "\" y1=\"" << coord(cy) << "\" x2=\"" << coord(lx + 24) << "\" y2=\"" << coord(cy)
-          << "\" stroke=\"" << s.color << "\" stroke-width=\"2\"" << dash(s.dashed) << "/>\n";
-      }
-      o << "<text x=\"" << coord(lx + 30) << "\" y=\"" << coord(cy + 4) << "\">" << xml_escape(s.label) << "</text>\n";
-    }
-  }
+  draw_axes(o, f, width, height);
+  for (const auto& s : series_) draw_series(o, f, s);
+  draw_legend(o, f);
   o << "</svg>\n";
   return o.str();
 }

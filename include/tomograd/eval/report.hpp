@@ -7,12 +7,16 @@
 
 #include "tomograd/core/atomic_file.hpp"
 #include "tomograd/eval/evaluation.hpp"
+#include "tomograd/eval/report_model.hpp"
 
 namespace tomograd::eval {
 
 struct ReportOptions {
   std::string title = "tomograd evaluation";
   std::filesystem::path history_csv;  ///< optional training history (epoch + numeric columns)
+  /// The run's TensorBoard folder, linked from report.html when it exists; empty: the folder
+  /// "tensorboard" beside history_csv.
+  std::filesystem::path tensorboard_dir;
   Overwrite overwrite = Overwrite::kNever;
 };
 
@@ -32,7 +36,23 @@ struct ReportPlot {
 /// unreadable history file.
 std::vector<ReportPlot> report_plots(const Evaluation& evaluation, const std::filesystem::path& history_csv = {});
 
-/// The HTML page (no scripts, no external resources).
+/// The plain-language paragraph a report opens with: the model kind, the split, the number of
+/// patients, the headline metric (regression R², binary AUC-ROC, multiclass balanced accuracy)
+/// with its interval, and for binary tasks the threshold and its origin. Inline marks as in
+/// report_model.hpp (`**bold**`).
+std::string plain_summary(const Evaluation& evaluation);
+
+/// The evaluation as a Report: the summary paragraph, split/threshold/interval facts, @p links,
+/// a "Metrics" section (table, interval method, undefined metrics, warnings), "Per-class report"
+/// (multiclass) and "Plots" with @p plots as figures.
+Report evaluation_report(const Evaluation& evaluation, const std::vector<ReportPlot>& plots, const std::string& title,
+                         std::vector<ReportLink> links = {});
+
+/// Links to the TensorBoard folder (ReportOptions::tensorboard_dir, else beside history_csv),
+/// relative to @p report_dir; empty when that folder does not exist.
+std::vector<ReportLink> tensorboard_links(const std::filesystem::path& report_dir, const ReportOptions& options);
+
+/// The HTML page of evaluation_report() (no scripts, no external resources).
 std::string report_html(const Evaluation& evaluation, const std::vector<ReportPlot>& plots,
                         const std::string& title);
 

@@ -3,6 +3,7 @@
 /// and papers: lines, scatter points, histograms, reference lines, marked points, heat maps.
 #include <cstdint>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,10 @@ class SvgPlot {
   SvgPlot& vline(double x, std::string label, bool dashed = true, std::string color = "");
   /// One emphasized point (e.g. the operating point) with a legend entry.
   SvgPlot& marker(double x, double y, std::string label, std::string color = "#d62728");
+  /// A polyline against a second y axis on the right, labelled @p axis_label (for a quantity of
+  /// another unit or scale, e.g. samples/s beside 0–1 metrics). Its legend entry says "(right axis)".
+  SvgPlot& line_right(std::vector<double> x, std::vector<double> y, std::string label, std::string axis_label,
+                      std::string color = "");
 
   /// Fixes the axis ranges (otherwise they fit the data with a margin).
   SvgPlot& x_range(double lo, double hi);
@@ -45,10 +50,16 @@ class SvgPlot {
     std::vector<double> x, y;
     std::string label, color;
     bool dashed = false;
+    bool right = false;  ///< drawn against the right axis
   };
+  struct Frame;  // data ranges and pixel box of one render
   std::string next_color();
+  Frame frame(int width, int height) const;
+  void draw_axes(std::ostream& o, const Frame& f, int width, int height) const;
+  void draw_series(std::ostream& o, const Frame& f, const Series& s) const;
+  void draw_legend(std::ostream& o, const Frame& f) const;
 
-  std::string title_, x_label_, y_label_;
+  std::string title_, x_label_, y_label_, y2_label_;
   std::vector<Series> series_;
   std::optional<std::pair<double, double>> x_range_, y_range_;
   Legend legend_ = Legend::kBottomRight;
