@@ -86,6 +86,9 @@ carried_deps() {
   if [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -1)" != "$need" ]; then
     echo "the carried libraries need glibc $need, this machine has $have"; return 1
   fi
+  # The loader finds the libraries' own dependencies (GDAL under OpenCV's codecs...) only here, and
+  # so does the linker when it checks them.
+  export LD_LIBRARY_PATH=$dir/usr/lib/$(awk '$1 == "arch" {print $2}' "$root/.gpudeps/full.requires")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
   echo "unpacked $(du -sh "$dir" | cut -f1) of Debian libraries into .gpudeps/full (glibc $have >= $need)"
 }
 
@@ -187,7 +190,7 @@ PY
 vs_pytorch() {
   [[ $bench == 1 ]] || { echo "--no-bench"; return 77; }
   "$py" -c 'import torchvision' 2>/dev/null || { echo "$py has no torchvision: bench/pytorch_eager.py cannot run"; return 77; }
-  DEVICE=$device STEPS=$steps bench/run_vs_pytorch.sh "$build" | tee "$out/vs_pytorch.md" || return 1
+  PYTHON=$(command -v "$py") DEVICE=$device STEPS=$steps bench/run_vs_pytorch.sh "$build" | tee "$out/vs_pytorch.md" || return 1
   echo "table in $out/vs_pytorch.md ($(grep -c '^| train\|^| infer' "$out/vs_pytorch.md") rows)"
 }
 

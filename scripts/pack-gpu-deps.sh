@@ -10,7 +10,7 @@
 # far over the 60 MB the carried folder may take): the headers and CMake files of the -dev
 # packages, and only the shared objects the dynamic loader loads for the libraries we link (ldd),
 # less glibc and the compiler runtime (libstdc++, libgcc_s) that the GPU machine's compiler brings.
-# OpenCV's CMake package is trimmed to the modules carried. The required glibc and GLIBCXX
+# CMake packages are trimmed to the targets carried. The required glibc and GLIBCXX
 # versions are written to .gpudeps/full.requires and checked by scripts/gpu-check.sh.
 #
 # Usage: scripts/pack-gpu-deps.sh [--out DIR]        (default DIR: .gpudeps at the repository root)
@@ -59,15 +59,25 @@ done | sort -u | while read -r f; do
 done | sort -u >"$stage/libs.txt"
 mkdir -p "$tree"
 cat "$stage/dev.txt" "$stage/libs.txt" | sort -u | tar -cf - -T - 2>/dev/null | tar -xf - -C "$tree"
-# A dev link whose library is not carried (an OpenCV module we do not link) would dangle: drop it,
-# and trim OpenCV's CMake package to the modules carried (its import check wants every module file).
+# A dev link whose library is not carried (a module we do not link) would dangle: drop it. CMake
+# packages check that every imported target's file exists (DCMTK's i2d, OpenCV's dnn, ...): the
+# targets whose files are not carried are taken out of that check (linking one would then fail).
 find "$tree" -xtype l -delete
-modules=$tree$libdir/cmake/opencv4/OpenCVModules-release.cmake
-for m in $(grep -o 'list(APPEND _cmake_import_check_targets opencv_[a-z0-9_]* )' "$modules" | awk '{print $3}'); do
-  if ! compgen -G "$tree$libdir/lib$m.so.*" >/dev/null; then
-    sed -i "/^list(APPEND _cmake_import_check_targets $m )$/d" "$modules"
-  fi
-done
+python3 - "$tree" <<'PY'
+import pathlib, re, sys
+tree = pathlib.Path(sys.argv[1])
+entry = re.compile(r'list\(APPEND (?:_cmake_import_check_files_for_|_IMPORT_CHECK_FILES_FOR_)(\S+) "([^"]+)"')
+for f in tree.rglob("*.cmake"):
+    text = f.read_text(errors="replace")
+    missing = {t for t, path in entry.findall(text)
+               if not (tree / path.replace("${_IMPORT_PREFIX}", "usr").lstrip("/")).exists()}
+    for t in missing:
+        text = re.sub(r'list\(APPEND (?:_cmake_import_check_targets|_IMPORT_CHECK_TARGETS) ' + re.escape(t) + r' \)\n',
+                      "", text)
+    if missing:
+        f.write_text(text)
+        print(f"{f.relative_to(tree)}: {len(missing)} targets without carried files left out of the import check")
+PY
 rm -rf "$tree/usr/share/doc" "$tree/usr/share/man"
 
 # 3. What the GPU machine must provide: glibc and libstdc++ at least as new as these.
