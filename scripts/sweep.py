@@ -332,7 +332,9 @@ def fmt(v):
     return str(v)
 
 
-def write_table(out):
+def write_table(out, columns=None):
+    """OUT/summary.csv (every scalar of every finished run) and OUT/summary.md (@p columns, default:
+    the metrics with an interval); returns (finished, total)."""
     plan = read_json(os.path.join(out, "sweep.json"))
     if plan is None:
         raise SweepError(f"{out}: no sweep.json (not a sweep folder)")
@@ -350,7 +352,7 @@ def write_table(out):
             if k not in main:
                 main.append(k)
         rows.append((run, st, flat))
-    main = [k for k in main if any(flat.get(k) is not None for _, _, flat in rows)]
+    main = columns or [k for k in main if any(flat.get(k) is not None for _, _, flat in rows)]
     head = ["run", "config", "fold", "seed", "slot", "train_s", "eval_s"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -479,6 +481,7 @@ def parse_args(argv):
     r.add_argument("--retry-failed", action="store_true", help="run failed runs again")
     t = sub.add_parser("table", help="write OUT/summary.csv and summary.md from the finished runs")
     t.add_argument("out")
+    t.add_argument("--columns", help="metrics of summary.md, comma-separated (default: those with an interval)")
     s = sub.add_parser("status", help="one line per run")
     s.add_argument("out")
     a = p.parse_args(argv)
@@ -493,7 +496,7 @@ def main(argv):
         if a.command == "run":
             return cmd_run(a)
         if a.command == "table":
-            done, total = write_table(a.out)
+            done, total = write_table(a.out, [c for c in a.columns.split(",") if c] if a.columns else None)
             print(f"sweep: {done} of {total} runs in {os.path.join(a.out, 'summary.md')} and summary.csv")
             return 0
         return cmd_status(a)
