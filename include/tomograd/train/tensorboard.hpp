@@ -1,0 +1,68 @@
+#pragma once
+/// @file TensorBoard event files written natively: scalars and PNG images in TensorBoard's record
+/// format, readable by TensorBoard itself (`tensorboard --logdir RUN/tensorboard`).
+///
+/// A file is a sequence of records: length (uint64, little-endian), masked CRC-32C of those 8
+/// bytes, the serialized `Event` protobuf, masked CRC-32C of the data (TensorFlow's
+/// tensorflow/core/lib/io/record_writer.cc format). The first event names the file version
+/// ("brain.Event:2").
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tomograd::train {
+
+/// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78) of @p size bytes.
+uint32_t crc32c(const void* data, std::size_t size);
+
+/// TensorFlow's masked CRC: ((crc >> 15) | (crc << 17)) + 0xa282ead8, so a CRC of data holding
+/// CRCs stays informative.
+uint32_t masked_crc32c(const void* data, std::size_t size);
+
+/// An 8-bit image in row-major height × width × channels order (1 grey, 3 RGB, 4 RGBA).
+struct Image8 {
+  int height = 0, width = 0, channels = 1;
+  std::vector<uint8_t> pixels;  ///< height * width * channels bytes
+};
+
+/// PNG encoding of @p image (zlib-compressed, no filtering). Throws ValueError for an empty image,
+/// a channel count other than 1, 3 or 4, or a pixel buffer of the wrong size.
+std::string encode_png(const Image8& image);
+
+/// A float tensor [H,W], [1,H,W] or [3,H,W] as an 8-bit image, scaled so that its minimum is 0 and
+/// its maximum 255 (a constant image is mid-grey); non-finite values are 0. A uint8 tensor is
+/// taken as is. Throws ValueError for other shapes.
+Image8 to_image8(const torch::Tensor& image);
+
+/// Writes one event file in @p dir: events.out.tfevents.<unix seconds>.<host name> (plus
+/// ".<n>" when that name exists). Records are appended and flushed at flush() and on
+/// destruction; a reader sees every complete record of a file still being written.
+class TensorBoardWriter {
+ public:
+  /// Creates @p dir if needed and the file with its file-version record. Throws IoError when the
+  /// file cannot be created.
+  explicit TensorBoardWriter(const std::filesystem::path& dir);
+  ~TensorBoardWriter();
+  TensorBoardWriter(const TensorBoardWriter&) = delete;
+  TensorBoardWriter& operator=(const TensorBoardWriter&) = delete;
+
+  /// A scalar (stored as float32, as TensorBoard's simple_value) under @p tag at @p step.
+  /// Non-finite values are written too (TensorBoard shows them as gaps).
+  void scalar(const std::string& tag, double value, int64_t step);
+  /// An image under @p tag at @p step, PNG-encoded.
+  void image(const std::string& tag, const Image8& image, int64_t step);
+  /// Writes buffered records to disk. Throws IoError when writing failed.
+  void flush();
+  /// The event file.
+  const std::filesystem::path& path() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tomograd::train
