@@ -130,12 +130,14 @@ void save_checkpoint(const fs::path& path, torch::nn::Module& module, torch::opt
 }
 
 namespace {
-torch::serialize::InputArchive open_archive(const fs::path& path) {
+// Tensors are mapped to @p device as they are read, so a run trained on cuda:1 loads on a
+// machine without that device (or without CUDA at all).
+torch::serialize::InputArchive open_archive(const fs::path& path, const torch::Device& device = torch::kCPU) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) throw IoError("checkpoint '" + path.string() + "' does not exist");
   torch::serialize::InputArchive archive;
   try {
-    archive.load_from(path.string());
+    archive.load_from(path.string(), device);
   } catch (const c10::Error& e) {
     throw IoError("cannot read checkpoint '" + path.string() + "' (truncated or not a tomograd checkpoint): " +
                   e.what_without_backtrace());
@@ -189,7 +191,9 @@ CheckpointMeta read_checkpoint_meta(const fs::path& path) {
 
 CheckpointMeta load_checkpoint(const fs::path& path, torch::nn::Module& module, torch::optim::Optimizer* optimizer,
                                bool restore_rng) {
-  auto archive = open_archive(path);
+  // The module's own device: Module::load replaces a parameter that lives on another device.
+  const auto params = module.parameters();
+  auto archive = open_archive(path, params.empty() ? torch::Device(torch::kCPU) : params.front().device());
   CheckpointMeta meta = read_meta(archive, path);
   torch::serialize::InputArchive model_archive;
   if (!archive.try_read("model", model_archive)) throw IoError("'" + path.string() + "' holds no model");
@@ -215,7 +219,7 @@ CheckpointMeta load_checkpoint(const fs::path& path, torch::nn::Module& module, 
     if (archive.try_read("rng_cpu", state, /*is_buffer=*/true)) {
       at::Generator gen = at::detail::getDefaultCPUGenerator();
       std::lock_guard<std::mutex> lock(gen.mutex());
-      gen.set_state(state);
+      gen.set_state(state.to(torch::kCPU));
     }
   }
   return meta;

@@ -297,6 +297,11 @@ Communicator* current_communicator() {
   return g_comm.get();
 }
 
+void run_on_main_process(const std::function<void()>& write) {
+  if (is_main_process()) write();
+  if (Communicator* comm = current_communicator()) comm->barrier();
+}
+
 int process_rank() {
   std::lock_guard<std::mutex> lock(g_comm_mutex);
   if (!g_env_read) {

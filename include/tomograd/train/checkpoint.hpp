@@ -38,7 +38,8 @@ void save_checkpoint(const std::filesystem::path& path, torch::nn::Module& modul
                      torch::optim::Optimizer* optimizer, const CheckpointMeta& meta);
 
 /// Loads a checkpoint written by save_checkpoint into @p module (and @p optimizer if given);
-/// restores RNG states when @p restore_rng. Throws IoError naming the file on a missing,
+/// restores RNG states when @p restore_rng. Tensors are mapped to the device of @p module's
+/// parameters (a checkpoint written on cuda:1 loads into a CPU module). Throws IoError naming the file on a missing,
 /// truncated or foreign file, and ValueError when the model's parameters do not match.
 CheckpointMeta load_checkpoint(const std::filesystem::path& path, torch::nn::Module& module,
                                torch::optim::Optimizer* optimizer, bool restore_rng = false);

@@ -102,6 +102,11 @@ int process_rank();
 /// True on rank 0 (and for a single process): the one process that writes files and logs progress.
 inline bool is_main_process() { return process_rank() == 0; }
 
+/// Task-level files around training (config, splits, reports, predictions): rank 0 runs
+/// @p write, then every rank of a joined job waits for it at a barrier (an exception on rank 0
+/// reaches the others there, through the app's failure report). A single process just runs it.
+void run_on_main_process(const std::function<void()>& write);
+
 /// Copies rank 0's parameters and buffers into every rank.
 void broadcast_module(Communicator& comm, torch::nn::Module& module);
 

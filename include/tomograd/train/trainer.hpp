@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "tomograd/core/batch_stats.hpp"
 #include "tomograd/train/curriculum.hpp"
 #include "tomograd/train/dataset.hpp"
 #include "tomograd/train/loader.hpp"
@@ -82,6 +83,57 @@ struct TrainSummary {
   std::map<std::string, double> last_metrics;
 };
 
+/// One epoch as logged: a row of history.csv and the "epoch N/M ..." line of train.log.
+struct EpochRecord {
+  int epoch = 0;                  ///< 0-based
+  int epochs = 0;                 ///< planned epochs (train.epochs)
+  double train_loss = 0.0;
+  double val_loss = 0.0;          ///< NaN without validation
+  double lr = 0.0;                ///< highest rate among the parameter groups that hold parameters
+  double seconds = 0.0;           ///< training and validation
+  double samples_per_s = 0.0;
+  double data_wait = 0.0;         ///< fraction of the training pass spent waiting for the loader
+  int64_t global_step = 0;        ///< optimizer steps after this epoch
+  std::map<std::string, double> metrics;  ///< train_loss, val_loss and the task's val_* metrics
+};
+
+/// One optimizer step.
+struct StepRecord {
+  int epoch = 0;
+  int64_t global_step = 0;        ///< steps so far, this one included
+  /// Mean loss of the batches of this step (this process's share of them in a data-parallel job).
+  double loss = 0.0;
+  double lr = 0.0;
+  int64_t samples = 0;            ///< samples of all ranks in this step
+};
+
+/// Receives the trainer's progress on rank 0 (history.csv and train.log are written anyway): a
+/// TensorBoard event file, a dashboard. Attach with Trainer::add_sink(). on_step() costs one
+/// device-to-host copy of the loss per step, paid only when a sink is attached.
+class TrainSink {
+ public:
+  virtual ~TrainSink() = default;
+  virtual void on_step(const StepRecord& step) { (void)step; }
+  virtual void on_epoch(const EpochRecord& epoch) { (void)epoch; }
+};
+
+/// What a Trainer is built from.
+struct TrainerSetup {
+  std::shared_ptr<torch::nn::Module> module;
+  ForwardFn forward;              ///< the module's outputs for a batch already on the device
+  LossFn loss;
+  OptimOptions optim;
+  SchedulerOptions scheduler;
+  Curriculum curriculum;          ///< empty: every parameter trains from the first epoch
+  TrainOptions options;
+  std::filesystem::path run_dir;  ///< checkpoints/, history.csv, train.log go here (rank 0)
+  std::string config_yaml;        ///< the resolved config, stored in checkpoints (and hashed)
+};
+
+class CheckpointPolicy;
+class GradScaler;
+struct CheckpointMeta;
+
 /// Trains a module in a run directory (see DESIGN.md): checkpoints/{last,best}.pt (+ .json),
 /// milestones at the end of each curriculum stage, checkpoints/summary.csv, history.csv and
 /// train.log.
@@ -91,6 +143,8 @@ struct TrainSummary {
 /// sharded and gathered, and rank 0 alone writes files.
 class Trainer {
  public:
+  explicit Trainer(TrainerSetup setup);
+  /// The same as Trainer(TrainerSetup{...}) with the fields in declaration order.
   Trainer(std::shared_ptr<torch::nn::Module> module, ForwardFn forward, LossFn loss, OptimOptions optim,
           SchedulerOptions scheduler, Curriculum curriculum, TrainOptions options, std::filesystem::path run_dir,
           std::string config_yaml = "");
@@ -105,17 +159,39 @@ class Trainer {
   /// evaluates a share of the batches and receives all outputs, in plan order.
   EvalOutputs evaluate(const Dataset& data, const Sampler& sampler);
 
+  /// Adds a receiver of step and epoch records (called on rank 0 only).
+  void add_sink(std::shared_ptr<TrainSink> sink) { sinks_.push_back(std::move(sink)); }
+
   const torch::Device& device() const { return device_; }
   torch::optim::Optimizer& optimizer() { return *optimizer_; }
   const ParamGroups& param_groups() const { return groups_; }
   const std::filesystem::path& run_dir() const { return run_dir_; }
 
  private:
+  /// Where fit() stands: the epoch to start with and the history so far.
+  struct FitState;
+
   EpochStats train_epoch(const Dataset& data, const Sampler& sampler, int epoch);
+  /// Runs one optimizer step on the gradients accumulated so far.
+  void optimizer_step(GradScaler& scaler);
   void apply_rates(int epoch);
   LoaderOptions loader_options(uint64_t stream, const Sampler& sampler) const;
   /// Parameters whose gradients are all-reduced (those that require grad), in a fixed order.
   std::vector<torch::Tensor> trainable_parameters() const;
+  /// The rate logged for an epoch.
+  double logged_lr() const;
+
+  // fit(), in pieces (trainer_fit.cpp).
+  FitState start_fresh();
+  FitState resume_from_last(CheckpointPolicy& policy);
+  EpochRecord run_epoch(int epoch, const Dataset& train, const Sampler& train_sampler, const Dataset* val,
+                        const Sampler* val_sampler, const MetricsFn& metrics, const ThresholdFn& threshold,
+                        std::optional<double>& threshold_out);
+  /// Rank 0 writes the epoch's checkpoints, last.pt and history.csv; every rank then waits.
+  void write_epoch(const std::vector<std::pair<std::string, std::string>>& saves, CheckpointMeta& meta,
+                   const std::vector<EpochRecord>& history);
+  void log_epoch(const EpochRecord& record);
+  bool main_process() const;
 
   std::shared_ptr<torch::nn::Module> module_;
   ForwardFn forward_;
@@ -132,6 +208,9 @@ class Trainer {
   int64_t global_step_ = 0;
   double loss_scale_ = 65536.0;
   class Communicator* comm_ = nullptr;  ///< data-parallel job, or nullptr for one process
+  /// train.sync_batchnorm in a data-parallel job: the all-reduce BatchNorm layers use, while training.
+  std::unique_ptr<BatchStatsAllReduceScope> sync_bn_;
+  std::vector<std::shared_ptr<TrainSink>> sinks_;
 };
 
 }  // namespace tomograd::train

@@ -270,3 +270,56 @@ TEST_CASE("freeze_batchnorm keeps BatchNorm running statistics while the rest tr
     CHECK(torch::equal(net->bn->running_mean, mean0) == freeze);
   }
 }
+
+namespace {
+/// Records what the trainer reports to its sinks.
+struct RecordingSink : TrainSink {
+  std::vector<StepRecord> steps;
+  std::vector<EpochRecord> epochs;
+  void on_step(const StepRecord& s) override { steps.push_back(s); }
+  void on_epoch(const EpochRecord& e) override { epochs.push_back(e); }
+};
+}  // namespace
+
+TEST_CASE("a TrainSink receives every optimizer step and every epoch as history.csv has it", "[train]") {
+  torch::set_num_threads(1);
+  set_progress_enabled(false);
+  test::TempDir tmp;
+  RegressionSet train(12, 1), val(8, 2);
+  RandomSampler ts(train.size(), 4, true, 3), vs(val.size(), 4, false, 0);
+  TinyNet net(4);
+  TrainerSetup setup;
+  setup.module = net.ptr();
+  setup.forward = [net](const Batch& b) mutable { return net->forward(b.input); };
+  setup.loss = make_loss(LossOptions{});
+  setup.options.epochs = 2;
+  setup.options.accumulate = 2;  // 3 batches per epoch: steps after batches 2 and 3
+  setup.options.device = "cpu";
+  setup.options.show_progress = false;
+  setup.run_dir = tmp / "run";
+  Trainer trainer(std::move(setup));
+  auto sink = std::make_shared<RecordingSink>();
+  trainer.add_sink(sink);
+  trainer.fit(train, ts, &val, &vs);
+  REQUIRE(sink->steps.size() == 4);
+  for (std::size_t i = 0; i < sink->steps.size(); ++i) {
+    CHECK(sink->steps[i].global_step == static_cast<int64_t>(i + 1));
+    CHECK(sink->steps[i].epoch == static_cast<int>(i / 2));
+    CHECK(std::isfinite(sink->steps[i].loss));
+    CHECK(sink->steps[i].lr > 0);
+  }
+  CHECK(sink->steps[0].samples == 8);
+  CHECK(sink->steps[1].samples == 4);
+  REQUIRE(sink->epochs.size() == 2);
+  const CsvTable h = CsvTable::read(tmp / "run" / "history.csv");
+  const auto train_loss = h.numbers("train_loss"), val_loss = h.numbers("val_loss");
+  for (std::size_t e = 0; e < 2; ++e) {
+    CHECK(sink->epochs[e].epoch == static_cast<int>(e));
+    CHECK(sink->epochs[e].global_step == static_cast<int64_t>(2 * (e + 1)));
+    CHECK(sink->epochs[e].train_loss == Approx(train_loss[e]).epsilon(1e-6));
+    CHECK(sink->epochs[e].val_loss == Approx(val_loss[e]).epsilon(1e-6));
+  }
+  // The epoch's training loss is the mean of its batches' losses; the steps saw the same batches.
+  const double steps_mean = (sink->steps[0].loss * 2 + sink->steps[1].loss) / 3.0;
+  CHECK(sink->epochs[0].train_loss == Approx(steps_mean).epsilon(1e-6));
+}
