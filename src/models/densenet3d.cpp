@@ -5,6 +5,7 @@
 
 #include "tomograd/core/config.hpp"
 #include "tomograd/core/error.hpp"
+#include "tomograd/models/batch_norm.hpp"
 
 namespace tomograd::models {
 
@@ -29,10 +30,10 @@ class DenseLayer3dImpl : public nn::Module {
   DenseLayer3dImpl(int64_t in, int64_t growth, int64_t bn_size, double dropout) {
     const int64_t mid = bn_size * growth;
     nn::Sequential s;
-    s->push_back("norm1", nn::BatchNorm3d(in));
+    s->push_back("norm1", BatchNorm3d(in));
     s->push_back("relu1", nn::ReLU());
     s->push_back("conv1", nn::Conv3d(nn::Conv3dOptions(in, mid, 1).bias(false)));
-    s->push_back("norm2", nn::BatchNorm3d(mid));
+    s->push_back("norm2", BatchNorm3d(mid));
     s->push_back("relu2", nn::ReLU());
     s->push_back("conv2", nn::Conv3d(nn::Conv3dOptions(mid, growth, 3).padding(1).bias(false)));
     if (dropout > 0) s->push_back("dropout", nn::Dropout3d(dropout));
@@ -103,7 +104,7 @@ DenseNet3dImpl::DenseNet3dImpl(const DenseNet3dOptions& options) : options_(opti
                                                .stride(2)
                                                .padding(3)
                                                .bias(false)));
-  features_->push_back("norm0", nn::BatchNorm3d(l.init_features));
+  features_->push_back("norm0", BatchNorm3d(l.init_features));
   features_->push_back("relu0", nn::ReLU());
   features_->push_back("pool0", nn::MaxPool3d(nn::MaxPool3dOptions(3).stride(2).padding(1)));
   int64_t channels = l.init_features;
@@ -116,10 +117,10 @@ DenseNet3dImpl::DenseNet3dImpl(const DenseNet3dOptions& options) : options_(opti
     }
     features_->push_back("denseblock" + std::to_string(i + 1), block);
     if (i + 1 == l.block_config.size()) {
-      features_->push_back("norm5", nn::BatchNorm3d(channels));
+      features_->push_back("norm5", BatchNorm3d(channels));
     } else {
       Stack t;
-      t->push_back("norm", nn::BatchNorm3d(channels));
+      t->push_back("norm", BatchNorm3d(channels));
       t->push_back("relu", nn::ReLU());
       t->push_back("conv", nn::Conv3d(nn::Conv3dOptions(channels, channels / 2, 1).bias(false)));
       t->push_back("pool", TransitionPool3d());
@@ -133,7 +134,7 @@ DenseNet3dImpl::DenseNet3dImpl(const DenseNet3dOptions& options) : options_(opti
   for (auto& m : modules(/*include_self=*/false)) {
     if (auto* conv = m->as<nn::Conv3d>()) {
       nn::init::kaiming_normal_(conv->weight);
-    } else if (auto* bn = m->as<nn::BatchNorm3d>()) {
+    } else if (auto* bn = m->as<BatchNorm3d>()) {
       nn::init::ones_(bn->weight);
       nn::init::zeros_(bn->bias);
     }

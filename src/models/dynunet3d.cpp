@@ -10,6 +10,7 @@
 
 #include "tomograd/core/config.hpp"
 #include "tomograd/core/error.hpp"
+#include "tomograd/models/batch_norm.hpp"
 
 namespace tomograd::models {
 
@@ -32,7 +33,7 @@ nn::Sequential conv_layer(int64_t in, int64_t out, const std::vector<int64_t>& k
 }
 
 nn::AnyModule norm_layer(const std::string& norm, int64_t channels) {
-  if (norm == "batch") return nn::AnyModule(nn::BatchNorm3d(channels));
+  if (norm == "batch") return nn::AnyModule(BatchNorm3d(channels));
   return nn::AnyModule(nn::InstanceNorm3d(nn::InstanceNorm3dOptions(channels).affine(true)));
 }
 

@@ -25,9 +25,9 @@ class BasicBlockImpl : public nn::Module {
 
   BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride, nn::Sequential downsample)
       : conv1_(register_module("conv1", conv3x3(inplanes, planes, stride))),
-        bn1_(register_module("bn1", nn::BatchNorm2d(planes))),
+        bn1_(register_module("bn1", BatchNorm2d(planes))),
         conv2_(register_module("conv2", conv3x3(planes, planes, 1))),
-        bn2_(register_module("bn2", nn::BatchNorm2d(planes))),
+        bn2_(register_module("bn2", BatchNorm2d(planes))),
         downsample_(std::move(downsample)) {
     if (downsample_) register_module("downsample", downsample_);
   }
@@ -39,13 +39,13 @@ class BasicBlockImpl : public nn::Module {
     return torch::relu(out);
   }
 
-  nn::BatchNorm2d last_bn() const { return bn2_; }
+  BatchNorm2d last_bn() const { return bn2_; }
 
  private:
   nn::Conv2d conv1_;
-  nn::BatchNorm2d bn1_;
+  BatchNorm2d bn1_;
   nn::Conv2d conv2_;
-  nn::BatchNorm2d bn2_;
+  BatchNorm2d bn2_;
   nn::Sequential downsample_;
 };
 TORCH_MODULE(BasicBlock);
@@ -58,11 +58,11 @@ class BottleneckImpl : public nn::Module {
 
   BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride, nn::Sequential downsample)
       : conv1_(register_module("conv1", conv1x1(inplanes, planes, 1))),
-        bn1_(register_module("bn1", nn::BatchNorm2d(planes))),
+        bn1_(register_module("bn1", BatchNorm2d(planes))),
         conv2_(register_module("conv2", conv3x3(planes, planes, stride))),
-        bn2_(register_module("bn2", nn::BatchNorm2d(planes))),
+        bn2_(register_module("bn2", BatchNorm2d(planes))),
         conv3_(register_module("conv3", conv1x1(planes, planes * kExpansion, 1))),
-        bn3_(register_module("bn3", nn::BatchNorm2d(planes * kExpansion))),
+        bn3_(register_module("bn3", BatchNorm2d(planes * kExpansion))),
         downsample_(std::move(downsample)) {
     if (downsample_) register_module("downsample", downsample_);
   }
@@ -75,15 +75,15 @@ class BottleneckImpl : public nn::Module {
     return torch::relu(out);
   }
 
-  nn::BatchNorm2d last_bn() const { return bn3_; }
+  BatchNorm2d last_bn() const { return bn3_; }
 
  private:
   nn::Conv2d conv1_;
-  nn::BatchNorm2d bn1_;
+  BatchNorm2d bn1_;
   nn::Conv2d conv2_;
-  nn::BatchNorm2d bn2_;
+  BatchNorm2d bn2_;
   nn::Conv2d conv3_;
-  nn::BatchNorm2d bn3_;
+  BatchNorm2d bn3_;
   nn::Sequential downsample_;
 };
 TORCH_MODULE(Bottleneck);
@@ -108,7 +108,7 @@ ResNetImpl::ResNetImpl(const ResNetOptions& options) : options_(options) {
   validate(options_);
   conv1_ = register_module(
       "conv1", nn::Conv2d(nn::Conv2dOptions(options_.in_channels, 64, 7).stride(2).padding(3).bias(false)));
-  bn1_ = register_module("bn1", nn::BatchNorm2d(64));
+  bn1_ = register_module("bn1", BatchNorm2d(64));
   maxpool_ = register_module("maxpool", nn::MaxPool2d(nn::MaxPool2dOptions(3).stride(2).padding(1)));
   layer1_ = register_module("layer1", make_layer(64, options_.layers[0], 1));
   layer2_ = register_module("layer2", make_layer(128, options_.layers[1], 2));
@@ -120,7 +120,7 @@ ResNetImpl::ResNetImpl(const ResNetOptions& options) : options_(options) {
   for (auto& m : modules(/*include_self=*/false)) {
     if (auto* conv = m->as<nn::Conv2d>()) {
       nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanOut, torch::kReLU);
-    } else if (auto* bn = m->as<nn::BatchNorm2d>()) {
+    } else if (auto* bn = m->as<BatchNorm2d>()) {
       nn::init::ones_(bn->weight);
       nn::init::zeros_(bn->bias);
     }
@@ -144,7 +144,7 @@ nn::Sequential ResNetImpl::make_layer(int64_t planes, int64_t blocks, int64_t st
     const int64_t s = i == 0 ? stride : 1;
     nn::Sequential downsample{nullptr};
     if (i == 0 && (stride != 1 || inplanes_ != planes * exp)) {
-      downsample = nn::Sequential(conv1x1(inplanes_, planes * exp, stride), nn::BatchNorm2d(planes * exp));
+      downsample = nn::Sequential(conv1x1(inplanes_, planes * exp, stride), BatchNorm2d(planes * exp));
     }
     if (options_.block == ResNetBlock::kBasic) {
       layer->push_back(BasicBlock(inplanes_, planes, s, downsample));

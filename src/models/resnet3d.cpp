@@ -19,9 +19,9 @@ class BasicBlock3dImpl : public nn::Module {
  public:
   BasicBlock3dImpl(int64_t inplanes, int64_t planes, int64_t stride, nn::Sequential downsample)
       : conv1_(register_module("conv1", conv3x3x3(inplanes, planes, stride))),
-        bn1_(register_module("bn1", nn::BatchNorm3d(planes))),
+        bn1_(register_module("bn1", BatchNorm3d(planes))),
         conv2_(register_module("conv2", conv3x3x3(planes, planes, 1))),
-        bn2_(register_module("bn2", nn::BatchNorm3d(planes))),
+        bn2_(register_module("bn2", BatchNorm3d(planes))),
         downsample_(std::move(downsample)) {
     if (downsample_) register_module("downsample", downsample_);
   }
@@ -35,9 +35,9 @@ class BasicBlock3dImpl : public nn::Module {
 
  private:
   nn::Conv3d conv1_;
-  nn::BatchNorm3d bn1_;
+  BatchNorm3d bn1_;
   nn::Conv3d conv2_;
-  nn::BatchNorm3d bn2_;
+  BatchNorm3d bn2_;
   nn::Sequential downsample_;
 };
 TORCH_MODULE(BasicBlock3d);
@@ -68,7 +68,7 @@ ResNet3dImpl::ResNet3dImpl(const ResNet3dOptions& options) : options_(options) {
                                                    .stride({options_.stem.conv1_t_stride, 2, 2})
                                                    .padding({t / 2, 3, 3})
                                                    .bias(false)));
-  bn1_ = register_module("bn1", nn::BatchNorm3d(64));
+  bn1_ = register_module("bn1", BatchNorm3d(64));
   if (!options_.stem.no_max_pool) {
     maxpool_ = register_module("maxpool", nn::MaxPool3d(nn::MaxPool3dOptions(3).stride(2).padding(1)));
   }
@@ -82,7 +82,7 @@ ResNet3dImpl::ResNet3dImpl(const ResNet3dOptions& options) : options_(options) {
   for (auto& m : modules(/*include_self=*/false)) {
     if (auto* conv = m->as<nn::Conv3d>()) {
       nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanOut, torch::kReLU);
-    } else if (auto* bn = m->as<nn::BatchNorm3d>()) {
+    } else if (auto* bn = m->as<BatchNorm3d>()) {
       nn::init::ones_(bn->weight);
       nn::init::zeros_(bn->bias);
     }
@@ -96,7 +96,7 @@ nn::Sequential ResNet3dImpl::make_layer(int64_t planes, int64_t blocks, int64_t 
     nn::Sequential downsample{nullptr};
     if (i == 0 && (stride != 1 || inplanes_ != planes)) {
       downsample = nn::Sequential(nn::Conv3d(nn::Conv3dOptions(inplanes_, planes, 1).stride(stride).bias(false)),
-                                  nn::BatchNorm3d(planes));
+                                  BatchNorm3d(planes));
     }
     layer->push_back(BasicBlock3d(inplanes_, planes, i == 0 ? stride : 1, downsample));
     inplanes_ = planes;

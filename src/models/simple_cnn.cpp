@@ -3,6 +3,7 @@
 #include "tomograd/models/simple_cnn.hpp"
 
 #include "tomograd/core/error.hpp"
+#include "tomograd/models/batch_norm.hpp"
 
 namespace tomograd::models {
 
@@ -16,14 +17,14 @@ class ConvBlockImpl : public nn::Module {
  public:
   ConvBlockImpl(int64_t in, int64_t out)
       : conv_(register_module("conv", nn::Conv2d(nn::Conv2dOptions(in, out, 3).padding(1)))),
-        bn_(register_module("bn", nn::BatchNorm2d(out))),
+        bn_(register_module("bn", BatchNorm2d(out))),
         pool_(register_module("pool", nn::MaxPool2d(nn::MaxPool2dOptions(2)))) {}
 
   torch::Tensor forward(const torch::Tensor& x) { return pool_(torch::relu(bn_(conv_(x)))); }
 
  private:
   nn::Conv2d conv_;
-  nn::BatchNorm2d bn_;
+  BatchNorm2d bn_;
   nn::MaxPool2d pool_;
 };
 TORCH_MODULE(ConvBlock);

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "tomograd/models/batch_norm.hpp"
 #include "tomograd/models/head.hpp"
 #include "tomograd/models/model.hpp"
 
@@ -66,7 +67,7 @@ class ResNetImpl : public Model {
   ResNetOptions options_;
   int64_t inplanes_ = 64;
   torch::nn::Conv2d conv1_{nullptr};
-  torch::nn::BatchNorm2d bn1_{nullptr};
+  BatchNorm2d bn1_{nullptr};
   torch::nn::MaxPool2d maxpool_{nullptr};
   torch::nn::Sequential layer1_{nullptr}, layer2_{nullptr}, layer3_{nullptr}, layer4_{nullptr};
   torch::nn::AdaptiveAvgPool2d avgpool_{nullptr};

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "tomograd/models/batch_norm.hpp"
 #include "tomograd/models/head.hpp"
 #include "tomograd/models/model.hpp"
 
@@ -63,7 +64,7 @@ class ResNet3dImpl : public Model {
   ResNet3dOptions options_;
   int64_t inplanes_ = 64;
   torch::nn::Conv3d conv1_{nullptr};
-  torch::nn::BatchNorm3d bn1_{nullptr};
+  BatchNorm3d bn1_{nullptr};
   torch::nn::MaxPool3d maxpool_{nullptr};
   torch::nn::Sequential layer1_{nullptr}, layer2_{nullptr}, layer3_{nullptr}, layer4_{nullptr};
   torch::nn::AdaptiveAvgPool3d avgpool_{nullptr};
