@@ -4,13 +4,14 @@
 
 #include <algorithm>
 
-#include "support/fixtures.hpp"
+#include "support/cli.hpp"
 
 using tomograd::test::run_command;
 using tomograd::test::shell_quote;
+using tomograd::test::tomograd_app;
 
 TEST_CASE("tomograd bench train and infer report throughput", "[cli]") {
-  const std::string app = shell_quote(TOMOGRAD_APP);
+  const std::string app = tomograd_app();
   for (const char* mode : {"train", "infer"}) {
     INFO(mode);
     auto r = run_command(app + " bench " + mode +
@@ -30,7 +31,7 @@ TEST_CASE("tomograd bench train and infer report throughput", "[cli]") {
 }
 
 TEST_CASE("a LibTorch failure is one line naming the command, never a stack trace", "[cli]") {
-  const std::string app = shell_quote(TOMOGRAD_APP);
+  const std::string app = tomograd_app();
   // A 0x0 input is smaller than ResNet's 7x7 stem: LibTorch's convolution throws a c10::Error.
   auto r = run_command(app + " bench infer --model resnet18 --size 0 --batch 1 --steps 1 --warmup 0 --device cpu");
   CHECK(r.exit_code == 1);

@@ -8,18 +8,19 @@
 #include <random>
 #include <sstream>
 
-#include "support/fixtures.hpp"
+#include "support/cli.hpp"
 #include "tomograd/core/atomic_file.hpp"
 
 using namespace tomograd;
 namespace fs = std::filesystem;
 using test::run_command;
 using test::shell_quote;
+using test::tomograd_app;
+using test::read_json;
+using test::q;
 
 namespace {
 
-std::string app() { return shell_quote(TOMOGRAD_APP); }
-std::string q(const fs::path& p) { return shell_quote(p.string()); }
 Approx near(double v) { return Approx(v).epsilon(0).margin(1e-9); }
 
 // 30 patients × 3 slices, labels alternate, slice probabilities noisy around the label.
@@ -41,19 +42,19 @@ void write_slices(const fs::path& path, uint32_t seed) {
 }  // namespace
 
 TEST_CASE("tomograd metrics --help documents the command", "[cli]") {
-  auto r = run_command(app() + " metrics --help");
+  auto r = run_command(tomograd_app() + " metrics --help");
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("Example") && Catch::Contains("--y-pred") && Catch::Contains("default: 1000") &&
                         Catch::Contains("--aggregate") && Catch::Contains("--report"));
-  CHECK(run_command(app() + " metrics ordinal --input x.csv --y-true a --y-pred b").exit_code == 2);
-  CHECK(run_command(app() + " metrics binary --y-true a --y-pred b").exit_code == 2);
+  CHECK(run_command(tomograd_app() + " metrics ordinal --input x.csv --y-true a --y-pred b").exit_code == 2);
+  CHECK(run_command(tomograd_app() + " metrics binary --y-true a --y-pred b").exit_code == 2);
 }
 
 TEST_CASE("tomograd metrics regression --json matches scikit-learn", "[cli]") {
   test::TempDir tmp;
   write_file_atomic(tmp / "p.csv", "id,bmd,pred\na,3.1,2.9\nb,4.7,5.1\nc,2.0,2.4\nd,5.0,5.0\ne,6.2,6.8\nf,3.9,4.0\n"
                                    "g,4.4,4.0\nh,5.0,5.6\n");
-  auto r = run_command(app() + " metrics regression --input " + q(tmp / "p.csv") +
+  auto r = run_command(tomograd_app() + " metrics regression --input " + q(tmp / "p.csv") +
                        " --y-true bmd --y-pred pred --id id --bootstrap 200 --seed 3 --json");
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
@@ -74,11 +75,11 @@ TEST_CASE("tomograd metrics regression --json matches scikit-learn", "[cli]") {
   CHECK(j["bootstrap"]["resamples"] == 200);
   CHECK(j["bootstrap"]["seed"] == 3);
   // Same seed, same output.
-  auto again = run_command(app() + " metrics regression --input " + q(tmp / "p.csv") +
+  auto again = run_command(tomograd_app() + " metrics regression --input " + q(tmp / "p.csv") +
                            " --y-true bmd --y-pred pred --id id --bootstrap 200 --seed 3 --json");
   CHECK(again.out == r.out);
   // Human-readable table.
-  auto t = run_command(app() + " metrics regression --input " + q(tmp / "p.csv") + " --y-true bmd --y-pred pred --bootstrap 20");
+  auto t = run_command(tomograd_app() + " metrics regression --input " + q(tmp / "p.csv") + " --y-true bmd --y-pred pred --bootstrap 20");
   CHECK(t.exit_code == 0);
   CHECK_THAT(t.out, Catch::Contains("R² (r2)") && Catch::Contains("0.8927") && Catch::Contains("95% CI") &&
                         Catch::Contains("Bland–Altman"));
@@ -88,7 +89,7 @@ TEST_CASE("tomograd metrics binary: patient aggregation, threshold from validati
   test::TempDir tmp;
   write_slices(tmp / "val.csv", 1);
   write_slices(tmp / "test.csv", 2);
-  auto r = run_command(app() + " metrics binary --input " + q(tmp / "test.csv") +
+  auto r = run_command(tomograd_app() + " metrics binary --input " + q(tmp / "test.csv") +
                        " --y-true label --y-pred prob --group patient_id --aggregate max --select-threshold youden"
                        " --validation " + q(tmp / "val.csv") + " --bootstrap 100 --json --report " + q(tmp / "rep"));
   INFO(r.err);
@@ -108,18 +109,18 @@ TEST_CASE("tomograd metrics binary: patient aggregation, threshold from validati
     INFO(f);
     CHECK(fs::exists(tmp / "rep" / f));
   }
-  CHECK(nlohmann::json::parse(read_file(tmp / "rep" / "metrics.json"))["auc"] == j["auc"]);
+  CHECK(read_json(tmp / "rep" / "metrics.json")["auc"] == j["auc"]);
   CHECK_THAT(read_file(tmp / "rep" / "predictions.csv"), Catch::StartsWith("id,y_true,prob,predicted\nP0,1,"));
   // The report folder is not overwritten without --force.
-  auto again = run_command(app() + " metrics binary --input " + q(tmp / "test.csv") +
+  auto again = run_command(tomograd_app() + " metrics binary --input " + q(tmp / "test.csv") +
                            " --y-true label --y-pred prob --group patient_id --bootstrap 0 --report " + q(tmp / "rep"));
   CHECK(again.exit_code == 1);
   CHECK_THAT(again.err, Catch::Contains("refusing to overwrite"));
-  CHECK(run_command(app() + " metrics binary --input " + q(tmp / "test.csv") +
+  CHECK(run_command(tomograd_app() + " metrics binary --input " + q(tmp / "test.csv") +
                     " --y-true label --y-pred prob --group patient_id --bootstrap 0 --force --report " + q(tmp / "rep"))
             .exit_code == 0);
   // Threshold selection needs validation data and a binary task.
-  auto no_val = run_command(app() + " metrics binary --input " + q(tmp / "test.csv") +
+  auto no_val = run_command(tomograd_app() + " metrics binary --input " + q(tmp / "test.csv") +
                             " --y-true label --y-pred prob --select-threshold youden");
   CHECK(no_val.exit_code == 1);
   CHECK_THAT(no_val.err, Catch::Contains("--validation"));
@@ -131,7 +132,7 @@ TEST_CASE("tomograd metrics multiclass with class-name targets", "[cli]") {
                     "study,grade,normal,moderate,severe\n1,normal,0.7,0.2,0.1\n2,moderate,0.2,0.5,0.3\n"
                     "3,severe,0.1,0.3,0.6\n4,severe,0.3,0.4,0.3\n5,moderate,0.1,0.8,0.1\n6,normal,0.5,0.3,0.2\n"
                     "7,moderate,0.3,0.3,0.4\n8,severe,0.2,0.2,0.6\n9,normal,0.4,0.4,0.2\n10,moderate,0.25,0.5,0.25\n");
-  auto r = run_command(app() + " metrics multiclass --input " + q(tmp / "m.csv") +
+  auto r = run_command(tomograd_app() + " metrics multiclass --input " + q(tmp / "m.csv") +
                        " --y-true grade --y-pred normal,moderate,severe --bootstrap 50 --json");
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
@@ -151,7 +152,7 @@ TEST_CASE("tomograd metrics multiclass with class-name targets", "[cli]") {
 TEST_CASE("tomograd metrics: bad input fails with exit code 1 and a clear message", "[cli]") {
   test::TempDir tmp;
   auto metrics = [&](const std::string& task, const std::string& file, const std::string& args) {
-    return run_command(app() + " metrics " + task + " --input " + q(tmp / file) + " --bootstrap 20 " + args);
+    return run_command(tomograd_app() + " metrics " + task + " --input " + q(tmp / file) + " --bootstrap 20 " + args);
   };
   write_file_atomic(tmp / "empty.csv", "");
   auto r = metrics("binary", "empty.csv", "--y-true label --y-pred prob");
@@ -234,7 +235,7 @@ TEST_CASE("report.html renders in headless Chromium", "[cli]") {
   write_slices(tmp / "test.csv", 5);
   write_file_atomic(tmp / "history.csv", "epoch,train_loss,val_loss,val_auc\n1,0.9,1.0,0.6\n2,0.6,0.8,0.7\n"
                                          "3,0.45,0.7,0.75\n4,0.4,0.72,0.78\n");
-  auto r = run_command(app() + " metrics binary --input " + q(tmp / "test.csv") +
+  auto r = run_command(tomograd_app() + " metrics binary --input " + q(tmp / "test.csv") +
                        " --y-true label --y-pred prob --group patient_id --bootstrap 50 --report " + q(tmp / "rep") +
                        " --history " + q(tmp / "history.csv") + " --title 'Chromium check'");
   INFO(r.err);

@@ -6,7 +6,7 @@
 #include <random>
 #include <sstream>
 
-#include "support/fixtures.hpp"
+#include "support/cli.hpp"
 #include "tomograd/core/atomic_file.hpp"
 #include "tomograd/core/csv.hpp"
 
@@ -14,11 +14,12 @@ using namespace tomograd;
 namespace fs = std::filesystem;
 using test::run_command;
 using test::shell_quote;
+using test::tomograd_app;
+using test::q;
+using test::read_json;
 
 namespace {
 
-std::string app() { return shell_quote(TOMOGRAD_APP); }
-std::string q(const fs::path& p) { return shell_quote(p.string()); }
 
 // @p patients patients x 2 rows (two vertebrae), 4 features; bmd in g/cm² depends on f0 and f1.
 std::string features_csv(int patients, unsigned seed, bool binary = false) {
@@ -43,7 +44,7 @@ TEST_CASE("tomograd ml fit/predict round trip with grid search", "[cli]") {
   test::TempDir tmp;
   write_file_atomic(tmp / "train.csv", features_csv(30, 1));
   write_file_atomic(tmp / "test.csv", features_csv(10, 2));
-  std::string fit = app() + " ml fit --model svr --train " + q(tmp / "train.csv") +
+  std::string fit = tomograd_app() + " ml fit --model svr --train " + q(tmp / "train.csv") +
                     " --target bmd --id patient_id --param epsilon=0.01 --grid C=0.1,1,10 --folds 3 --out " +
                     q(tmp / "model");
   auto r = run_command(fit);
@@ -51,7 +52,7 @@ TEST_CASE("tomograd ml fit/predict round trip with grid search", "[cli]") {
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("3-fold CV grouped by 'patient_id'") && Catch::Contains("r2") &&
                         Catch::Contains("saved to"));
-  auto meta = nlohmann::json::parse(read_file(tmp / "model" / "metadata.json"));
+  auto meta = read_json(tmp / "model" / "metadata.json");
   CHECK(meta["model"] == "svr");
   CHECK(meta["features"] == std::vector<std::string>{"f0", "f1", "f2", "f3"});
   CHECK(meta["cross_validation"]["results"].size() == 3);
@@ -65,7 +66,7 @@ TEST_CASE("tomograd ml fit/predict round trip with grid search", "[cli]") {
   CHECK_THAT(again.err, Catch::Contains("is not empty") && Catch::Contains("--force"));
   CHECK(run_command(fit + " --force").exit_code == 0);
 
-  std::string predict = app() + " ml predict --model " + q(tmp / "model") + " --input " + q(tmp / "test.csv") +
+  std::string predict = tomograd_app() + " ml predict --model " + q(tmp / "model") + " --input " + q(tmp / "test.csv") +
                         " --out " + q(tmp / "pred.csv");
   auto p = run_command(predict);
   INFO(p.err);
@@ -94,20 +95,20 @@ TEST_CASE("tomograd ml fit: xgboost, rf, elasticnet and a binary task", "[cli]")
   write_file_atomic(tmp / "bin.csv", features_csv(20, 4, true));
   for (std::string model : {"xgboost", "rf", "elasticnet"}) {
     std::string param = model == "elasticnet" ? "alpha=0.001" : "n_estimators=10";
-    auto r = run_command(app() + " ml fit --model " + model + " --train " + q(tmp / "train.csv") +
+    auto r = run_command(tomograd_app() + " ml fit --model " + model + " --train " + q(tmp / "train.csv") +
                          " --target bmd --param " + param + " --folds 0 --out " + q(tmp / model));
     INFO(model << ": " << r.err);
     CHECK(r.exit_code == 0);
-    auto p = run_command(app() + " ml predict --model " + q(tmp / model) + " --input " + q(tmp / "train.csv") +
+    auto p = run_command(tomograd_app() + " ml predict --model " + q(tmp / model) + " --input " + q(tmp / "train.csv") +
                          " --out " + q(tmp / (model + ".csv")));
     CHECK(p.exit_code == 0);
   }
-  auto b = run_command(app() + " ml fit --task binary --model xgboost --train " + q(tmp / "bin.csv") +
+  auto b = run_command(tomograd_app() + " ml fit --task binary --model xgboost --train " + q(tmp / "bin.csv") +
                        " --target fracture --param n_estimators=10 --folds 4 --out " + q(tmp / "clf"));
   INFO(b.err);
   REQUIRE(b.exit_code == 0);
   CHECK_THAT(b.out, Catch::Contains("best by auc"));
-  auto p = run_command(app() + " ml predict --model " + q(tmp / "clf") + " --input " + q(tmp / "bin.csv") +
+  auto p = run_command(tomograd_app() + " ml predict --model " + q(tmp / "clf") + " --input " + q(tmp / "bin.csv") +
                        " --out " + q(tmp / "clf.csv"));
   REQUIRE(p.exit_code == 0);
   CHECK(CsvTable::read(tmp / "clf.csv").header() ==
@@ -117,7 +118,7 @@ TEST_CASE("tomograd ml fit: xgboost, rf, elasticnet and a binary task", "[cli]")
 TEST_CASE("tomograd ml: bad input gives clear errors naming file, row and column", "[cli]") {
   test::TempDir tmp;
   write_file_atomic(tmp / "train.csv", features_csv(10, 5));
-  std::string base = app() + " ml fit --train " + q(tmp / "train.csv") + " --target bmd --folds 0 ";
+  std::string base = tomograd_app() + " ml fit --train " + q(tmp / "train.csv") + " --target bmd --folds 0 ";
   auto unknown = run_command(base + "--model lasso --out " + q(tmp / "m1"));
   CHECK(unknown.exit_code == 1);
   CHECK_THAT(unknown.err, Catch::Contains("unknown regression model 'lasso'") &&
@@ -132,34 +133,34 @@ TEST_CASE("tomograd ml: bad input gives clear errors naming file, row and column
 
   std::string text = "patient_id,f0,f1,bmd\nA,1,2,0.9\nB,2,oops,1.0\nC,3,4,1.1\n";
   write_file_atomic(tmp / "text.csv", text);
-  auto t = run_command(app() + " ml fit --model svr --folds 0 --train " + q(tmp / "text.csv") +
+  auto t = run_command(tomograd_app() + " ml fit --model svr --folds 0 --train " + q(tmp / "text.csv") +
                        " --target bmd --out " + q(tmp / "m4"));
   CHECK(t.exit_code == 1);
   CHECK_THAT(t.err, Catch::Contains("text.csv: line 3, column 'f1'") && Catch::Contains("'oops'"));
   write_file_atomic(tmp / "nan.csv", "patient_id,f0,bmd\nA,1,0.9\nB,nan,1.0\n");
-  auto n = run_command(app() + " ml fit --model svr --folds 0 --train " + q(tmp / "nan.csv") + " --target bmd --out " +
+  auto n = run_command(tomograd_app() + " ml fit --model svr --folds 0 --train " + q(tmp / "nan.csv") + " --target bmd --out " +
                        q(tmp / "m5"));
   CHECK_THAT(n.err, Catch::Contains("nan.csv: line 3, column 'f0'"));
   write_file_atomic(tmp / "const.csv", "patient_id,f0,bmd\nA,1,0.9\nB,2,0.9\n");
-  auto c = run_command(app() + " ml fit --model svr --folds 0 --train " + q(tmp / "const.csv") +
+  auto c = run_command(tomograd_app() + " ml fit --model svr --folds 0 --train " + q(tmp / "const.csv") +
                        " --target bmd --out " + q(tmp / "m6"));
   CHECK(c.exit_code == 1);
   CHECK_THAT(c.err, Catch::Contains("const.csv: target column 'bmd' is constant"));
   write_file_atomic(tmp / "one.csv", "patient_id,f0,y\nA,1,1\nB,2,1\n");
-  auto one = run_command(app() + " ml fit --task binary --model xgboost --folds 0 --train " + q(tmp / "one.csv") +
+  auto one = run_command(tomograd_app() + " ml fit --task binary --model xgboost --folds 0 --train " + q(tmp / "one.csv") +
                          " --target y --out " + q(tmp / "m7"));
   CHECK(one.exit_code == 1);
   CHECK_THAT(one.err, Catch::Contains("single class"));
   write_file_atomic(tmp / "empty.csv", "");
-  auto e = run_command(app() + " ml fit --model svr --target bmd --train " + q(tmp / "empty.csv") + " --out " +
+  auto e = run_command(tomograd_app() + " ml fit --model svr --target bmd --train " + q(tmp / "empty.csv") + " --out " +
                        q(tmp / "m8"));
   CHECK(e.exit_code != 0);
   CHECK_THAT(e.err, Catch::Contains("empty.csv"));
-  auto few = run_command(app() + " ml fit --model svr --train " + q(tmp / "train.csv") +
+  auto few = run_command(tomograd_app() + " ml fit --model svr --train " + q(tmp / "train.csv") +
                          " --target bmd --folds 20 --out " + q(tmp / "m9"));
   CHECK(few.exit_code == 1);
   CHECK_THAT(few.err, Catch::Contains("at least 20 distinct ids, found 10"));
-  auto missing = run_command(app() + " ml fit --model svr --train " + q(tmp / "train.csv") + " --target density --out " +
+  auto missing = run_command(tomograd_app() + " ml fit --model svr --train " + q(tmp / "train.csv") + " --target density --out " +
                              q(tmp / "m10"));
   CHECK(missing.exit_code == 1);
   CHECK_THAT(missing.err, Catch::Contains("missing column 'density'"));
@@ -167,19 +168,19 @@ TEST_CASE("tomograd ml: bad input gives clear errors naming file, row and column
   // Predict-time mismatches: columns and id column differ from training.
   REQUIRE(run_command(base + "--model elasticnet --param alpha=0.01 --out " + q(tmp / "model")).exit_code == 0);
   write_file_atomic(tmp / "fewer.csv", "patient_id,f0,f1,f2\nA,1,2,3\n");
-  auto fewer = run_command(app() + " ml predict --model " + q(tmp / "model") + " --input " + q(tmp / "fewer.csv") +
+  auto fewer = run_command(tomograd_app() + " ml predict --model " + q(tmp / "model") + " --input " + q(tmp / "fewer.csv") +
                            " --out " + q(tmp / "p1.csv"));
   CHECK(fewer.exit_code == 1);
   CHECK_THAT(fewer.err, Catch::Contains("fewer.csv: missing 1 feature column(s) the model was trained on: f3"));
   write_file_atomic(tmp / "extra.csv", "patient_id,f0,f1,f2,f3,f4\nA,1,2,3,4,5\n");
-  auto extra = run_command(app() + " ml predict --model " + q(tmp / "model") + " --input " + q(tmp / "extra.csv") +
+  auto extra = run_command(tomograd_app() + " ml predict --model " + q(tmp / "model") + " --input " + q(tmp / "extra.csv") +
                            " --out " + q(tmp / "p2.csv"));
   CHECK_THAT(extra.err, Catch::Contains("extra.csv: column(s) the model was not trained on: f4"));
   write_file_atomic(tmp / "otherid.csv", "subject,f0,f1,f2,f3\nA,1,2,3,4\n");
-  auto otherid = run_command(app() + " ml predict --model " + q(tmp / "model") + " --input " +
+  auto otherid = run_command(tomograd_app() + " ml predict --model " + q(tmp / "model") + " --input " +
                              q(tmp / "otherid.csv") + " --out " + q(tmp / "p3.csv"));
   CHECK_THAT(otherid.err, Catch::Contains("otherid.csv") && Catch::Contains("missing column 'patient_id'"));
-  auto nomodel = run_command(app() + " ml predict --model " + q(tmp / "none") + " --input " + q(tmp / "train.csv") +
+  auto nomodel = run_command(tomograd_app() + " ml predict --model " + q(tmp / "none") + " --input " + q(tmp / "train.csv") +
                              " --out " + q(tmp / "p4.csv"));
   CHECK(nomodel.exit_code == 1);
   CHECK_THAT(nomodel.err, Catch::Contains("does not exist"));
@@ -187,15 +188,15 @@ TEST_CASE("tomograd ml: bad input gives clear errors naming file, row and column
 }
 
 TEST_CASE("tomograd ml: help, usage errors and the model list", "[cli]") {
-  auto h = run_command(app() + " ml fit --help");
+  auto h = run_command(tomograd_app() + " ml fit --help");
   CHECK(h.exit_code == 0);
   CHECK_THAT(h.out, Catch::Contains("Example") && Catch::Contains("--grid") && Catch::Contains("default: 5"));
-  CHECK(run_command(app() + " ml predict --help").exit_code == 0);
-  CHECK(run_command(app() + " ml fit --model svr").exit_code == 2);  // missing --train etc.
-  CHECK(run_command(app() + " ml").exit_code == 2);
-  auto m = run_command(app() + " ml models --model svr");
+  CHECK(run_command(tomograd_app() + " ml predict --help").exit_code == 0);
+  CHECK(run_command(tomograd_app() + " ml fit --model svr").exit_code == 2);  // missing --train etc.
+  CHECK(run_command(tomograd_app() + " ml").exit_code == 2);
+  auto m = run_command(tomograd_app() + " ml models --model svr");
   CHECK(m.exit_code == 0);
   CHECK_THAT(m.out, Catch::Contains("epsilon") && Catch::Contains("scale|auto"));
-  auto b = run_command(app() + " ml models --task binary");
+  auto b = run_command(tomograd_app() + " ml models --task binary");
   CHECK_THAT(b.out, Catch::Contains("svc") && Catch::Contains("xgboost"));
 }

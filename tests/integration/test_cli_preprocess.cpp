@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include "support/fixtures.hpp"
+#include "support/cli.hpp"
 #include "tomograd/core/atomic_file.hpp"
 #include "tomograd/io/nifti.hpp"
 #include "tomograd/preprocess/morphology.hpp"
@@ -14,11 +14,12 @@ using namespace tomograd;
 namespace fs = std::filesystem;
 using test::run_command;
 using test::shell_quote;
+using test::tomograd_app;
+using test::q;
+using test::source_path;
 
 namespace {
 
-std::string app() { return shell_quote(TOMOGRAD_APP); }
-std::string q(const fs::path& p) { return shell_quote(p.string()); }
 
 preprocess::HeadPhantom phantom(uint64_t seed = 0, bool bleed = false) {
   preprocess::HeadPhantomOptions o;
@@ -33,7 +34,7 @@ TEST_CASE("tomograd brain-extract writes the mask and prints the volume", "[cli]
   test::TempDir tmp;
   auto p = phantom();
   io::write_nifti(p.ct, tmp / "ct.nii.gz");
-  auto r = run_command(app() + " brain-extract " + q(tmp / "ct.nii.gz") + " --out " + q(tmp / "mask.nii.gz") +
+  auto r = run_command(tomograd_app() + " brain-extract " + q(tmp / "ct.nii.gz") + " --out " + q(tmp / "mask.nii.gz") +
                        " --masked " + q(tmp / "brain.nii.gz"));
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
@@ -44,10 +45,10 @@ TEST_CASE("tomograd brain-extract writes the mask and prints the volume", "[cli]
   Volume masked = io::read_nifti(tmp / "brain.nii.gz");
   CHECK(masked.data().masked_select(mask.data().eq(0)).eq(-1024).all().item<bool>());
   // Never overwrite without --force; --json reports the same volume.
-  auto again = run_command(app() + " brain-extract " + q(tmp / "ct.nii.gz") + " --out " + q(tmp / "mask.nii.gz"));
+  auto again = run_command(tomograd_app() + " brain-extract " + q(tmp / "ct.nii.gz") + " --out " + q(tmp / "mask.nii.gz"));
   CHECK(again.exit_code == 1);
   CHECK_THAT(again.err, Catch::Contains("refusing to overwrite"));
-  auto js = run_command(app() + " brain-extract " + q(tmp / "ct.nii.gz") + " --out " + q(tmp / "mask.nii.gz") +
+  auto js = run_command(tomograd_app() + " brain-extract " + q(tmp / "ct.nii.gz") + " --out " + q(tmp / "mask.nii.gz") +
                         " --force --json");
   REQUIRE(js.exit_code == 0);
   auto j = nlohmann::json::parse(js.out);
@@ -56,19 +57,19 @@ TEST_CASE("tomograd brain-extract writes the mask and prints the volume", "[cli]
 
 TEST_CASE("tomograd brain-extract usage errors and bad input", "[cli]") {
   test::TempDir tmp;
-  auto help = run_command(app() + " brain-extract --help");
+  auto help = run_command(tomograd_app() + " brain-extract --help");
   CHECK(help.exit_code == 0);
   CHECK_THAT(help.out, Catch::Contains("Example") && Catch::Contains("default: 4"));
-  CHECK(run_command(app() + " brain-extract " + q(tmp / "x.nii.gz")).exit_code == 2);  // --out missing
-  auto missing = run_command(app() + " brain-extract " + q(tmp / "nope.nii.gz") + " --out " + q(tmp / "m.nii.gz"));
+  CHECK(run_command(tomograd_app() + " brain-extract " + q(tmp / "x.nii.gz")).exit_code == 2);  // --out missing
+  auto missing = run_command(tomograd_app() + " brain-extract " + q(tmp / "nope.nii.gz") + " --out " + q(tmp / "m.nii.gz"));
   CHECK(missing.exit_code == 1);
   CHECK_THAT(missing.err, Catch::Contains("nope.nii.gz"));
   io::write_nifti(Volume(torch::full({4, 32, 32}, 600.0f), {5, 1, 1}), tmp / "mr.nii.gz");
-  auto mr = run_command(app() + " brain-extract " + q(tmp / "mr.nii.gz") + " --out " + q(tmp / "m.nii.gz"));
+  auto mr = run_command(tomograd_app() + " brain-extract " + q(tmp / "mr.nii.gz") + " --out " + q(tmp / "m.nii.gz"));
   CHECK(mr.exit_code == 1);
   CHECK_THAT(mr.err, Catch::Contains("CT in HU"));
   CHECK(!fs::exists(tmp / "m.nii.gz"));
-  auto png = run_command(app() + " brain-extract " + q(tmp / "mr.nii.gz") + " --out " + q(tmp / "m.png"));
+  auto png = run_command(tomograd_app() + " brain-extract " + q(tmp / "mr.nii.gz") + " --out " + q(tmp / "m.png"));
   CHECK(png.exit_code == 1);
   CHECK_THAT(png.err, Catch::Contains("must end in .nii"));
 }
@@ -78,8 +79,8 @@ TEST_CASE("tomograd preprocess fills the cache, resumes and reports failures", "
   io::write_nifti(phantom(1).ct, tmp / "a.nii.gz");
   io::write_nifti(phantom(2, true).ct, tmp / "b.nii.gz");
   write_file_atomic(tmp / "m.csv", "patient_id,path\nP1,a.nii.gz\nP2,b.nii.gz\n");
-  const fs::path config = fs::path(TOMOGRAD_SOURCE_DIR) / "configs" / "preprocess_head_ct.yaml";
-  const std::string base = app() + " preprocess --config " + q(config) + " --manifest " + q(tmp / "m.csv") +
+  const fs::path config = source_path("configs/preprocess_head_ct.yaml");
+  const std::string base = tomograd_app() + " preprocess --config " + q(config) + " --manifest " + q(tmp / "m.csv") +
                            " --cache " + q(tmp / "cache") + " --set preprocess.resize.height=32" +
                            " --set preprocess.resize.width=32";
   auto r = run_command(base);
@@ -99,18 +100,18 @@ TEST_CASE("tomograd preprocess fills the cache, resumes and reports failures", "
   CHECK_THAT(bad.err, Catch::Contains("1 of 3 studies failed"));
   // Config errors name the dotted key.
   write_file_atomic(tmp / "bad.yaml", "preprocess:\n  resize: {heigth: 3}\n");
-  auto cfg = run_command(app() + " preprocess --config " + q(tmp / "bad.yaml") + " --manifest " + q(tmp / "m.csv") +
+  auto cfg = run_command(tomograd_app() + " preprocess --config " + q(tmp / "bad.yaml") + " --manifest " + q(tmp / "m.csv") +
                          " --cache " + q(tmp / "cache"));
   CHECK(cfg.exit_code == 1);
   CHECK_THAT(cfg.err, Catch::Contains("unknown key 'preprocess.resize.heigth'"));
-  CHECK(run_command(app() + " preprocess --config " + q(config)).exit_code == 2);
+  CHECK(run_command(tomograd_app() + " preprocess --config " + q(config)).exit_code == 2);
 }
 
 TEST_CASE("tomograd preview writes a PNG grid, the same for the same seed", "[cli]") {
   test::TempDir tmp;
   io::write_nifti(phantom(3, true).ct, tmp / "ct.nii.gz");
-  const fs::path config = fs::path(TOMOGRAD_SOURCE_DIR) / "configs" / "preprocess_head_ct.yaml";
-  const std::string base = app() + " preview --config " + q(config) + " " + q(tmp / "ct.nii.gz") +
+  const fs::path config = source_path("configs/preprocess_head_ct.yaml");
+  const std::string base = tomograd_app() + " preview --config " + q(config) + " " + q(tmp / "ct.nii.gz") +
                            " --set preprocess.resize.height=64 --set preprocess.resize.width=64 --tile 64" +
                            " --label 0 --seed 5 --samples 2";
   auto r = run_command(base + " --slices 6,8 --out " + q(tmp / "a.png"));
@@ -122,7 +123,7 @@ TEST_CASE("tomograd preview writes a PNG grid, the same for the same seed", "[cl
   auto same = run_command(base + " --slices 6,8 --out " + q(tmp / "b.png"));
   REQUIRE(same.exit_code == 0);
   CHECK(read_file(tmp / "a.png") == read_file(tmp / "b.png"));
-  auto other = run_command(app() + " preview --config " + q(config) + " " + q(tmp / "ct.nii.gz") +
+  auto other = run_command(tomograd_app() + " preview --config " + q(config) + " " + q(tmp / "ct.nii.gz") +
                            " --set preprocess.resize.height=64 --set preprocess.resize.width=64 --tile 64" +
                            " --slices 6,8 --label 0 --seed 6 --samples 2 --out " + q(tmp / "c.png"));
   REQUIRE(other.exit_code == 0);

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include "support/fixtures.hpp"
+#include "support/cli.hpp"
 #include "tomograd/core/atomic_file.hpp"
 #include "tomograd/io/dicom.hpp"
 #include "tomograd/io/nifti.hpp"
@@ -14,10 +14,10 @@ using namespace tomograd;
 namespace fs = std::filesystem;
 using test::run_command;
 using test::shell_quote;
+using test::tomograd_app;
 
 namespace {
 
-std::string app() { return shell_quote(TOMOGRAD_APP); }
 
 Volume ct_volume() {
   torch::manual_seed(3);
@@ -28,16 +28,16 @@ Volume ct_volume() {
 }  // namespace
 
 TEST_CASE("tomograd --help and usage errors", "[cli]") {
-  auto r = run_command(app() + " --help");
+  auto r = run_command(tomograd_app() + " --help");
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("info") && Catch::Contains("convert") && Catch::Contains("export-png") &&
                         Catch::Contains("doctor"));
-  auto sub = run_command(app() + " convert --help");
+  auto sub = run_command(tomograd_app() + " convert --help");
   CHECK(sub.exit_code == 0);
   CHECK_THAT(sub.out, Catch::Contains("Example"));
-  CHECK(run_command(app()).exit_code == 2);
-  CHECK(run_command(app() + " info").exit_code == 2);
-  CHECK(run_command(app() + " frobnicate").exit_code == 2);
+  CHECK(run_command(tomograd_app()).exit_code == 2);
+  CHECK(run_command(tomograd_app() + " info").exit_code == 2);
+  CHECK(run_command(tomograd_app() + " frobnicate").exit_code == 2);
 }
 
 TEST_CASE("tomograd info --json lists series with the documented keys", "[cli]") {
@@ -50,7 +50,7 @@ TEST_CASE("tomograd info --json lists series with the documented keys", "[cli]")
   io::write_dicom_series(ct_volume(), tmp / "study" / "a", a);
   b.encoding = io::DicomEncoding::kRle;
   io::write_dicom_series(ct_volume(), tmp / "study" / "b", b);
-  auto r = run_command(app() + " info " + shell_quote((tmp / "study").string()) + " --json");
+  auto r = run_command(tomograd_app() + " info " + shell_quote((tmp / "study").string()) + " --json");
   REQUIRE(r.exit_code == 0);
   auto j = nlohmann::json::parse(r.out);
   REQUIRE(j["series"].size() == 2);
@@ -65,18 +65,18 @@ TEST_CASE("tomograd info --json lists series with the documented keys", "[cli]")
   CHECK(j["series"][0]["spacing_mm"][0].get<double>() == Approx(3.0));
   CHECK(j["series"][1]["transfer_syntaxes"][0].get<std::string>().find("RLE") != std::string::npos);
   // Plain text: one row per series.
-  auto t = run_command(app() + " info " + shell_quote((tmp / "study").string()));
+  auto t = run_command(tomograd_app() + " info " + shell_quote((tmp / "study").string()));
   CHECK(t.exit_code == 0);
   CHECK_THAT(t.out, Catch::Contains("AX") && Catch::Contains("COR") && Catch::Contains("12x16x5"));
 }
 
 TEST_CASE("tomograd info reports missing input and non-DICOM folders clearly", "[cli]") {
   test::TempDir tmp;
-  auto r = run_command(app() + " info " + shell_quote((tmp / "nope").string()));
+  auto r = run_command(tomograd_app() + " info " + shell_quote((tmp / "nope").string()));
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("does not exist") && Catch::Contains("nope"));
   write_file_atomic(tmp / "notes.txt", "hello");
-  auto t = run_command(app() + " info " + shell_quote(tmp.path().string()));
+  auto t = run_command(tomograd_app() + " info " + shell_quote(tmp.path().string()));
   CHECK(t.exit_code == 1);
   CHECK_THAT(t.err, Catch::Contains("no DICOM image found"));
 }
@@ -85,7 +85,7 @@ TEST_CASE("tomograd convert DICOM -> NIfTI -> DICOM keeps values and geometry", 
   test::TempDir tmp;
   Volume v = ct_volume();
   io::write_dicom_series(v, tmp / "dcm");
-  auto r = run_command(app() + " convert " + shell_quote((tmp / "dcm").string()) + " " +
+  auto r = run_command(tomograd_app() + " convert " + shell_quote((tmp / "dcm").string()) + " " +
                        shell_quote((tmp / "v.nii.gz").string()) + " --dtype int16");
   REQUIRE(r.exit_code == 0);
   Volume n = io::read_nifti(tmp / "v.nii.gz");
@@ -93,20 +93,20 @@ TEST_CASE("tomograd convert DICOM -> NIfTI -> DICOM keeps values and geometry", 
   CHECK(n.spacing_mm()[0] == Approx(3.0));
   CHECK(n.origin_lps()[0] == Approx(-50));
   // Never overwrite what exists.
-  auto again = run_command(app() + " convert " + shell_quote((tmp / "dcm").string()) + " " +
+  auto again = run_command(tomograd_app() + " convert " + shell_quote((tmp / "dcm").string()) + " " +
                            shell_quote((tmp / "v.nii.gz").string()));
   CHECK(again.exit_code == 1);
   CHECK_THAT(again.err, Catch::Contains("refusing to overwrite"));
-  auto back = run_command(app() + " convert " + shell_quote((tmp / "v.nii.gz").string()) + " " +
+  auto back = run_command(tomograd_app() + " convert " + shell_quote((tmp / "v.nii.gz").string()) + " " +
                           shell_quote((tmp / "dcm2").string()) + " --encoding jpeg-ls-lossless");
   REQUIRE(back.exit_code == 0);
   Volume d = io::read_dicom(tmp / "dcm2");
   CHECK(torch::equal(d.data(), v.data()));
-  auto into_full = run_command(app() + " convert " + shell_quote((tmp / "v.nii.gz").string()) + " " +
+  auto into_full = run_command(tomograd_app() + " convert " + shell_quote((tmp / "v.nii.gz").string()) + " " +
                                shell_quote((tmp / "dcm2").string()));
   CHECK(into_full.exit_code == 1);
   CHECK_THAT(into_full.err, Catch::Contains("not empty"));
-  auto bad_enc = run_command(app() + " convert " + shell_quote((tmp / "v.nii.gz").string()) + " " +
+  auto bad_enc = run_command(tomograd_app() + " convert " + shell_quote((tmp / "v.nii.gz").string()) + " " +
                              shell_quote((tmp / "dcm3").string()) + " --encoding jpeg2000");
   CHECK(bad_enc.exit_code == 1);
   CHECK_THAT(bad_enc.err, Catch::Contains("unknown DICOM encoding"));
@@ -126,35 +126,35 @@ TEST_CASE("tomograd convert keeps integer DICOM data as integers unless --dtype 
   const int64_t n = v.data().numel();
   for (const std::string threads : {"1", "2"}) {
     const fs::path out = tmp / ("default" + threads + ".nii");
-    auto r = run_command(app() + " convert " + in + " " + shell_quote(out.string()) + " --threads " + threads);
+    auto r = run_command(tomograd_app() + " convert " + in + " " + shell_quote(out.string()) + " --threads " + threads);
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
     CHECK(datatype_code(out) == 4);
     CHECK(fs::file_size(out) == static_cast<std::uintmax_t>(352 + 2 * n));  // half the bytes of float32
     CHECK(torch::equal(io::read_nifti(out).data(), v.data()));
   }
-  auto f = run_command(app() + " convert " + in + " " + shell_quote((tmp / "f.nii").string()) + " --dtype float32");
+  auto f = run_command(tomograd_app() + " convert " + in + " " + shell_quote((tmp / "f.nii").string()) + " --dtype float32");
   REQUIRE(f.exit_code == 0);
   CHECK(datatype_code(tmp / "f.nii") == 16);
   CHECK(fs::file_size(tmp / "f.nii") == static_cast<std::uintmax_t>(352 + 4 * n));
   CHECK(torch::equal(io::read_nifti(tmp / "f.nii").data(), v.data()));
   for (const std::string level : {"1", "9"}) {
     const fs::path out = tmp / ("l" + level + ".nii.gz");
-    auto r = run_command(app() + " convert " + in + " " + shell_quote(out.string()) + " --gzip-level " + level);
+    auto r = run_command(tomograd_app() + " convert " + in + " " + shell_quote(out.string()) + " --gzip-level " + level);
     REQUIRE(r.exit_code == 0);
     CHECK(torch::equal(io::read_nifti(out).data(), v.data()));
   }
-  auto bad = run_command(app() + " convert " + in + " " + shell_quote((tmp / "x.nii.gz").string()) +
+  auto bad = run_command(tomograd_app() + " convert " + in + " " + shell_quote((tmp / "x.nii.gz").string()) +
                          " --gzip-level 12");
   CHECK(bad.exit_code != 0);
   CHECK_THAT(bad.err, Catch::Contains("--gzip-level"));
   CHECK_FALSE(fs::exists(tmp / "x.nii.gz"));
-  auto bad_type = run_command(app() + " convert " + in + " " + shell_quote((tmp / "y.nii").string()) +
+  auto bad_type = run_command(tomograd_app() + " convert " + in + " " + shell_quote((tmp / "y.nii").string()) +
                               " --dtype rgb24");
   CHECK(bad_type.exit_code != 0);
   CHECK_THAT(bad_type.err, Catch::Contains("unknown NIfTI datatype 'rgb24'") && Catch::Contains("auto"));
   CHECK_FALSE(fs::exists(tmp / "y.nii"));
-  auto help = run_command(app() + " convert --help");
+  auto help = run_command(tomograd_app() + " convert --help");
   CHECK_THAT(help.out, Catch::Contains("--gzip-level") && Catch::Contains("default: auto") &&
                            Catch::Contains("--threads"));
 }
@@ -165,18 +165,18 @@ TEST_CASE("tomograd export-png writes one windowed PNG per slice", "[cli]") {
   o.study_uid = "1.2.3";
   o.series_uid = "1.2.3.4";
   io::write_dicom_series(ct_volume(), tmp / "dcm", o);
-  auto r = run_command(app() + " export-png " + shell_quote((tmp / "dcm").string()) + " " +
+  auto r = run_command(tomograd_app() + " export-png " + shell_quote((tmp / "dcm").string()) + " " +
                        shell_quote((tmp / "png").string()) + " --window brain");
   REQUIRE(r.exit_code == 0);
   for (int i = 1; i <= 5; ++i) CHECK(fs::exists(tmp / "png" / ("1.2.3_1.2.3.4_" + std::to_string(i) + ".png")));
-  auto bad = run_command(app() + " export-png " + shell_quote((tmp / "dcm").string()) + " " +
+  auto bad = run_command(tomograd_app() + " export-png " + shell_quote((tmp / "dcm").string()) + " " +
                          shell_quote((tmp / "png2").string()) + " --window brian");
   CHECK(bad.exit_code == 1);
   CHECK_THAT(bad.err, Catch::Contains("invalid window 'brian'"));
 }
 
 TEST_CASE("tomograd doctor passes every check", "[cli]") {
-  auto r = run_command(app() + " doctor --json");
+  auto r = run_command(tomograd_app() + " doctor --json");
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   auto j = nlohmann::json::parse(r.out);
@@ -199,15 +199,15 @@ TEST_CASE("tomograd never prints patient names or birth dates", "[cli]") {
   }
   std::string all;
   for (const std::string cmd : {" info ", " info --json ", " --log-level debug info "}) {
-    auto r = run_command(app() + cmd + shell_quote((tmp / "dcm").string()));
+    auto r = run_command(tomograd_app() + cmd + shell_quote((tmp / "dcm").string()));
     CHECK(r.exit_code == 0);
     all += r.out + r.err;
   }
-  auto c = run_command(app() + " --log-level debug convert " + shell_quote((tmp / "dcm").string()) + " " +
+  auto c = run_command(tomograd_app() + " --log-level debug convert " + shell_quote((tmp / "dcm").string()) + " " +
                        shell_quote((tmp / "v.nii").string()));
   CHECK(c.exit_code == 0);
   all += c.out + c.err + read_file(tmp / "v.nii");
-  auto p = run_command(app() + " export-png " + shell_quote((tmp / "dcm").string()) + " " +
+  auto p = run_command(tomograd_app() + " export-png " + shell_quote((tmp / "dcm").string()) + " " +
                        shell_quote((tmp / "png").string()));
   CHECK(p.exit_code == 0);
   all += p.out + p.err;

@@ -1,0 +1,45 @@
+#pragma once
+// What the CLI tests (tests/integration, target tests_cli) share: the apps under test, shell
+// quoting of paths, files of the source tree, and reading what a command wrote. Header-only: the
+// app paths are compile definitions of tests_cli alone (tests/CMakeLists.txt).
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <string>
+
+#include "support/fixtures.hpp"
+#include "tomograd/core/atomic_file.hpp"
+#include "tomograd/core/csv.hpp"
+
+namespace tomograd::test {
+
+/// @p path quoted for /bin/sh.
+inline std::string q(const std::filesystem::path& path) { return shell_quote(path.string()); }
+
+/// The apps under test, quoted for /bin/sh, ready to prefix a command line.
+inline std::string tomograd_app() { return shell_quote(TOMOGRAD_APP); }
+inline std::string bmd_app() { return shell_quote(TOMOGRAD_BMD_APP); }
+inline std::string metastasis_app() { return shell_quote(TOMOGRAD_METASTASIS_APP); }
+inline std::string lumbar_app() { return shell_quote(TOMOGRAD_LUMBAR_APP); }
+
+/// A file of the source tree, e.g. source_path("configs/bmd_resnet18.yaml").
+inline std::filesystem::path source_path(const std::string& relative) {
+  return std::filesystem::path(TOMOGRAD_SOURCE_DIR) / relative;
+}
+
+/// A JSON file a command wrote; fails the test naming the file when it is missing or invalid.
+inline nlohmann::json read_json(const std::filesystem::path& path) {
+  INFO(path.string());
+  REQUIRE(std::filesystem::exists(path));
+  return nlohmann::json::parse(read_file(path));
+}
+
+/// Requires every value of @p column of @p table to be a finite number.
+inline void require_finite_column(const CsvTable& table, const std::string& column) {
+  INFO("column " << column);
+  for (double v : table.numbers(column)) REQUIRE(std::isfinite(v));
+}
+
+}  // namespace tomograd::test
