@@ -2,24 +2,41 @@
 
 #include <sstream>
 
+#include "tomograd/core/atomic_file.hpp"
+
 namespace tomograd {
+
+namespace {
+// Configs are a few KiB; a bigger file is a mistake (a data file passed as --config), and YAML
+// nodes take tens of bytes per input byte.
+constexpr std::uintmax_t kMaxConfigBytes = std::uintmax_t{16} << 20;
+}  // namespace
+
+YAML::Node parse_yaml_text(const std::string& text, const std::string& source) {
+  try {
+    YAML::Node root = YAML::Load(text);
+    if (root.IsNull()) return YAML::Node(YAML::NodeType::Map);
+    if (!root.IsMap()) throw ConfigError(source + ": expected a map of keys at the top level");
+    return root;
+  } catch (const YAML::ParserException& e) {
+    throw ConfigError(source + ": YAML syntax error at line " + std::to_string(e.mark.line + 1) + ", column " +
+                      std::to_string(e.mark.column + 1) + ": " + e.msg);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(source + ": " + e.what());
+  }
+}
 
 YAML::Node load_yaml_file(const std::filesystem::path& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
     throw ConfigError("config file '" + path.string() + "' does not exist");
   }
-  try {
-    YAML::Node root = YAML::LoadFile(path.string());
-    if (root.IsNull()) return YAML::Node(YAML::NodeType::Map);
-    if (!root.IsMap()) throw ConfigError(path.string() + ": expected a map of keys at the top level");
-    return root;
-  } catch (const YAML::ParserException& e) {
-    throw ConfigError(path.string() + ": YAML syntax error at line " + std::to_string(e.mark.line + 1) +
-                      ", column " + std::to_string(e.mark.column + 1) + ": " + e.msg);
-  } catch (const YAML::Exception& e) {
-    throw ConfigError(path.string() + ": " + e.what());
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (!ec && size > kMaxConfigBytes) {
+    throw ConfigError(path.string() + ": " + std::to_string(size) + " bytes; expected a YAML config of at most " +
+                      std::to_string(kMaxConfigBytes >> 20) + " MiB");
   }
+  return parse_yaml_text(read_file(path), path.string());
 }
 
 void apply_overrides(YAML::Node& root, const std::vector<std::string>& overrides) {
@@ -84,7 +101,8 @@ ConfigReader ConfigReader::child(const std::string& key) {
 void ConfigReader::finish() const {
   if (!node_ || !node_.IsMap()) return;
   for (const auto& kv : node_) {
-    std::string key = kv.first.as<std::string>();
+    // A key may itself be a map or a list ("? [a, b]: 1"): name it as text, never convert it.
+    const std::string key = scalar_text(kv.first);
     if (used_.count(key) == 0) {
       std::string known;
       for (const auto& k : used_) known += (known.empty() ? "" : ", ") + k;

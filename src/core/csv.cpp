@@ -10,7 +10,10 @@
 namespace tomograd {
 
 std::string csv_escape(const std::string& field) {
-  if (field.find_first_of(",\"\r\n") == std::string::npos) return field;
+  // A leading byte order mark would be taken for the file's own by the reader.
+  if (field.find_first_of(",\"\r\n") == std::string::npos && field.compare(0, 3, "\xEF\xBB\xBF") != 0) {
+    return field;
+  }
   std::string q = "\"";
   for (char c : field) {
     if (c == '"') q += "\"\"";
@@ -46,67 +49,99 @@ void CsvTable::add_row(std::vector<std::string> row) {
 CsvTable CsvTable::read(const std::filesystem::path& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw CsvError("CSV file '" + path.string() + "' does not exist");
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (!ec && size > kMaxBytes) {
+    throw CsvError(path.string() + ": " + std::to_string(size) + " bytes; expected a CSV table of at most " +
+                   std::to_string(kMaxBytes >> 20) + " MiB (label, manifest and feature files are far smaller)");
+  }
   return parse(read_file(path), path.string());
 }
 
-CsvTable CsvTable::parse(const std::string& text, const std::string& source) {
+namespace {
+
+// RFC 4180 records with the 1-based line each starts on. Rows are checked against the header's
+// width as they are read: fields beyond it are counted, not stored, so a line of a million commas
+// costs no memory before its error.
+struct CsvRecords {
   std::vector<std::vector<std::string>> records;
-  std::vector<std::size_t> record_lines;
-  std::vector<std::string> fields;
-  std::string field;
-  bool in_quotes = false, field_started = false;
-  std::size_t line = 1, record_line = 1;
-  std::size_t i = 0;
-  if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) i = 3;  // UTF-8 byte order mark (Excel)
-  auto end_record = [&] {
-    fields.push_back(field);
-    field.clear();
-    field_started = false;
-    // Skip blank lines.
-    if (!(fields.size() == 1 && fields[0].empty())) {
-      records.push_back(std::move(fields));
-      record_lines.push_back(record_line);
-    }
-    fields.clear();
-  };
-  for (; i < text.size(); ++i) {
-    char c = text[i];
-    if (in_quotes) {
-      if (c == '"') {
-        if (i + 1 < text.size() && text[i + 1] == '"') {
-          field += '"';
+  std::vector<std::size_t> lines;
+};
+
+class CsvSplitter {
+ public:
+  explicit CsvSplitter(const std::string& source) : source_(source) {}
+
+  CsvRecords split(const std::string& text) {
+    std::size_t i = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;  // UTF-8 byte order mark (Excel)
+    for (; i < text.size(); ++i) {
+      const char c = text[i];
+      if (in_quotes_) {
+        if (c != '"') {
+          if (c == '\n') ++line_;
+          field_ += c;
+        } else if (i + 1 < text.size() && text[i + 1] == '"') {
+          field_ += '"';
           ++i;
         } else {
-          in_quotes = false;
+          in_quotes_ = false;
         }
-      } else {
-        if (c == '\n') ++line;
-        field += c;
+      } else if (c == '"' && !field_started_) {
+        in_quotes_ = field_started_ = quoted_ = true;
+      } else if (c == ',') {
+        end_field();
+      } else if (c == '\n') {
+        end_record();
+        record_line_ = ++line_;
+      } else if (c != '\r') {  // CRLF line ends
+        field_ += c;
+        field_started_ = true;
       }
-      continue;
     }
-    if (c == '"' && !field_started) {
-      in_quotes = true;
-      field_started = true;
-    } else if (c == ',') {
-      fields.push_back(field);
-      field.clear();
-      field_started = false;
-    } else if (c == '\r') {
-      // CRLF line ends
-    } else if (c == '\n') {
-      end_record();
-      ++line;
-      record_line = line;
-    } else {
-      field += c;
-      field_started = true;
-    }
+    if (in_quotes_) throw CsvError(source_ + ": line " + std::to_string(record_line_) + ": unterminated quoted field");
+    if (!field_.empty() || !fields_.empty() || dropped_ > 0) end_record();
+    if (out_.records.empty()) throw CsvError(source_ + ": empty CSV file (expected a header row)");
+    return std::move(out_);
   }
-  if (in_quotes) throw CsvError(source + ": line " + std::to_string(record_line) + ": unterminated quoted field");
-  if (!field.empty() || !fields.empty()) end_record();
-  if (records.empty()) throw CsvError(source + ": empty CSV file (expected a header row)");
 
+ private:
+  void end_field() {
+    if (!out_.records.empty() && fields_.size() >= out_.records[0].size()) ++dropped_;
+    else fields_.push_back(field_);
+    field_.clear();
+    field_started_ = false;
+  }
+
+  void end_record() {
+    end_field();
+    const std::size_t count = fields_.size() + dropped_;
+    if (!(count == 1 && fields_[0].empty() && !quoted_)) {  // blank lines are skipped, "" is a field
+      if (!out_.records.empty() && count != out_.records[0].size()) {
+        throw CsvError(source_ + ": line " + std::to_string(record_line_) + ": " + std::to_string(count) +
+                       " fields, expected " + std::to_string(out_.records[0].size()) + " as in the header");
+      }
+      out_.records.push_back(std::move(fields_));
+      out_.lines.push_back(record_line_);
+    }
+    fields_.clear();
+    dropped_ = 0;
+    quoted_ = false;
+  }
+
+  const std::string& source_;
+  CsvRecords out_;
+  std::vector<std::string> fields_;
+  std::string field_;
+  std::size_t dropped_ = 0;
+  bool in_quotes_ = false, field_started_ = false, quoted_ = false;
+  std::size_t line_ = 1, record_line_ = 1;
+};
+
+}  // namespace
+
+CsvTable CsvTable::parse(const std::string& text, const std::string& source) {
+  CsvRecords split = CsvSplitter(source).split(text);
+  auto& records = split.records;
+  const auto& record_lines = split.lines;
   CsvTable t;
   t.source_ = source;
   t.header_ = records[0];
@@ -175,6 +210,11 @@ std::vector<double> CsvTable::numbers(const std::string& name, bool allow_missin
 std::string CsvTable::to_string() const {
   std::string s;
   auto line = [&](const std::vector<std::string>& fields) {
+    // A row of one empty field is written quoted: an empty line is a blank line to the reader.
+    if (fields.size() == 1 && fields[0].empty()) {
+      s += "\"\"\n";
+      return;
+    }
     for (std::size_t i = 0; i < fields.size(); ++i) s += (i ? "," : "") + csv_escape(fields[i]);
     s += "\n";
   };

@@ -6,7 +6,10 @@
 #include <dcmtk/dcmjpls/djencode.h>
 #include <dcmtk/oflog/oflog.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <mutex>
 
 #include "dicom_impl.hpp"
@@ -86,6 +89,22 @@ std::optional<double> get_number(DcmItem& item, const DcmTagKey& tag) {
   auto v = get_numbers(item, tag);
   if (v.empty()) return std::nullopt;
   return v.front();
+}
+
+std::optional<int> get_int(DcmItem& item, const DcmTagKey& tag) {
+  auto v = get_number(item, tag);
+  if (!v || !std::isfinite(*v)) return std::nullopt;
+  const double clamped = std::clamp(*v, static_cast<double>(std::numeric_limits<int>::min()),
+                                    static_cast<double>(std::numeric_limits<int>::max()));
+  return static_cast<int>(clamped);
+}
+
+std::vector<double> get_finite(DcmItem& item, const DcmTagKey& tag) {
+  auto v = get_numbers(item, tag);
+  for (double x : v) {
+    if (!std::isfinite(x)) return {};
+  }
+  return v;
 }
 
 }  // namespace detail

@@ -29,8 +29,9 @@ struct J2kFrame {
 };
 
 /// Decodes one JPEG 2000 codestream (or JP2 file) from memory with OpenJPEG. Throws DicomError
-/// mentioning @p context on failure.
-J2kFrame decode_jpeg2000(const uint8_t* data, std::size_t size, const std::string& context);
+/// mentioning @p context on failure, and before decoding when the codestream is not one
+/// component of @p width x @p height samples.
+J2kFrame decode_jpeg2000(const uint8_t* data, std::size_t size, const std::string& context, int width, int height);
 
 /// Reads a string tag (first value), trimmed; empty when absent.
 std::string get_string(DcmItem& item, const DcmTagKey& tag);
@@ -38,5 +39,10 @@ std::string get_string(DcmItem& item, const DcmTagKey& tag);
 std::vector<double> get_numbers(DcmItem& item, const DcmTagKey& tag);
 /// First value of a numeric tag, if present and parsable.
 std::optional<double> get_number(DcmItem& item, const DcmTagKey& tag);
+/// First value of an integer tag (IS, US, SL, ...), clamped to int's range so that an absurd
+/// value ("1e30") stays an int the size checks can report; nullopt when absent or not finite.
+std::optional<int> get_int(DcmItem& item, const DcmTagKey& tag);
+/// get_numbers(), or empty when a value is not finite (a NaN position would break sorting).
+std::vector<double> get_finite(DcmItem& item, const DcmTagKey& tag);
 
 }  // namespace tomograd::io::detail

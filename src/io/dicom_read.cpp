@@ -15,6 +15,7 @@
 #include "tomograd/core/parallel.hpp"
 #include "tomograd/core/progress.hpp"
 #include "tomograd/io/dicom.hpp"
+#include "tomograd/io/limits.hpp"
 
 namespace fs = std::filesystem;
 
@@ -101,17 +102,7 @@ void convert_j2k_frame(const detail::J2kFrame& f, const PixelFormat& pf, double 
 // The compressed bytes of each frame of an encapsulated JPEG 2000 pixel data element
 // (PS3.5 A.4): the basic offset table splits frames when present; otherwise one fragment per
 // frame, or every fragment for a single frame.
-std::vector<std::vector<uint8_t>> j2k_frames(DcmDataset& ds, int frames, const std::string& file) {
-  DcmElement* el = nullptr;
-  if (ds.findAndGetElement(DCM_PixelData, el).bad() || el == nullptr) {
-    throw DicomError("'" + file + "': no PixelData element");
-  }
-  auto* pd = static_cast<DcmPixelData*>(el);
-  DcmPixelSequence* seq = nullptr;
-  E_TransferSyntax xfer = ds.getOriginalXfer();
-  if (pd->getEncapsulatedRepresentation(xfer, nullptr, seq).bad() || seq == nullptr) {
-    throw DicomError("'" + file + "': JPEG 2000 pixel data is not encapsulated");
-  }
+std::vector<std::vector<uint8_t>> j2k_frames(DcmPixelSequence* seq, int frames, const std::string& file) {
   std::vector<std::vector<uint8_t>> fragments;
   std::vector<uint32_t> offsets;
   for (unsigned long i = 0; i < seq->card(); ++i) {
@@ -238,58 +229,60 @@ bool read_trailing_pixels(const DicomInstance& inst, std::size_t value_length, s
   return true;
 }
 
-void decode_instance(const DicomInstance& inst, const std::vector<FrameTarget>& targets,
-                     int rows, int cols, float* volume) {
+// The encapsulated pixel data of @p ds (PS3.5 A.4): one basic offset table item, then the
+// fragments. Throws when it is missing or has fewer fragments than frames (each frame starts a
+// fragment), before any decoder allocates the decoded frames.
+DcmPixelSequence* encapsulated_pixels(DcmDataset& ds, const DicomInstance& inst) {
   const std::string file = inst.file.string();
-  check_pixel_format(inst, rows, cols);
+  DcmElement* el = nullptr;
+  if (ds.findAndGetElement(DCM_PixelData, el).bad() || el == nullptr) {
+    throw DicomError("'" + file + "': no PixelData element");
+  }
+  DcmPixelSequence* seq = nullptr;
+  // A PixelData element with an odd VR is not a DcmPixelData object (ident() tells).
+  if (el->ident() != EVR_PixelData ||
+      static_cast<DcmPixelData*>(el)->getEncapsulatedRepresentation(ds.getOriginalXfer(), nullptr, seq).bad() ||
+      seq == nullptr) {
+    throw DicomError("'" + file + "': PixelData of transfer syntax " + transfer_syntax_name(inst.transfer_syntax_uid) +
+                     " is not encapsulated (expected a sequence of fragments)");
+  }
+  const unsigned long fragments = seq->card() > 0 ? seq->card() - 1 : 0;
+  if (fragments < static_cast<unsigned long>(inst.frames)) {
+    throw DicomError("'" + file + "': NumberOfFrames " + std::to_string(inst.frames) + " but the encapsulated " +
+                     "PixelData has " + std::to_string(fragments) + " fragment(s); expected at least one per frame");
+  }
+  return seq;
+}
+
+void decode_jpeg2000_instance(DcmDataset& ds, const DicomInstance& inst, const std::vector<FrameTarget>& targets,
+                              int rows, int cols, float* volume) {
+  const std::string file = inst.file.string();
   const PixelFormat pf = pixel_format(inst);
-  const std::size_t pixels = static_cast<std::size_t>(rows) * cols;
+  const std::size_t pixels = static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols);
+  auto frames = j2k_frames(encapsulated_pixels(ds, inst), inst.frames, file);
+  for (const auto& t : targets) {
+    if (t.frame >= static_cast<int>(frames.size())) {
+      throw DicomError("'" + file + "': frame " + std::to_string(t.frame + 1) + " is missing");
+    }
+    const auto& bytes = frames[static_cast<std::size_t>(t.frame)];
+    auto f = detail::decode_jpeg2000(bytes.data(), bytes.size(), "'" + file + "' frame " + std::to_string(t.frame + 1),
+                                     cols, rows);
+    if (f.width != cols || f.height != rows || f.values.size() != pixels) {
+      throw DicomError("'" + file + "': JPEG 2000 frame is " + std::to_string(f.width) + "x" +
+                       std::to_string(f.height) + ", header says " + std::to_string(cols) + "x" +
+                       std::to_string(rows));
+    }
+    convert_j2k_frame(f, pf, t.slope, t.intercept, volume + t.slice * static_cast<int64_t>(pixels));
+  }
+}
+
+// Native (or, after DCMTK decoded it, formerly encapsulated) pixel data of a loaded data set.
+void decode_native(DcmDataset& ds, const DicomInstance& inst, const std::vector<FrameTarget>& targets, int rows,
+                   int cols, float* volume) {
+  const std::string file = inst.file.string();
+  const PixelFormat pf = pixel_format(inst);
+  const std::size_t pixels = static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols);
   const std::size_t frame_bytes = pixels * static_cast<std::size_t>(pf.bits_allocated / 8);
-  {
-    std::size_t value_length = frame_bytes * static_cast<std::size_t>(inst.frames);
-    value_length += value_length & 1;  // values have even length (PS3.5 7.1.1)
-    thread_local std::vector<uint8_t> buffer;
-    if (read_trailing_pixels(inst, value_length, buffer)) {
-      for (const auto& t : targets) {
-        convert_raw_frame(buffer.data() + frame_bytes * static_cast<std::size_t>(t.frame), pixels, pf, t.slope,
-                          t.intercept, volume + t.slice * pixels);
-      }
-      return;
-    }
-  }
-  DcmFileFormat ff;
-  OFCondition st = ff.loadFile(inst.file.c_str());
-  if (st.bad()) throw DicomError("cannot read '" + file + "': " + st.text());
-  DcmDataset& ds = *ff.getDataset();
-
-  if (detail::is_jpeg2000(inst.transfer_syntax_uid)) {
-    auto frames = j2k_frames(ds, inst.frames, file);
-    for (const auto& t : targets) {
-      if (t.frame >= static_cast<int>(frames.size())) {
-        throw DicomError("'" + file + "': frame " + std::to_string(t.frame + 1) + " is missing");
-      }
-      auto f = detail::decode_jpeg2000(frames[t.frame].data(), frames[t.frame].size(),
-                                       "'" + file + "' frame " + std::to_string(t.frame + 1));
-      if (f.width != cols || f.height != rows) {
-        throw DicomError("'" + file + "': JPEG 2000 frame is " + std::to_string(f.width) + "x" +
-                         std::to_string(f.height) + ", header says " + std::to_string(cols) + "x" +
-                         std::to_string(rows));
-      }
-      convert_j2k_frame(f, pf, t.slope, t.intercept, volume + t.slice * pixels);
-    }
-    return;
-  }
-
-  const E_TransferSyntax original = ds.getOriginalXfer();
-  if (DcmXfer(original).isEncapsulated()) {
-    // RLE, JPEG and JPEG-LS through DCMTK's registered decoders.
-    if (ds.chooseRepresentation(EXS_LittleEndianExplicit, nullptr).bad() ||
-        !ds.canWriteXfer(EXS_LittleEndianExplicit)) {
-      throw DicomError("cannot decode '" + file + "': transfer syntax " +
-                       transfer_syntax_name(inst.transfer_syntax_uid) + " (" +
-                       inst.transfer_syntax_uid + ") is not supported");
-    }
-  }
   DcmElement* el = nullptr;
   if (ds.findAndGetElement(DCM_PixelData, el).bad() || el == nullptr) {
     throw DicomError("'" + file + "' has no PixelData");
@@ -312,7 +305,7 @@ void decode_instance(const DicomInstance& inst, const std::vector<FrameTarget>& 
                      " bytes, found " + std::to_string(length));
   }
   std::vector<uint8_t> swapped;
-  if (pf.bits_allocated == 32 && DcmXfer(original).isBigEndian()) {
+  if (pf.bits_allocated == 32 && DcmXfer(ds.getOriginalXfer()).isBigEndian()) {
     // DCMTK swaps OW data in 16-bit words; 32-bit samples also need their two words swapped.
     swapped.assign(data, data + needed);
     for (std::size_t i = 0; i + 4 <= swapped.size(); i += 4) {
@@ -323,8 +316,48 @@ void decode_instance(const DicomInstance& inst, const std::vector<FrameTarget>& 
   }
   for (const auto& t : targets) {
     convert_raw_frame(data + frame_bytes * static_cast<std::size_t>(t.frame), pixels, pf, t.slope,
-                      t.intercept, volume + t.slice * pixels);
+                      t.intercept, volume + t.slice * static_cast<int64_t>(pixels));
   }
+}
+
+void decode_instance(const DicomInstance& inst, const std::vector<FrameTarget>& targets,
+                     int rows, int cols, float* volume) {
+  const std::string file = inst.file.string();
+  check_pixel_format(inst, rows, cols);
+  const PixelFormat pf = pixel_format(inst);
+  const std::size_t pixels = static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols);
+  const std::size_t frame_bytes = pixels * static_cast<std::size_t>(pf.bits_allocated / 8);
+  {
+    std::size_t value_length = frame_bytes * static_cast<std::size_t>(inst.frames);
+    value_length += value_length & 1;  // values have even length (PS3.5 7.1.1)
+    thread_local std::vector<uint8_t> buffer;
+    if (read_trailing_pixels(inst, value_length, buffer)) {
+      for (const auto& t : targets) {
+        convert_raw_frame(buffer.data() + frame_bytes * static_cast<std::size_t>(t.frame), pixels, pf, t.slope,
+                          t.intercept, volume + t.slice * static_cast<int64_t>(pixels));
+      }
+      return;
+    }
+  }
+  DcmFileFormat ff;
+  OFCondition st = ff.loadFile(inst.file.c_str());
+  if (st.bad()) throw DicomError("cannot read '" + file + "': " + st.text());
+  DcmDataset& ds = *ff.getDataset();
+  if (detail::is_jpeg2000(inst.transfer_syntax_uid)) {
+    decode_jpeg2000_instance(ds, inst, targets, rows, cols, volume);
+    return;
+  }
+  if (DcmXfer(ds.getOriginalXfer()).isEncapsulated()) {
+    // RLE, JPEG and JPEG-LS through DCMTK's registered decoders.
+    encapsulated_pixels(ds, inst);
+    if (ds.chooseRepresentation(EXS_LittleEndianExplicit, nullptr).bad() ||
+        !ds.canWriteXfer(EXS_LittleEndianExplicit)) {
+      throw DicomError("cannot decode '" + file + "': transfer syntax " +
+                       transfer_syntax_name(inst.transfer_syntax_uid) + " (" +
+                       inst.transfer_syntax_uid + ") is not supported");
+    }
+  }
+  decode_native(ds, inst, targets, rows, cols, volume);
 }
 
 }  // namespace
@@ -339,6 +372,13 @@ Volume read_dicom_series(const DicomSeries& series, const DicomReadOptions& opti
   const int64_t depth = static_cast<int64_t>(geo.order.size());
   if (depth == 0 || series.rows <= 0 || series.cols <= 0) {
     throw DicomError("series " + series.info.series_uid + " has no readable slices");
+  }
+  const auto bytes = checked_product({depth, series.rows, series.cols, 4});
+  if (!bytes || *bytes > max_image_bytes()) {
+    throw DicomError("series " + series.info.series_uid + ": " + std::to_string(depth) + " slices of " +
+                     std::to_string(series.rows) + "x" + std::to_string(series.cols) + " pixels need " +
+                     (bytes ? format_bytes(*bytes) : "more than 2^64 bytes") + " as float32, more than the " +
+                     format_bytes(max_image_bytes()) + " a reader may allocate");
   }
   torch::Tensor data = empty_for_fill({depth, series.rows, series.cols});
   float* out = data.data_ptr<float>();

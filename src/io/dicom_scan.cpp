@@ -14,6 +14,7 @@
 #include "tomograd/core/parallel.hpp"
 #include "tomograd/core/progress.hpp"
 #include "tomograd/io/dicom.hpp"
+#include "tomograd/io/limits.hpp"
 
 namespace fs = std::filesystem;
 
@@ -21,19 +22,13 @@ namespace tomograd::io {
 
 using detail::get_number;
 using detail::get_numbers;
+using detail::get_finite;
+using detail::get_int;
 using detail::get_string;
 
 namespace {
 
 const char* kDicomDirSopClass = "1.2.840.10008.1.3.10";
-
-// True if the file has the "DICM" marker after the 128-byte preamble (PS3.10 7.1).
-bool has_dicm_marker(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  char buf[132];
-  if (!in.read(buf, sizeof buf)) return false;
-  return std::memcmp(buf + 128, "DICM", 4) == 0;
-}
 
 // Resolves a DICOMDIR ReferencedFileID (components upper-case on the medium) against the file
 // system, matching each component case-insensitively when the exact name is missing.
@@ -97,6 +92,7 @@ DcmItem* functional_group(DcmItem* per_frame, DcmItem* shared, const DcmTagKey& 
 struct ScannedFile {
   bool ok = false;
   std::string skip_reason;
+  std::string problem;  ///< an image whose header cannot be right (sizes, frame count): named in full
   std::string series_uid;
   DicomInstance instance;
   std::vector<DicomFrame> frames;
@@ -116,17 +112,172 @@ std::optional<double> parse_age_years(const std::string& age) {
   }
 }
 
+// Rows, Columns, frames and pixel format of an image object.
+void read_instance(DcmDataset& ds, DicomInstance& inst) {
+  inst.sop_instance_uid = get_string(ds, DCM_SOPInstanceUID);
+  inst.rows = get_int(ds, DCM_Rows).value_or(0);
+  inst.cols = get_int(ds, DCM_Columns).value_or(0);
+  inst.frames = std::max(1, get_int(ds, DCM_NumberOfFrames).value_or(1));
+  inst.samples_per_pixel = get_int(ds, DCM_SamplesPerPixel).value_or(1);
+  inst.photometric = get_string(ds, DCM_PhotometricInterpretation);
+  inst.bits_allocated = get_int(ds, DCM_BitsAllocated).value_or(16);
+  inst.bits_stored = get_int(ds, DCM_BitsStored).value_or(inst.bits_allocated);
+  inst.high_bit = get_int(ds, DCM_HighBit).value_or(inst.bits_stored - 1);
+  inst.is_signed = get_int(ds, DCM_PixelRepresentation).value_or(0) == 1;
+}
+
+std::string attributes_text(const DicomInstance& inst) {
+  return "Rows " + std::to_string(inst.rows) + " x Columns " + std::to_string(inst.cols) + " x NumberOfFrames " +
+         std::to_string(inst.frames) + " x SamplesPerPixel " + std::to_string(inst.samples_per_pixel) +
+         " x BitsAllocated " + std::to_string(inst.bits_allocated);
+}
+
+// The pixel data an image header promises, checked against the file before anything is
+// allocated for it (PS3.5 8.1.1: native data holds Rows*Columns*frames*samples*BitsAllocated
+// bits; PS3.5 A.4: encapsulated data has at least one 8-byte item per frame). Empty when fine.
+std::string size_problem(const DicomInstance& inst, std::uint64_t file_bytes) {
+  const std::string file = "'" + inst.file.string() + "': ";
+  if (inst.rows < 1 || inst.rows > 65535 || inst.cols < 1 || inst.cols > 65535) {
+    return file + "Rows " + std::to_string(inst.rows) + ", Columns " + std::to_string(inst.cols) +
+           ": expected 1..65535 each (VR US)";
+  }
+  if (inst.samples_per_pixel < 1 || inst.samples_per_pixel > 4 || inst.bits_allocated < 1 ||
+      inst.bits_allocated > 64) {
+    return file + "SamplesPerPixel " + std::to_string(inst.samples_per_pixel) + ", BitsAllocated " +
+           std::to_string(inst.bits_allocated) + ": expected 1..4 samples of 1..64 bits";
+  }
+  const auto bits = checked_product({inst.rows, inst.cols, inst.frames, inst.samples_per_pixel, inst.bits_allocated});
+  const auto decoded = checked_product({inst.rows, inst.cols, inst.frames, inst.samples_per_pixel, 4});
+  const DcmXfer xfer(inst.transfer_syntax_uid.c_str());
+  const bool deflated = inst.transfer_syntax_uid == "1.2.840.10008.1.2.1.99";
+  if (xfer.isEncapsulated()) {
+    if (static_cast<std::uint64_t>(inst.frames) > file_bytes / 8) {
+      return file + "NumberOfFrames " + std::to_string(inst.frames) + " needs at least " +
+             format_bytes(8ULL * static_cast<std::uint64_t>(inst.frames)) +
+             " of encapsulated pixel data (one 8-byte item per frame), but the file has " + format_bytes(file_bytes);
+    }
+  } else if (const std::uint64_t room = deflated ? file_bytes * kMaxDeflateRatio : file_bytes;
+             !bits || (*bits + 7) / 8 > room) {
+    return file + attributes_text(inst) + " bits need " + (bits ? format_bytes((*bits + 7) / 8) : "more than 2^64 bits") +
+           " of pixel data, but the file has " + format_bytes(file_bytes) + (deflated ? " (deflated)" : "");
+  }
+  if (!decoded || *decoded > max_image_bytes()) {
+    return file + attributes_text(inst) + " decodes to " + (decoded ? format_bytes(*decoded) : "more than 2^64 bytes") +
+           " of float32 voxels, more than the " + format_bytes(max_image_bytes()) + " a reader may allocate";
+  }
+  return "";
+}
+
+void read_info(DcmDataset& ds, VolumeInfo& info) {
+  info.modality = get_string(ds, DCM_Modality);
+  // Deliberately no PatientName, PatientBirthDate or other identifying attributes.
+  info.patient_id = get_string(ds, DCM_PatientID);
+  info.study_uid = get_string(ds, DCM_StudyInstanceUID);
+  info.study_id = get_string(ds, DCM_StudyID);
+  info.series_description = get_string(ds, DCM_SeriesDescription);
+  info.manufacturer = get_string(ds, DCM_Manufacturer);
+  info.series_number = get_int(ds, DCM_SeriesNumber).value_or(0);
+  info.field_strength_t = get_number(ds, DCM_MagneticFieldStrength).value_or(0.0);
+  info.age_years = parse_age_years(get_string(ds, DCM_PatientAge));
+  info.sex = get_string(ds, DCM_PatientSex);
+  info.slice_thickness_mm = get_number(ds, DCM_SliceThickness).value_or(0.0);
+  info.window_centers = get_numbers(ds, DCM_WindowCenter);
+  info.window_widths = get_numbers(ds, DCM_WindowWidth);
+}
+
+void set_rescale(DcmItem& item, DicomFrame& fr) {
+  fr.slope = get_number(item, DCM_RescaleSlope).value_or(1.0);
+  fr.intercept = get_number(item, DCM_RescaleIntercept).value_or(0.0);
+  if (fr.slope == 0.0 || !std::isfinite(fr.slope)) fr.slope = 1.0;
+  if (!std::isfinite(fr.intercept)) fr.intercept = 0.0;
+}
+
+// Top-level (classic) attributes of every frame.
+DicomFrame base_frame(DcmDataset& ds) {
+  DicomFrame base;
+  auto inum = get_int(ds, DCM_InstanceNumber);
+  base.has_instance_number = inum.has_value();
+  base.instance_number = inum.value_or(0);
+  auto ipp = get_finite(ds, DCM_ImagePositionPatient);
+  auto iop = get_finite(ds, DCM_ImageOrientationPatient);
+  auto ps = get_finite(ds, DCM_PixelSpacing);
+  if (ps.size() < 2) ps = get_finite(ds, DCM_ImagerPixelSpacing);
+  if (ipp.size() == 3) base.position = Vec3{ipp[0], ipp[1], ipp[2]};
+  if (iop.size() == 6) base.orientation = std::array<double, 6>{iop[0], iop[1], iop[2], iop[3], iop[4], iop[5]};
+  if (ps.size() >= 2) base.pixel_spacing = std::array<double, 2>{ps[0], ps[1]};
+  set_rescale(ds, base);
+  return base;
+}
+
+// Per-frame overrides of an enhanced multi-frame object.
+void enhanced_frame(DcmItem* item, DcmItem* shared, int f, DicomFrame& fr, VolumeInfo& info) {
+  if (DcmItem* g = functional_group(item, shared, DCM_PlanePositionSequence)) {
+    auto p = get_finite(*g, DCM_ImagePositionPatient);
+    if (p.size() == 3) fr.position = Vec3{p[0], p[1], p[2]};
+  }
+  if (DcmItem* g = functional_group(item, shared, DCM_PlaneOrientationSequence)) {
+    auto o = get_finite(*g, DCM_ImageOrientationPatient);
+    if (o.size() == 6) fr.orientation = std::array<double, 6>{o[0], o[1], o[2], o[3], o[4], o[5]};
+  }
+  if (DcmItem* g = functional_group(item, shared, DCM_PixelMeasuresSequence)) {
+    auto s = get_finite(*g, DCM_PixelSpacing);
+    if (s.size() >= 2) fr.pixel_spacing = std::array<double, 2>{s[0], s[1]};
+    if (auto t = get_number(*g, DCM_SliceThickness); t && f == 0) info.slice_thickness_mm = *t;
+  }
+  if (DcmItem* g = functional_group(item, shared, DCM_PixelValueTransformationSequence)) set_rescale(*g, fr);
+  if (DcmItem* g = functional_group(item, shared, DCM_FrameVOILUTSequence); g && f == 0) {
+    info.window_centers = get_numbers(*g, DCM_WindowCenter);
+    info.window_widths = get_numbers(*g, DCM_WindowWidth);
+  }
+}
+
+// Every frame of an image object: top-level attributes, then per-frame overrides for enhanced
+// objects, or positions advanced along the normal for classic multi-frame objects.
+void read_frames(DcmDataset& ds, ScannedFile& r) {
+  const DicomFrame base = base_frame(ds);
+  DcmItem* shared = nullptr;
+  ds.findAndGetSequenceItem(DCM_SharedFunctionalGroupsSequence, shared, 0);
+  DcmSequenceOfItems* per_frame_seq = nullptr;
+  ds.findAndGetSequence(DCM_PerFrameFunctionalGroupsSequence, per_frame_seq);
+  const bool enhanced = shared != nullptr || per_frame_seq != nullptr;
+  // Classic multi-frame: frames advance along the normal by GridFrameOffsetVector (RT dose)
+  // or SpacingBetweenSlices.
+  const auto offsets = get_finite(ds, DCM_GridFrameOffsetVector);
+  auto between = get_number(ds, DCM_SpacingBetweenSlices);
+  if (between && !std::isfinite(*between)) between.reset();
+  const int frames = r.instance.frames;
+  r.frames.reserve(static_cast<std::size_t>(frames));
+  for (int f = 0; f < frames; ++f) {
+    DicomFrame fr = base;
+    fr.frame = f;
+    if (enhanced) {
+      DcmItem* item = per_frame_seq && static_cast<unsigned long>(f) < per_frame_seq->card()
+                          ? per_frame_seq->getItem(static_cast<unsigned long>(f)) : nullptr;
+      enhanced_frame(item, shared, f, fr, r.info);
+    } else if (frames > 1 && fr.position) {
+      const auto o = fr.orientation.value_or(std::array<double, 6>{1, 0, 0, 0, 1, 0});
+      Vec3 n{o[1] * o[5] - o[2] * o[4], o[2] * o[3] - o[0] * o[5], o[0] * o[4] - o[1] * o[3]};
+      double d = 0;
+      if (offsets.size() == static_cast<std::size_t>(frames)) d = offsets[static_cast<std::size_t>(f)];
+      else if (between) d = *between * f;
+      else fr.position.reset();
+      if (fr.position) {
+        for (int a = 0; a < 3; ++a) (*fr.position)[a] += d * n[a];
+      }
+    }
+    r.frames.push_back(fr);
+  }
+  r.info.rescale_slope = r.frames[0].slope;
+  r.info.rescale_intercept = r.frames[0].intercept;
+}
+
 ScannedFile scan_file(const fs::path& file) {
   ScannedFile r;
-  if (!has_dicm_marker(file)) {
-    // Files without the PS3.10 preamble exist (old ACR-NEMA style); accept them only if the
-    // parsed data set looks like an image, so text files are never "read" as DICOM.
-    std::ifstream in(file, std::ios::binary);
-    char c = 0;
-    if (!in.get(c)) {
-      r.skip_reason = "empty file";
-      return r;
-    }
+  std::error_code ec;
+  const std::uint64_t file_bytes = fs::file_size(file, ec);
+  if (ec || file_bytes == 0) {
+    r.skip_reason = ec ? "not a readable file" : "empty file";
+    return r;
   }
   DcmFileFormat ff;
   OFCondition st = ff.loadFileUntilTag(file.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
@@ -143,121 +294,24 @@ ScannedFile scan_file(const fs::path& file) {
     r.skip_reason = "DICOMDIR";
     return r;
   }
-  auto rows = get_number(ds, DCM_Rows), cols = get_number(ds, DCM_Columns);
-  if (!rows || !cols || !get_number(ds, DCM_BitsAllocated)) {
+  if (!get_number(ds, DCM_Rows) || !get_number(ds, DCM_Columns) || !get_number(ds, DCM_BitsAllocated)) {
     r.skip_reason = sop_class.empty() ? "no image (no Rows/Columns/BitsAllocated)"
                                       : "not an image object (SOP class " + sop_class + ")";
     return r;
   }
-  std::string xfer = get_string(meta, DCM_TransferSyntaxUID);
-  if (xfer.empty()) xfer = DcmXfer(ds.getOriginalXfer()).getXferID();
-
+  DicomInstance& inst = r.instance;
+  inst.file = file;
+  inst.transfer_syntax_uid = get_string(meta, DCM_TransferSyntaxUID);
+  if (inst.transfer_syntax_uid.empty()) inst.transfer_syntax_uid = DcmXfer(ds.getOriginalXfer()).getXferID();
+  read_instance(ds, inst);
+  r.problem = size_problem(inst, file_bytes);
+  if (!r.problem.empty()) return r;
   r.ok = true;
   r.series_uid = get_string(ds, DCM_SeriesInstanceUID);
   if (r.series_uid.empty()) r.series_uid = "(no SeriesInstanceUID)";
-  DicomInstance& inst = r.instance;
-  inst.file = file;
-  inst.sop_instance_uid = get_string(ds, DCM_SOPInstanceUID);
-  inst.transfer_syntax_uid = xfer;
-  inst.rows = static_cast<int>(*rows);
-  inst.cols = static_cast<int>(*cols);
-  inst.frames = static_cast<int>(get_number(ds, DCM_NumberOfFrames).value_or(1));
-  if (inst.frames < 1) inst.frames = 1;
-  inst.samples_per_pixel = static_cast<int>(get_number(ds, DCM_SamplesPerPixel).value_or(1));
-  inst.photometric = get_string(ds, DCM_PhotometricInterpretation);
-  inst.bits_allocated = static_cast<int>(get_number(ds, DCM_BitsAllocated).value_or(16));
-  inst.bits_stored = static_cast<int>(get_number(ds, DCM_BitsStored).value_or(inst.bits_allocated));
-  inst.high_bit = static_cast<int>(get_number(ds, DCM_HighBit).value_or(inst.bits_stored - 1));
-  inst.is_signed = get_number(ds, DCM_PixelRepresentation).value_or(0) == 1;
-
-  VolumeInfo& info = r.info;
-  info.modality = get_string(ds, DCM_Modality);
-  // Deliberately no PatientName, PatientBirthDate or other identifying attributes.
-  info.patient_id = get_string(ds, DCM_PatientID);
-  info.study_uid = get_string(ds, DCM_StudyInstanceUID);
-  info.series_uid = r.series_uid;
-  info.study_id = get_string(ds, DCM_StudyID);
-  info.series_description = get_string(ds, DCM_SeriesDescription);
-  info.manufacturer = get_string(ds, DCM_Manufacturer);
-  info.series_number = static_cast<int>(get_number(ds, DCM_SeriesNumber).value_or(0));
-  info.field_strength_t = get_number(ds, DCM_MagneticFieldStrength).value_or(0.0);
-  info.age_years = parse_age_years(get_string(ds, DCM_PatientAge));
-  info.sex = get_string(ds, DCM_PatientSex);
-
-  // Top-level (classic) attributes, then per-frame overrides for enhanced objects.
-  DicomFrame base;
-  auto inum = get_number(ds, DCM_InstanceNumber);
-  base.has_instance_number = inum.has_value();
-  base.instance_number = static_cast<int>(inum.value_or(0));
-  auto ipp = get_numbers(ds, DCM_ImagePositionPatient);
-  auto iop = get_numbers(ds, DCM_ImageOrientationPatient);
-  auto ps = get_numbers(ds, DCM_PixelSpacing);
-  if (ps.size() < 2) ps = get_numbers(ds, DCM_ImagerPixelSpacing);
-  if (ipp.size() == 3) base.position = Vec3{ipp[0], ipp[1], ipp[2]};
-  if (iop.size() == 6) base.orientation = std::array<double, 6>{iop[0], iop[1], iop[2], iop[3], iop[4], iop[5]};
-  if (ps.size() >= 2) base.pixel_spacing = std::array<double, 2>{ps[0], ps[1]};
-  base.slope = get_number(ds, DCM_RescaleSlope).value_or(1.0);
-  base.intercept = get_number(ds, DCM_RescaleIntercept).value_or(0.0);
-  if (base.slope == 0.0) base.slope = 1.0;
-  info.slice_thickness_mm = get_number(ds, DCM_SliceThickness).value_or(0.0);
-  info.window_centers = get_numbers(ds, DCM_WindowCenter);
-  info.window_widths = get_numbers(ds, DCM_WindowWidth);
-
-  DcmItem* shared = nullptr;
-  ds.findAndGetSequenceItem(DCM_SharedFunctionalGroupsSequence, shared, 0);
-  DcmSequenceOfItems* per_frame_seq = nullptr;
-  ds.findAndGetSequence(DCM_PerFrameFunctionalGroupsSequence, per_frame_seq);
-  const bool enhanced = shared != nullptr || per_frame_seq != nullptr;
-  // Classic multi-frame: frames advance along the normal by GridFrameOffsetVector (RT dose)
-  // or SpacingBetweenSlices.
-  auto offsets = get_numbers(ds, DCM_GridFrameOffsetVector);
-  auto between = get_number(ds, DCM_SpacingBetweenSlices);
-
-  for (int f = 0; f < inst.frames; ++f) {
-    DicomFrame fr = base;
-    fr.frame = f;
-    if (enhanced) {
-      DcmItem* item = per_frame_seq && static_cast<unsigned long>(f) < per_frame_seq->card()
-                          ? per_frame_seq->getItem(static_cast<unsigned long>(f)) : nullptr;
-      if (DcmItem* g = functional_group(item, shared, DCM_PlanePositionSequence)) {
-        auto p = get_numbers(*g, DCM_ImagePositionPatient);
-        if (p.size() == 3) fr.position = Vec3{p[0], p[1], p[2]};
-      }
-      if (DcmItem* g = functional_group(item, shared, DCM_PlaneOrientationSequence)) {
-        auto o = get_numbers(*g, DCM_ImageOrientationPatient);
-        if (o.size() == 6) fr.orientation = std::array<double, 6>{o[0], o[1], o[2], o[3], o[4], o[5]};
-      }
-      if (DcmItem* g = functional_group(item, shared, DCM_PixelMeasuresSequence)) {
-        auto s = get_numbers(*g, DCM_PixelSpacing);
-        if (s.size() >= 2) fr.pixel_spacing = std::array<double, 2>{s[0], s[1]};
-        if (auto t = get_number(*g, DCM_SliceThickness); t && f == 0) info.slice_thickness_mm = *t;
-      }
-      if (DcmItem* g = functional_group(item, shared, DCM_PixelValueTransformationSequence)) {
-        fr.slope = get_number(*g, DCM_RescaleSlope).value_or(1.0);
-        fr.intercept = get_number(*g, DCM_RescaleIntercept).value_or(0.0);
-        if (fr.slope == 0.0) fr.slope = 1.0;
-      }
-      if (DcmItem* g = functional_group(item, shared, DCM_FrameVOILUTSequence); g && f == 0) {
-        info.window_centers = get_numbers(*g, DCM_WindowCenter);
-        info.window_widths = get_numbers(*g, DCM_WindowWidth);
-      }
-    } else if (inst.frames > 1 && fr.position) {
-      const auto o = fr.orientation.value_or(std::array<double, 6>{1, 0, 0, 0, 1, 0});
-      Vec3 n{o[1] * o[5] - o[2] * o[4], o[2] * o[3] - o[0] * o[5], o[0] * o[4] - o[1] * o[3]};
-      double d = 0;
-      if (offsets.size() == static_cast<std::size_t>(inst.frames)) d = offsets[f];
-      else if (between) d = *between * f;
-      else fr.position.reset();
-      if (fr.position) {
-        for (int a = 0; a < 3; ++a) (*fr.position)[a] += d * n[a];
-      }
-    }
-    r.frames.push_back(fr);
-  }
-  if (!r.frames.empty()) {
-    info.rescale_slope = r.frames[0].slope;
-    info.rescale_intercept = r.frames[0].intercept;
-  }
+  read_info(ds, r.info);
+  r.info.series_uid = r.series_uid;
+  read_frames(ds, r);
   return r;
 }
 
@@ -318,8 +372,16 @@ std::vector<DicomSeries> scan_dicom(const fs::path& input, const DicomScanOption
   std::map<std::string, std::size_t> index_of;
   std::vector<DicomSeries> out;
   std::map<std::string, int> skipped;
+  std::string first_problem;
   for (std::size_t i = 0; i < files.size(); ++i) {
     ScannedFile& s = scanned[i];
+    if (!s.problem.empty()) {
+      // An image header that cannot be right: never read, always named.
+      logger()->warn("skipping {}", s.problem);
+      if (first_problem.empty()) first_problem = s.problem;
+      skipped["impossible image header"]++;
+      continue;
+    }
     if (!s.ok) {
       logger()->debug("skipping '{}': {}", files[i].string(), s.skip_reason);
       skipped[s.skip_reason.substr(0, s.skip_reason.find(" ("))]++;
@@ -341,8 +403,10 @@ std::vector<DicomSeries> scan_dicom(const fs::path& input, const DicomScanOption
     }
   }
   if (out.empty()) {
+    if (files.size() == 1 && !first_problem.empty()) throw DicomError(first_problem);
     std::string why;
     for (const auto& [reason, n] : skipped) why += (why.empty() ? "" : "; ") + std::to_string(n) + " " + reason;
+    if (!first_problem.empty()) why += " (first: " + first_problem + ")";
     throw DicomError("no DICOM image found in '" + input.string() + "': looked at " +
                      std::to_string(files.size()) + " file(s): " + why);
   }
@@ -351,175 +415,6 @@ std::vector<DicomSeries> scan_dicom(const fs::path& input, const DicomScanOption
     return a.info.series_uid < b.info.series_uid;
   });
   return out;
-}
-
-const DicomSeries& select_series(const std::vector<DicomSeries>& series, const std::string& selector) {
-  auto listing = [&] {
-    std::string s;
-    for (std::size_t i = 0; i < series.size(); ++i) {
-      s += "\n  [" + std::to_string(i) + "] " + series[i].info.series_uid + "  '" +
-           series[i].info.series_description + "'  " + series[i].info.modality + "  " +
-           std::to_string(series[i].frames.size()) + " slices";
-    }
-    return s;
-  };
-  if (series.empty()) throw DicomError("no series to select from");
-  if (selector.empty()) {
-    if (series.size() == 1) return series[0];
-    throw DicomError("input holds " + std::to_string(series.size()) +
-                     " series; pick one by UID, description or index (--series):" + listing());
-  }
-  for (const auto& s : series) {
-    if (s.info.series_uid == selector) return s;
-  }
-  const DicomSeries* match = nullptr;
-  int matches = 0;
-  for (const auto& s : series) {
-    if (s.info.series_description == selector) {
-      match = &s;
-      ++matches;
-    }
-  }
-  if (matches == 1) return *match;
-  if (matches > 1) {
-    throw DicomError("series description '" + selector + "' matches " + std::to_string(matches) +
-                     " series; use the UID or index:" + listing());
-  }
-  if (!selector.empty() && std::all_of(selector.begin(), selector.end(), ::isdigit)) {
-    std::size_t idx = std::stoul(selector);
-    if (idx < series.size()) return series[idx];
-  }
-  throw DicomError("no series matches '" + selector + "' (UID, description or index):" + listing());
-}
-
-SeriesGeometry series_geometry(const DicomSeries& series, bool strict) {
-  SeriesGeometry g;
-  const auto& frames = series.frames;
-  const std::size_t n = frames.size();
-  auto problem = [&](const std::string& msg) {
-    if (strict) throw DicomError("series " + series.info.series_uid + ": " + msg + " (--strict)");
-    g.warnings.push_back(msg);
-  };
-
-  // In-plane geometry from the first frame that has it.
-  std::optional<std::array<double, 6>> iop;
-  std::optional<std::array<double, 2>> ps;
-  for (const auto& f : frames) {
-    if (!iop && f.orientation) iop = f.orientation;
-    if (!ps && f.pixel_spacing) ps = f.pixel_spacing;
-  }
-  Vec3 row_dir{1, 0, 0}, col_dir{0, 1, 0};
-  if (iop) {
-    row_dir = {(*iop)[0], (*iop)[1], (*iop)[2]};
-    col_dir = {(*iop)[3], (*iop)[4], (*iop)[5]};
-    auto normalize = [](Vec3& v) {
-      double len = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
-      if (len > 0) for (double& x : v) x /= len;
-    };
-    normalize(row_dir);
-    normalize(col_dir);
-    for (const auto& f : frames) {
-      if (!f.orientation) continue;
-      for (int a = 0; a < 6; ++a) {
-        if (std::abs((*f.orientation)[a] - (*iop)[a]) > 1e-3) {
-          problem("ImageOrientationPatient differs between slices");
-          goto orientation_checked;
-        }
-      }
-    }
-  orientation_checked:;
-  } else {
-    g.warnings.push_back("ImageOrientationPatient missing: assuming an axial identity orientation");
-  }
-  Vec3 normal{row_dir[1] * col_dir[2] - row_dir[2] * col_dir[1],
-              row_dir[2] * col_dir[0] - row_dir[0] * col_dir[2],
-              row_dir[0] * col_dir[1] - row_dir[1] * col_dir[0]};
-  if (ps) {
-    g.spacing_mm[1] = (*ps)[0];
-    g.spacing_mm[2] = (*ps)[1];
-  } else {
-    g.warnings.push_back("PixelSpacing missing: assuming 1 mm");
-  }
-  if (!(g.spacing_mm[1] > 0) || !(g.spacing_mm[2] > 0)) {
-    g.warnings.push_back("PixelSpacing not positive: assuming 1 mm");
-    g.spacing_mm[1] = g.spacing_mm[2] = 1.0;
-  }
-
-  const bool all_positions = std::all_of(frames.begin(), frames.end(),
-                                         [](const DicomFrame& f) { return f.position.has_value(); });
-  std::vector<double> dist(n, 0.0);
-  g.order.resize(n);
-  std::iota(g.order.begin(), g.order.end(), 0);
-  if (all_positions) {
-    for (std::size_t i = 0; i < n; ++i) {
-      const Vec3& p = *frames[i].position;
-      dist[i] = p[0] * normal[0] + p[1] * normal[1] + p[2] * normal[2];
-    }
-    std::stable_sort(g.order.begin(), g.order.end(), [&](std::size_t a, std::size_t b) {
-      if (dist[a] != dist[b]) return dist[a] < dist[b];
-      return frames[a].instance_number < frames[b].instance_number;
-    });
-  } else {
-    const bool single_object = series.instances.size() == 1;
-    if (!single_object) {
-      g.warnings.push_back("ImagePositionPatient missing on some slices: sorted by InstanceNumber");
-    }
-    std::stable_sort(g.order.begin(), g.order.end(), [&](std::size_t a, std::size_t b) {
-      if (frames[a].instance_number != frames[b].instance_number) {
-        return frames[a].instance_number < frames[b].instance_number;
-      }
-      return frames[a].frame < frames[b].frame;
-    });
-  }
-
-  // Slice spacing from positions, never from SliceThickness (which may overlap or leave gaps).
-  double thickness = series.info.slice_thickness_mm;
-  g.spacing_mm[0] = thickness > 0 ? thickness : 1.0;
-  if (all_positions && n > 1) {
-    std::vector<std::size_t> kept{g.order[0]};
-    std::vector<double> steps;
-    for (std::size_t i = 1; i < n; ++i) {
-      double step = dist[g.order[i]] - dist[kept.back()];
-      if (std::abs(step) < 1e-3) {
-        problem("duplicate slice position " + std::to_string(dist[g.order[i]]) +
-                " mm along the normal (InstanceNumber " +
-                std::to_string(frames[g.order[i]].instance_number) + "): dropped");
-        continue;
-      }
-      kept.push_back(g.order[i]);
-      steps.push_back(step);
-    }
-    g.order = kept;
-    if (!steps.empty()) {
-      std::vector<double> sorted = steps;
-      std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
-      double median = sorted[sorted.size() / 2];
-      g.spacing_mm[0] = median;
-      int gaps = 0;
-      bool nonuniform = false;
-      for (std::size_t i = 0; i < steps.size(); ++i) {
-        if (steps[i] > 1.5 * median) {
-          ++gaps;
-          int missing = static_cast<int>(std::lround(steps[i] / median)) - 1;
-          problem("missing slice(s): gap of " + std::to_string(steps[i]) + " mm after slice " +
-                  std::to_string(i) + " where " + std::to_string(median) + " mm is expected (about " +
-                  std::to_string(missing) + " slice(s) missing)");
-        } else if (std::abs(steps[i] - median) > 0.01 * median + 1e-3) {
-          nonuniform = true;
-        }
-      }
-      if (nonuniform) problem("non-uniform slice spacing (median " + std::to_string(median) + " mm)");
-    }
-  }
-  if (iop) {
-    for (int r = 0; r < 3; ++r) {
-      g.direction[r][0] = row_dir[r];
-      g.direction[r][1] = col_dir[r];
-      g.direction[r][2] = normal[r];
-    }
-  }
-  if (!g.order.empty() && frames[g.order[0]].position) g.origin_lps = *frames[g.order[0]].position;
-  return g;
 }
 
 }  // namespace tomograd::io

@@ -56,7 +56,7 @@ void on_message(const char* msg, void* context) {
 
 }  // namespace
 
-J2kFrame decode_jpeg2000(const uint8_t* data, std::size_t size, const std::string& context) {
+J2kFrame decode_jpeg2000(const uint8_t* data, std::size_t size, const std::string& context, int width, int height) {
   if (size < 12) throw DicomError(context + ": JPEG 2000 frame too short (" + std::to_string(size) + " bytes)");
   // A JP2 file starts with its signature box; a raw codestream with SOC+SIZ (FF 4F FF 51).
   static const uint8_t kJp2Magic[] = {0, 0, 0, 0x0C, 'j', 'P', ' ', ' '};
@@ -85,6 +85,14 @@ J2kFrame decode_jpeg2000(const uint8_t* data, std::size_t size, const std::strin
     throw DicomError(context + ": invalid JPEG 2000 header" + (last_error.empty() ? "" : " (" + last_error + ")"));
   }
   std::unique_ptr<opj_image_t, decltype(&opj_image_destroy)> image(raw, &opj_image_destroy);
+  // The codestream's size is checked against the DICOM header before OpenJPEG allocates the
+  // decoded image, whatever the codestream claims.
+  const int64_t w = static_cast<int64_t>(raw->x1) - raw->x0, h = static_cast<int64_t>(raw->y1) - raw->y0;
+  if (w != width || h != height || raw->numcomps != 1) {
+    throw DicomError(context + ": JPEG 2000 frame is " + std::to_string(w) + "x" + std::to_string(h) + " with " +
+                     std::to_string(raw->numcomps) + " component(s), header says " + std::to_string(width) + "x" +
+                     std::to_string(height) + " greyscale");
+  }
   if (!opj_decode(codec.get(), stream.get(), image.get()) ||
       !opj_end_decompress(codec.get(), stream.get())) {
     throw DicomError(context + ": JPEG 2000 decoding failed" + (last_error.empty() ? "" : " (" + last_error + ")"));

@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "pickle_reader.hpp"
+#include "safetensors_header.hpp"
 #include "tomograd/core/atomic_file.hpp"
 #include "tomograd/core/error.hpp"
 
@@ -74,26 +75,22 @@ StateDict materialize(const std::vector<std::pair<std::string, TensorRef>>& refs
   StateDict out;
   for (const auto& [name, ref] : refs) {
     torch::Tensor storage = storage_of(ref.storage);
-    int64_t numel = 1, last = ref.offset;
-    for (size_t i = 0; i < ref.sizes.size(); ++i) {
-      if (ref.sizes[i] < 0 || ref.strides[i] < 0) throw IoError(source + ": tensor '" + name + "' has a negative size");
-      numel *= ref.sizes[i];
-      if (ref.sizes[i] > 0) last += (ref.sizes[i] - 1) * ref.strides[i];
-    }
-    torch::Tensor t;
-    if (numel == 0) {
-      t = torch::empty(ref.sizes, storage.options());
-    } else {
-      if (ref.offset < 0 || last >= storage.numel()) {
-        throw IoError(source + ": tensor '" + name + "' reaches element " + std::to_string(last) + " of storage '" +
-                      ref.storage.key + "', which has " + std::to_string(storage.numel()) + " elements");
-      }
-      t = storage.as_strided(ref.sizes, ref.strides, ref.offset);
-    }
+    const int64_t numel = detail::checked_view_numel(ref, storage.numel(), name, source);
+    torch::Tensor t = numel == 0 ? torch::empty(ref.sizes, storage.options())
+                                 : storage.as_strided(ref.sizes, ref.strides, ref.offset);
     if (out.contains(name)) throw IoError(source + ": tensor name '" + name + "' appears twice");
     out.insert(name, t);
   }
   return out;
+}
+
+// Bytes of @p numel elements of @p dtype; throws when that overflows.
+uint64_t storage_bytes(int64_t numel, torch::Dtype dtype, const std::string& what) {
+  uint64_t bytes = 0;
+  if (numel < 0 || __builtin_mul_overflow(static_cast<uint64_t>(numel), c10::elementSize(dtype), &bytes)) {
+    throw IoError(what + ": " + std::to_string(numel) + " elements overflow 64 bits of bytes");
+  }
+  return bytes;
 }
 
 // ---- PyTorch zip ------------------------------------------------------------------------------
@@ -128,18 +125,18 @@ StateDict read_torch_zip(const fs::path& path) {
       const torch::Dtype dtype = storage_dtype(s, source);
       const std::string record = "data/" + s.key;
       if (!reader->hasRecord(record)) throw IoError(source + ": storage record '" + record + "' is missing");
+      const uint64_t bytes = storage_bytes(s.numel, dtype, source + ": storage '" + record + "'");
       auto [data, size] = reader->getRecord(record);
-      const int64_t elem = static_cast<int64_t>(c10::elementSize(dtype));
-      if (static_cast<int64_t>(size) < s.numel * elem) {
+      if (size < bytes) {
         throw IoError(source + ": storage '" + record + "' has " + std::to_string(size) + " bytes, expected " +
-                      std::to_string(s.numel * elem));
+                      std::to_string(bytes));
       }
       torch::Tensor t = torch::empty({s.numel}, torch::TensorOptions().dtype(dtype));
-      if (s.numel > 0) std::memcpy(t.data_ptr(), data.get(), static_cast<size_t>(s.numel * elem));
+      if (bytes > 0) std::memcpy(t.data_ptr(), data.get(), bytes);
       storages.emplace(s.key, t);
       return t;
     };
-    return materialize(detail::collect_tensors(result.value), storage_of, source);
+    return materialize(detail::collect_tensors(result.value, source), storage_of, source);
   } catch (const c10::Error& e) {
     throw IoError(source + ": cannot read the zip archive (truncated or corrupt?): " +
                   first_line(e.what_without_backtrace()));
@@ -173,7 +170,7 @@ StateDict read_torch_legacy(const fs::path& path) {
   auto main = detail::unpickle(data, sys_info.end, source);
   auto keys = detail::unpickle(data, main.end, source);
   if (keys.value->kind != detail::PickleKind::kList) throw IoError(source + ": legacy storage key list missing");
-  auto refs = detail::collect_tensors(main.value);
+  auto refs = detail::collect_tensors(main.value, source);
   std::unordered_map<std::string, torch::Dtype> key_dtype;
   for (const auto& [name, ref] : refs) key_dtype[ref.storage.key] = storage_dtype(ref.storage, source);
 
@@ -215,74 +212,20 @@ uint64_t read_u64_le(const char* p) {
 WeightsFile read_safetensors(const fs::path& path) {
   const std::string source = path.string();
   const std::string data = read_file(path);
-  if (data.size() < 8) throw IoError(source + ": too short for a safetensors file");
-  const uint64_t header_size = read_u64_le(data.data());
-  if (header_size > data.size() - 8) {
-    throw IoError(source + ": safetensors header of " + std::to_string(header_size) + " bytes exceeds the file (" +
-                  std::to_string(data.size()) + " bytes; truncated?)");
-  }
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(data.begin() + 8, data.begin() + 8 + static_cast<std::ptrdiff_t>(header_size));
-  } catch (const nlohmann::json::exception& e) {
-    throw IoError(source + ": safetensors header is not valid JSON: " + e.what());
-  }
-  if (!header.is_object()) throw IoError(source + ": safetensors header is not a JSON object");
-  const char* base = data.data() + 8 + header_size;
-  const uint64_t available = data.size() - 8 - header_size;
-
+  const detail::SafetensorsHeader header = detail::parse_safetensors_header(data, source);
   WeightsFile out;
   out.format = WeightsFormat::kSafetensors;
-  struct Entry {
-    uint64_t begin;
-    std::string name;
-    torch::Tensor tensor;
-  };
-  std::vector<Entry> entries;
-  for (const auto& [name, info] : header.items()) {
-    if (name == "__metadata__") {
-      if (info.is_object()) {
-        for (const auto& [k, v] : info.items()) out.metadata[k] = v.is_string() ? v.get<std::string>() : v.dump();
-      }
-      continue;
-    }
-    const std::string what = source + ": tensor '" + name + "'";
-    if (!info.is_object() || !info.contains("dtype") || !info.contains("shape") || !info.contains("data_offsets")) {
-      throw IoError(what + ": expected {dtype, shape, data_offsets}");
-    }
-    const std::string dt = info["dtype"].is_string() ? info["dtype"].get<std::string>() : "";
+  out.metadata = header.metadata;
+  for (const auto& e : header.entries) {
     const DtypeInfo* d = nullptr;
     for (const auto& candidate : dtypes()) {
-      if (*candidate.safetensors && dt == candidate.safetensors) d = &candidate;
+      if (*candidate.safetensors && e.dtype == candidate.safetensors) d = &candidate;
     }
-    if (!d) throw IoError(what + ": unsupported dtype '" + dt + "'");
-    std::vector<int64_t> shape;
-    uint64_t numel = 1;
-    for (const auto& s : info["shape"]) {
-      if (!s.is_number_integer() || s.get<int64_t>() < 0) throw IoError(what + ": invalid shape");
-      shape.push_back(s.get<int64_t>());
-      numel *= static_cast<uint64_t>(shape.back());
-    }
-    const auto& off = info["data_offsets"];
-    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned()) {
-      throw IoError(what + ": data_offsets must be [begin, end]");
-    }
-    const uint64_t b = off[0].get<uint64_t>(), e = off[1].get<uint64_t>();
-    const uint64_t nbytes = numel * c10::elementSize(d->dtype);
-    if (e < b || e - b != nbytes) {
-      throw IoError(what + ": data_offsets [" + std::to_string(b) + ", " + std::to_string(e) + "] do not hold " +
-                    std::to_string(nbytes) + " bytes for its dtype and shape");
-    }
-    if (e > available) {
-      throw IoError(what + ": data ends at byte " + std::to_string(e) + " but the file holds " +
-                    std::to_string(available) + " data bytes (truncated?)");
-    }
-    torch::Tensor t = torch::empty(shape, torch::TensorOptions().dtype(d->dtype));
-    if (nbytes > 0) std::memcpy(t.data_ptr(), base + b, nbytes);
-    entries.push_back({b, name, t});
+    if (!d) throw IoError(source + ": tensor '" + e.name + "': unsupported dtype '" + e.dtype + "'");
+    torch::Tensor t = torch::empty(e.shape, torch::TensorOptions().dtype(d->dtype));
+    if (e.end > e.begin) std::memcpy(t.data_ptr(), data.data() + header.data_offset + e.begin, e.end - e.begin);
+    out.tensors.insert(e.name, t);
   }
-  std::stable_sort(entries.begin(), entries.end(), [](const Entry& x, const Entry& y) { return x.begin < y.begin; });
-  for (auto& e : entries) out.tensors.insert(e.name, e.tensor);
   return out;
 }
 

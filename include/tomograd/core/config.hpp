@@ -15,8 +15,13 @@
 
 namespace tomograd {
 
-/// Loads a YAML file. Throws ConfigError naming the file and line on a syntax error.
+/// Loads a YAML file. Throws ConfigError naming the file and line on a syntax error, and for a
+/// file over 16 MiB (before reading it).
 YAML::Node load_yaml_file(const std::filesystem::path& path);
+
+/// Parses YAML text as load_yaml_file() does (empty = an empty map; the top level must be a map;
+/// nesting deeper than yaml-cpp's limit is a syntax error). @p source names it in messages.
+YAML::Node parse_yaml_text(const std::string& text, const std::string& source);
 
 /// Applies overrides of the form "a.b.c=value" (value parsed as YAML, so "[1,2]" is a list).
 /// Creates missing maps. Throws ConfigError on a malformed override.

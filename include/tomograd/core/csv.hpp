@@ -3,6 +3,7 @@
 ///
 /// Lives in core because eval and classic read label, prediction and feature files and must not
 /// depend on io. Every error names the file, the 1-based line and the column.
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -16,8 +17,11 @@ class CsvTable {
   CsvTable() = default;
   CsvTable(std::vector<std::string> header, std::vector<std::vector<std::string>> rows, std::string source = "");
 
-  /// Reads @p path. Throws CsvError for a missing or empty file, a missing header, duplicate
-  /// column names, or a row whose field count differs from the header (naming the line).
+  /// Largest file read() accepts (checked before reading it): 1 GiB.
+  static constexpr std::uintmax_t kMaxBytes = std::uintmax_t{1} << 30;
+
+  /// Reads @p path. Throws CsvError for a missing, empty or too large file, a missing header,
+  /// duplicate column names, or a row whose field count differs from the header (naming the line).
   static CsvTable read(const std::filesystem::path& path);
   /// Parses CSV text; @p source names it in messages.
   static CsvTable parse(const std::string& text, const std::string& source);

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
+#include <chrono>
 #include <cstring>
 #include <fstream>
 
@@ -12,6 +13,15 @@
 #include "tomograd/core/error.hpp"
 #include "tomograd/models/resnet.hpp"
 #include "tomograd/models/weights_file.hpp"
+
+// The pickle and safetensors fuzzing harnesses, compiled here under other names to replay
+// tests/fuzz_regressions/{pickle,safetensors}/.
+#define LLVMFuzzerTestOneInput fuzz_pickle_one
+#include "../../../fuzz/fuzz_pickle.cpp"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_safetensors_one
+#include "../../../fuzz/fuzz_safetensors.cpp"
+#undef LLVMFuzzerTestOneInput
 
 using namespace tomograd;
 using namespace tomograd::models;
@@ -170,4 +180,105 @@ TEST_CASE("broken and foreign files fail with the file name and the reason", "[m
   // The same pickle with a storage of 4 floats is fine.
   write_archive(tmp / "ok.pth", tensor_pickle(4), {{"data/0", raw<float>({1.f, 2.f, 3.f, 4.f})}});
   CHECK(torch::equal(read_weights(tmp / "ok.pth")["w"], torch::tensor({1.f, 2.f, 3.f, 4.f})));
+}
+
+// Bytes of a string literal, NULs included.
+template <size_t N>
+std::string bytes_of(const char (&s)[N]) {
+  return std::string(s, N - 1);
+}
+
+TEST_CASE("opening a .pth never runs code: globals outside a state dict are refused by name", "[models]") {
+  test::TempDir tmp;
+  const fs::path marker = tmp / "ran";
+  const std::string command = "touch " + marker.string();
+  // Protocol 2 as pickle.dumps writes it for an object whose __reduce__ returns os.system.
+  const std::string cmd_len(1, static_cast<char>(command.size()));
+  write_archive(tmp / "evil2.pth", std::string("\x80\x02") + bytes_of("cposix\nsystem\nq\x00X") + cmd_len +
+                                       std::string(3, '\0') + command + "q\x01\x85q\x02Rq\x03.");
+  CHECK_THROWS_WITH(read_weights(tmp / "evil2.pth"), Catch::Contains("evil2.pth") &&
+                                                          Catch::Contains("unsupported global 'posix.system'") &&
+                                                          Catch::Contains("never runs code"));
+  // Protocol 4 (STACK_GLOBAL, MEMOIZE, FRAME) with builtins.eval.
+  write_archive(tmp / "evil4.pth", std::string("\x80\x04\x95\x20") + std::string(7, '\0') +
+                                       "\x8c\x08" "builtins\x94\x8c\x04" "eval\x94\x93\x94\x8c\x01" "1\x94\x85\x94R\x94.");
+  CHECK_THROWS_WITH(read_weights(tmp / "evil4.pth"), Catch::Contains("unsupported global 'builtins.eval'"));
+  // The same from Python's own pickler, when Debian's python3 is there to write it.
+  const std::string script = tmp.path().string() + "/make.py";
+  write_file_atomic(script,
+                    "import os, pickle, sys\n"
+                    "class Evil:\n"
+                    "    def __reduce__(self):\n"
+                    "        return (os.system, (sys.argv[2],))\n"
+                    "for proto in (2, 4, 5):\n"
+                    "    open(sys.argv[1] + str(proto), 'wb').write(pickle.dumps({'w': Evil()}, protocol=proto))\n");
+  const auto made = test::run_command("/usr/bin/python3 " + test::shell_quote(script) + " " +
+                                      test::shell_quote((tmp / "py").string()) + " " + test::shell_quote(command));
+  REQUIRE(made.exit_code == 0);
+  for (const char* proto : {"2", "4", "5"}) {
+    write_archive(tmp / "py.pth", read_file(tmp / (std::string("py") + proto)));
+    CHECK_THROWS_WITH(read_weights(tmp / "py.pth"), Catch::Contains("unsupported global '") &&
+                                                         Catch::Contains("system'"));
+  }
+  CHECK_FALSE(fs::exists(marker));
+}
+
+TEST_CASE("pickle bombs: self-references, shared-reference blow-up, overflowing views", "[models]") {
+  test::TempDir tmp;
+  // A list appended to itself: read (nothing in it is a tensor) without leaking the cycle.
+  write_archive(tmp / "cycle.pth", bytes_of("\x80\x02]q\x00h\x00" "a."));
+  CHECK(read_weights(tmp / "cycle.pth").size() == 0);
+  // 62 tuples, each holding the one before twice: 2^62 paths to walk.
+  std::string doubling = "\x80\x02N";
+  for (int i = 0; i < 62; ++i) doubling += "2\x86";
+  write_archive(tmp / "dag.pth", doubling + ".");
+  CHECK_THROWS_WITH(read_weights(tmp / "dag.pth"),
+                    Catch::Contains("dag.pth") && Catch::Contains("refer to each other more than 200000 times"));
+  // A list nested 200000 deep is released without recursion (no stack overflow).
+  write_archive(tmp / "deep.pth", "\x80\x02" + std::string(200000, ']') + std::string(199999, 'a') + ".");
+  CHECK(read_weights(tmp / "deep.pth").size() == 0);
+  // A view whose size x stride overflows 64 bits.
+  auto str = [](const std::string& v) { return "X" + std::string(1, static_cast<char>(v.size())) + std::string(3, '\0') + v; };
+  auto long8 = [](int64_t v) {
+    std::string s = "\x8a\x08";
+    for (int i = 0; i < 8; ++i) s += static_cast<char>((static_cast<uint64_t>(v) >> (8 * i)) & 0xff);
+    return s;
+  };
+  const std::string view = std::string("\x80\x02}") + str("w") + "ctorch._utils\n_rebuild_tensor_v2\n((" +
+                           str("storage") + "ctorch\nFloatStorage\n" + str("0") + str("cpu") + bytes_of("K\x04tQK\x00(") +
+                           long8(int64_t{1} << 40) + long8(int64_t{1} << 40) + "t(" + long8(int64_t{1} << 40) +
+                           "K\x01t\x89)tRs.";
+  write_archive(tmp / "view.pth", view, {{"data/0", raw<float>({1.f, 2.f, 3.f, 4.f})}});
+  CHECK_THROWS_WITH(read_weights(tmp / "view.pth"), Catch::Contains("view.pth: tensor 'w'") &&
+                                                         Catch::Contains("overflow 64 bits"));
+}
+
+TEST_CASE("safetensors shapes whose byte count overflows are refused before allocation", "[models]") {
+  test::TempDir tmp;
+  // 2^33 x 2^31 float32 = 2^66 bytes: wraps to 0 in 64 bits, matching data_offsets [0, 0].
+  const std::string header = R"({"w":{"dtype":"F32","shape":[8589934592,2147483648],"data_offsets":[0,0]}})";
+  write_file_atomic(tmp / "wrap.safetensors", le64(header.size()) + header);
+  CHECK_THROWS_WITH(read_weights(tmp / "wrap.safetensors"),
+                    Catch::Contains("wrap.safetensors: tensor 'w'") && Catch::Contains("more bytes than 2^64"));
+  const std::string past = R"({"w":{"dtype":"F32","shape":[1000],"data_offsets":[0,4000]}})";
+  write_file_atomic(tmp / "past.safetensors", le64(past.size()) + past + raw<float>({1.f}));
+  CHECK_THROWS_WITH(read_weights(tmp / "past.safetensors"), Catch::Contains("data ends at byte 4000"));
+}
+
+TEST_CASE("fuzzing regression inputs of the pickle and safetensors readers", "[models]") {
+  int replayed = 0;
+  for (const auto& [name, run] : {std::pair{"pickle", fuzz_pickle_one}, std::pair{"safetensors", fuzz_safetensors_one}}) {
+    const fs::path dir = fs::path(TOMOGRAD_SOURCE_DIR) / "tests" / "fuzz_regressions" / name;
+    if (!fs::is_directory(dir)) continue;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      INFO(entry.path().string());
+      const std::string bytes = read_file(entry.path());
+      const auto start = std::chrono::steady_clock::now();
+      CHECK(run(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()) == 0);
+      // Found as a 158-byte pickle that took 13 s (instrumented): now refused within the budget.
+      CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+      ++replayed;
+    }
+  }
+  CHECK(replayed >= 1);
 }
