@@ -57,7 +57,7 @@ void run_bench(const BenchOptions& o, bool train) {
 }
 
 void add_options(CLI::App* cmd, BenchOptions& o) {
-  cmd->add_option("--model", o.model, "registry name: resnet18|34|50|101, simple_cnn, resnet3d_10|18|34 (default: resnet18)")
+  cmd->add_option("--model", o.model, "registry name: " + [] { models::register_builtin_models(); std::string s; for (const auto& n : models::ModelRegistry::global().names()) s += (s.empty() ? "" : ", ") + n; return s; }() + " (default: resnet18)")
       ->capture_default_str();
   cmd->add_option("--in-channels", o.in_channels, "input channels (default: 3)")->capture_default_str();
   cmd->add_option("--size", o.size, "input height = width (default: 224)")->capture_default_str();

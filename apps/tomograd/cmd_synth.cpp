@@ -3,7 +3,7 @@
 
 #include "commands.hpp"
 #include "tomograd/tasks/bmd_synth.hpp"
-#include "tomograd/tasks/lumbar_synth.hpp"
+#include "tomograd/tasks/lumbar/synth.hpp"
 #include "tomograd/tasks/metastasis_synth.hpp"
 
 namespace tomograd::app {

@@ -6,14 +6,14 @@
 #include <filesystem>
 #include <set>
 
-#include "support/fixtures.hpp"
+#include "support/cli.hpp"
 #include "tomograd/core/atomic_file.hpp"
 #include "tomograd/core/csv.hpp"
-#include "tomograd/tasks/lumbar.hpp"
+#include "tomograd/tasks/lumbar/labels.hpp"
 
 using namespace tomograd;
+using test::q;
 using test::run_command;
-using test::shell_quote;
 namespace fs = std::filesystem;
 
 TEST_CASE("lumbar score prints the metric and its four parts", "[cli][lumbar]") {
@@ -29,9 +29,9 @@ TEST_CASE("lumbar score prints the metric and its four parts", "[cli][lumbar]") 
     sub += std::string("7_spinal_canal_stenosis_") + l + ",0.25,0.5,0.25\n";
   }
   write_file_atomic(tmp / "sub.csv", sub);
-  const std::string base = shell_quote(TOMOGRAD_LUMBAR_APP) + " score --solution " +
-                           shell_quote((tmp / "train.csv").string()) + " --submission " +
-                           shell_quote((tmp / "sub.csv").string());
+  const std::string base = test::lumbar_app() + " score --solution " +
+                           q(tmp / "train.csv") + " --submission " +
+                           q(tmp / "sub.csv");
   auto r = run_command(base + " --json");
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
@@ -49,22 +49,22 @@ TEST_CASE("lumbar score prints the metric and its four parts", "[cli][lumbar]") 
   r = run_command(base);
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("sub.csv") && Catch::Contains("missing column 'severe'"));
-  r = run_command(shell_quote(TOMOGRAD_LUMBAR_APP) + " score --solution x.csv");
+  r = run_command(test::lumbar_app() + " score --solution x.csv");
   CHECK(r.exit_code == 2);
 }
 
 TEST_CASE("lumbar check and export-png on a synthetic RSNA-layout cohort", "[cli][lumbar]") {
   test::TempDir tmp;
-  auto r = run_command(shell_quote(TOMOGRAD_APP) + " -q synth lumbar --out " + shell_quote((tmp / "rsna").string()) +
+  auto r = run_command(test::tomograd_app() + " -q synth lumbar --out " + q(tmp / "rsna") +
                        " --studies 2 --scale 0.125 --seed 3");
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  r = run_command(shell_quote(TOMOGRAD_LUMBAR_APP) + " check --data " + shell_quote((tmp / "rsna").string()));
+  r = run_command(test::lumbar_app() + " check --data " + q(tmp / "rsna"));
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("2 labelled studies, 6 series") && Catch::Contains("no problems found"));
-  r = run_command(shell_quote(TOMOGRAD_LUMBAR_APP) + " -q export-png " + shell_quote((tmp / "rsna").string()) +
-                  " --out " + shell_quote((tmp / "png").string()) + " --annotate");
+  r = run_command(test::lumbar_app() + " -q export-png " + q(tmp / "rsna") +
+                  " --out " + q(tmp / "png") + " --annotate");
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   std::size_t pngs = 0;
@@ -79,16 +79,16 @@ TEST_CASE("lumbar check and export-png on a synthetic RSNA-layout cohort", "[cli
   std::string row = text.substr(second_line, end - second_line);
   row = row.substr(0, row.rfind(',', row.rfind(',') - 1)) + ",9999,5";
   write_file_atomic(coords, text.substr(0, second_line) + row + text.substr(end));
-  r = run_command(shell_quote(TOMOGRAD_LUMBAR_APP) + " check --data " + shell_quote((tmp / "rsna").string()));
+  r = run_command(test::lumbar_app() + " check --data " + q(tmp / "rsna"));
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("train_label_coordinates.csv line 2") && Catch::Contains("outside the"));
 }
 
 TEST_CASE("lumbar synth -> train 1 epoch -> infer -> score -> evaluate", "[cli][lumbar]") {
   test::TempDir tmp;
-  const std::string app = shell_quote(TOMOGRAD_LUMBAR_APP);
-  const std::string data = shell_quote((tmp / "rsna").string()), run = shell_quote((tmp / "run").string());
-  auto r = run_command(shell_quote(TOMOGRAD_APP) + " -q synth lumbar --out " + data +
+  const std::string app = test::lumbar_app();
+  const std::string data = q(tmp / "rsna"), run = q(tmp / "run");
+  auto r = run_command(test::tomograd_app() + " -q synth lumbar --out " + data +
                        " --studies 8 --test-studies 2 --scale 0.125 --seed 5");
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
@@ -97,7 +97,7 @@ TEST_CASE("lumbar synth -> train 1 epoch -> infer -> score -> evaluate", "[cli][
       " --set 'model.simple_cnn={widths: [8, 16], hidden: 16, input_size: [32, 32]}'"
       " --set 'localizer.model.simple_cnn={widths: [8, 16], hidden: 16}' --set localizer.size=32";
   const std::string train = app + " -q train --config " +
-                            shell_quote(std::string(TOMOGRAD_SOURCE_DIR) + "/configs/lumbar_sagittal.yaml") +
+                            q(test::source_path("configs/lumbar_sagittal.yaml")) +
                             " --data " + data + " --out " + run + small;
   r = run_command(train + " --fold 0");
   INFO(r.err);
@@ -120,9 +120,9 @@ TEST_CASE("lumbar synth -> train 1 epoch -> infer -> score -> evaluate", "[cli][
   CHECK_THAT(r.err, Catch::Contains("--fold 7 is outside 0..1"));
 
   // Inference on the test set (no coordinates there: the localizer places the levels).
-  const std::string sub = shell_quote((tmp / "submission.csv").string());
+  const std::string sub = q(tmp / "submission.csv");
   r = run_command(app + " -q infer " + run + " --data " + data + " --out " + sub + " --coordinates " +
-                  shell_quote((tmp / "points.csv").string()));
+                  q(tmp / "points.csv"));
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   const CsvTable t = CsvTable::read(tmp / "submission.csv");
@@ -146,8 +146,17 @@ TEST_CASE("lumbar synth -> train 1 epoch -> infer -> score -> evaluate", "[cli][
   r = run_command(app + " -q infer " + run + " --data " + data + " --out " + sub);
   CHECK(r.exit_code == 1);  // never overwrites without --force
   CHECK_THAT(r.err, Catch::Contains("exists"));
+  // --device picks where the models run, whatever the run was trained on; the same predictions.
+  const std::string sub_cpu = q(tmp / "submission_cpu.csv");
+  r = run_command(app + " -q infer " + run + " --data " + data + " --out " + sub_cpu + " --device cpu");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(read_file(tmp / "submission_cpu.csv") == read_file(tmp / "submission.csv"));
+  r = run_command(app + " -q infer " + run + " --data " + data + " --out " + sub_cpu + " --force --device gpu");
+  CHECK(r.exit_code == 2);  // a usage error, before anything runs
+  CHECK_THAT(r.err, Catch::Contains("--device") && Catch::Contains("auto, cpu, cuda or cuda:N"));
 
-  r = run_command(app + " score --json --solution " + shell_quote((tmp / "rsna" / "test_solution.csv").string()) +
+  r = run_command(app + " score --json --solution " + q(tmp / "rsna" / "test_solution.csv") +
                   " --submission " + sub);
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
@@ -170,8 +179,8 @@ TEST_CASE("lumbar synth -> train 1 epoch -> infer -> score -> evaluate", "[cli][
                                                 " --set 'localizer.model.simple_cnn={widths: [8, 16], hidden: 16}'"
                                                 " --set localizer.size=32";
     r = run_command(app + " -q train --config " +
-                    shell_quote(std::string(TOMOGRAD_SOURCE_DIR) + "/configs/lumbar_" + kind + ".yaml") + " --data " +
-                    data + " --out " + shell_quote((tmp / ("run_" + kind)).string()) + " --fold 1 --localizer " + run +
+                    q(test::source_path("configs/lumbar_" + kind + ".yaml")) + " --data " +
+                    data + " --out " + q(tmp / ("run_" + kind)) + " --fold 1 --localizer " + run +
                     extra);
     INFO(kind << ": " << r.err);
     REQUIRE(r.exit_code == 0);
@@ -181,14 +190,14 @@ TEST_CASE("lumbar synth -> train 1 epoch -> infer -> score -> evaluate", "[cli][
     CHECK(read_file(tmp / ("run_" + kind) / "localizer" / "offsets.json") ==
           read_file(tmp / "run" / "localizer" / "offsets.json"));
   }
-  r = run_command(app + " -q evaluate " + run + " " + shell_quote((tmp / "run_axial").string()) + " " +
-                  shell_quote((tmp / "run_3d").string()) + " --bootstrap 0 --force --out " + shell_quote((tmp / "cmp").string()));
+  r = run_command(app + " -q evaluate " + run + " " + q(tmp / "run_axial") + " " +
+                  q(tmp / "run_3d") + " --bootstrap 0 --force --out " + q(tmp / "cmp"));
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   const std::string table = read_file(tmp / "cmp" / "comparison.md");
   CHECK_THAT(table, Catch::Contains("sagittal") && Catch::Contains("axial") && Catch::Contains("volume"));
 
-  r = run_command(app + " infer " + shell_quote(tmp.path().string()) + " --data " + data + " --out x.csv");
+  r = run_command(app + " infer " + q(tmp.path()) + " --data " + data + " --out x.csv");
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("not a lumbar run directory"));
 }
@@ -200,14 +209,14 @@ TEST_CASE("lumbar synth -> train 1 epoch -> infer -> score -> evaluate", "[cli][
 // are measured to pass within about 90 s on 2 cores: run it with tests_cli "[learning]".
 TEST_CASE("lumbar learns: out-of-fold score clearly below the prior-only baseline", "[cli][lumbar][learning][.]") {
   test::TempDir tmp;
-  const std::string app = shell_quote(TOMOGRAD_LUMBAR_APP);
-  const std::string data = shell_quote((tmp / "rsna").string()), run = shell_quote((tmp / "run").string());
-  auto r = run_command(shell_quote(TOMOGRAD_APP) + " -q synth lumbar --out " + data +
+  const std::string app = test::lumbar_app();
+  const std::string data = q(tmp / "rsna"), run = q(tmp / "run");
+  auto r = run_command(test::tomograd_app() + " -q synth lumbar --out " + data +
                        " --studies 24 --scale 0.125 --seed 8");
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   r = run_command(app + " -q train --config " +
-                  shell_quote(std::string(TOMOGRAD_SOURCE_DIR) + "/configs/lumbar_sagittal.yaml") + " --data " + data +
+                  q(test::source_path("configs/lumbar_sagittal.yaml")) + " --data " + data +
                   " --out " + run +
                   " --set data.folds=2 --set train.epochs=8 --set localizer.epochs=8 --set model.arch=simple_cnn"
                   " --set 'model.simple_cnn={widths: [16, 32], hidden: 32, input_size: [32, 32]}'"

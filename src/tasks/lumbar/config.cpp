@@ -11,7 +11,7 @@
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/random.hpp"
 #include "tomograd/models/registry.hpp"
-#include "tomograd/tasks/lumbar_train.hpp"
+#include "tomograd/tasks/lumbar/config.hpp"
 
 namespace tomograd::tasks::lumbar {
 
@@ -51,6 +51,8 @@ InputOptions read_input(ConfigReader r) {
   r.get("kind", o.kind).get("crop_mm", o.crop_mm).get("crop_px", o.crop_px).get("context", o.context);
   r.get("jitter_mm", o.jitter_mm).get("rotate_deg", o.rotate_deg).get("predicted_points", o.predicted_points).get("volume_shape", o.volume_shape).get("volume_spacing_mm", o.volume_spacing_mm);
   r.get("metadata", o.metadata).get("gain", o.gain).get("noise", o.noise).get("shared_levels", o.shared_levels);
+  r.get("flip_lr", o.flip_lr).get("elastic_p", o.elastic_p).get("elastic_alpha_px", o.elastic_alpha_px);
+  r.get("elastic_sigma_px", o.elastic_sigma_px).get("rotate3d_deg", o.rotate3d_deg);
   r.finish();
   const std::string& s = r.source();
   if (o.kind != "sagittal" && o.kind != "axial" && o.kind != "combined" && o.kind != "volume") {
@@ -61,6 +63,12 @@ InputOptions read_input(ConfigReader r) {
   if (o.context < 0 || o.context > 4) throw ConfigError(s + ": input.context must be in 0..4");
   if (o.jitter_mm < 0 || o.gain < 0 || o.noise < 0 || o.rotate_deg < 0 || o.rotate_deg > 90) {
     throw ConfigError(s + ": input.jitter_mm, input.gain and input.noise must be >= 0, input.rotate_deg in [0, 90]");
+  }
+  if (o.flip_lr < 0 || o.flip_lr > 1 || o.elastic_p < 0 || o.elastic_p > 1) {
+    throw ConfigError(s + ": input.flip_lr and input.elastic_p are probabilities in [0, 1]");
+  }
+  if (o.elastic_alpha_px < 0 || o.elastic_sigma_px <= 0 || o.rotate3d_deg < 0 || o.rotate3d_deg > 90) {
+    throw ConfigError(s + ": input.elastic_alpha_px must be >= 0, input.elastic_sigma_px > 0, input.rotate3d_deg in [0, 90]");
   }
   if (o.volume_shape.size() != 3 || o.volume_spacing_mm.size() != 3) {
     throw ConfigError(s + ": input.volume_shape and input.volume_spacing_mm need 3 values (L-R, S-I, A-P)");

@@ -20,7 +20,7 @@
 #include "tomograd/io/png_export.hpp"
 #include "tomograd/io/volume_io.hpp"
 #include "tomograd/preprocess/intensity.hpp"
-#include "tomograd/tasks/lumbar.hpp"
+#include "tomograd/tasks/lumbar/dataset.hpp"
 #include "internal.hpp"
 
 namespace tomograd::tasks::lumbar {
@@ -183,8 +183,6 @@ std::size_t export_pngs(const LumbarDataset& ds, const fs::path& out, bool annot
     if (studies.empty() || std::find(studies.begin(), studies.end(), s.study_id) != studies.end()) todo.push_back(&s);
   }
   fs::create_directories(out);
-  static const char* kShort[] = {"SCS", "L-NFN", "R-NFN", "L-SS", "R-SS"};
-  static const char* kLevel[] = {"L1/L2", "L2/L3", "L3/L4", "L4/L5", "L5/S1"};
   std::size_t written = 0;
   ProgressBar bar(static_cast<int64_t>(todo.size()), "exporting", "series");
   for (const SeriesRow* s : todo) {
@@ -211,7 +209,7 @@ std::size_t export_pngs(const LumbarDataset& ds, const fs::path& out, bool annot
             const cv::Scalar colour = g >= 0 ? kColour[g] : cv::Scalar(255, 200, 0);
             const cv::Point p(static_cast<int>(std::lround(c->x)), static_cast<int>(std::lround(c->y)));
             cv::circle(img, p, std::max(3, img.rows / 60), colour, 1, cv::LINE_AA);
-            const std::string text = std::string(kShort[c->condition]) + " " + kLevel[c->level] + " " +
+            const std::string text = std::string(kConditionShort[c->condition]) + " " + kLevelNames[c->level] + " " +
                                      (g >= 0 ? grade_names()[static_cast<std::size_t>(g)] : std::string("?"));
             cv::putText(img, text, p + cv::Point(std::max(4, img.rows / 50), 0), cv::FONT_HERSHEY_SIMPLEX,
                         scale, colour, 1, cv::LINE_AA);

@@ -8,7 +8,7 @@
 #include "tomograd/core/error.hpp"
 #include "tomograd/io/dicom.hpp"
 #include "tomograd/preprocess/intensity.hpp"
-#include "tomograd/tasks/lumbar_train.hpp"
+#include "tomograd/tasks/lumbar/geometry.hpp"
 #include "vec3.hpp"
 
 namespace tomograd::tasks::lumbar {

@@ -8,7 +8,7 @@
 
 #include "tomograd/core/csv.hpp"
 #include "tomograd/core/error.hpp"
-#include "tomograd/tasks/lumbar.hpp"
+#include "tomograd/tasks/lumbar/labels.hpp"
 #include "internal.hpp"
 
 namespace tomograd::tasks::lumbar {
@@ -25,20 +25,30 @@ std::string lower_snake(std::string s) {
 
 }  // namespace
 
+namespace {
+
+/// The vocabulary's C strings as std::string, for the callers that compare and concatenate.
+template <std::size_t N>
+std::array<std::string, N> strings(const std::array<const char*, N>& words) {
+  std::array<std::string, N> out;
+  for (std::size_t i = 0; i < N; ++i) out[i] = words[i];
+  return out;
+}
+
+}  // namespace
+
 const std::array<std::string, 5>& condition_keys() {
-  static const std::array<std::string, 5> k{"spinal_canal_stenosis", "left_neural_foraminal_narrowing",
-                                            "right_neural_foraminal_narrowing", "left_subarticular_stenosis",
-                                            "right_subarticular_stenosis"};
+  static const std::array<std::string, 5> k = strings(kConditionKeys);
   return k;
 }
 
 const std::array<std::string, 5>& level_keys() {
-  static const std::array<std::string, 5> k{"l1_l2", "l2_l3", "l3_l4", "l4_l5", "l5_s1"};
+  static const std::array<std::string, 5> k = strings(kLevelKeys);
   return k;
 }
 
 const std::array<std::string, 3>& grade_names() {
-  static const std::array<std::string, 3> k{"Normal/Mild", "Moderate", "Severe"};
+  static const std::array<std::string, 3> k = strings(kGradeNames);
   return k;
 }
 

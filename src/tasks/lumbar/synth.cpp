@@ -18,7 +18,8 @@
 #include "tomograd/core/progress.hpp"
 #include "tomograd/core/random.hpp"
 #include "tomograd/io/dicom.hpp"
-#include "tomograd/tasks/lumbar_synth.hpp"
+#include "tomograd/tasks/lumbar/synth.hpp"
+#include "tomograd/train/run_dir.hpp"
 
 namespace fs = std::filesystem;
 
@@ -55,7 +56,7 @@ constexpr Contrast kT1{0.38, 0.95, 0.42, 0.30, 0.62, 0.08, 0.32, 0.12, 0.38, 0.9
 constexpr Contrast kT2{0.30, 0.62, 0.22, 0.18, 0.42, 0.05, 0.58, 0.95, 0.45, 0.55, 0.25, 0.40};
 
 double narrowing(const LumbarPhantomParams& p, int condition, int level) {
-  const int i = lumbar_label_index(condition, level);
+  const int i = lumbar::label_index(condition, level);
   return std::clamp(kNarrowing[p.severity[i]] + 0.07 * p.narrowing_jitter[i], 0.0, 0.95);
 }
 
@@ -76,7 +77,7 @@ Rendered render_grid(const LumbarPhantomParams& p, const Contrast& c, double gai
   // Narrowing profiles along y: a Gaussian bump of 7 mm at each disc.
   torch::Tensor canal_shrink = torch::zeros_like(y), left_shrink = torch::zeros_like(y),
                 right_shrink = torch::zeros_like(y);
-  for (int l = 0; l < kLumbarLevels; ++l) {
+  for (int l = 0; l < lumbar::kLevels; ++l) {
     const torch::Tensor prof = torch::exp(-((y - disc_y(l)) / 7.0).pow(2));
     canal_shrink = canal_shrink + narrowing(p, 0, l) * prof;
     left_shrink = left_shrink + narrowing(p, 3, l) * prof;
@@ -103,7 +104,7 @@ Rendered render_grid(const LumbarPhantomParams& p, const Contrast& c, double gai
     cortex = cortex | (outer & ~inner);
     pedicles = pedicles | ((x >= kBodyX + kBodyA - 2.0) & (x < kForamenX + 4.0) & ((y - yc).abs() < 10.0) &
                            (zs.abs() >= kForamenZ - kForamenZHalf) & (zs.abs() < kForamenZ + kForamenZHalf));
-    if (v < kLumbarLevels) {
+    if (v < lumbar::kLevels) {
       const double dh = kDiscHalfHeight * (1.0 - 0.25 * narrowing(p, 0, v));
       discs = discs | superellipsoid(xb, y - disc_y(v), zs, kBodyA - 1, dh, kBodyC - 1, 4.0);
     }
@@ -111,7 +112,7 @@ Rendered render_grid(const LumbarPhantomParams& p, const Contrast& c, double gai
   paint(pedicles, c.pedicle);
   torch::Tensor disc_value = torch::full_like(img, c.disc);
   if (c.csf > 0.5) {  // T2: degenerated (stenotic-level) discs lose water signal
-    for (int l = 0; l < kLumbarLevels; ++l) {
+    for (int l = 0; l < lumbar::kLevels; ++l) {
       const torch::Tensor near = (y - disc_y(l)).abs() < kDiscHalfHeight + 1.0;
       disc_value = torch::where(near, torch::full_like(img, c.disc * (1.0 - 0.35 * narrowing(p, 0, l))), disc_value);
     }
@@ -137,7 +138,7 @@ Rendered render_grid(const LumbarPhantomParams& p, const Contrast& c, double gai
   // its centre by foraminal narrowing on that side (z < 0 is the patient's left).
   torch::Tensor fat = torch::zeros(shape, torch::kBool), root = torch::zeros(shape, torch::kBool);
   const torch::Tensor in_slab = (zs.abs() - kForamenZ).abs() < kForamenZHalf;
-  for (int l = 0; l < kLumbarLevels; ++l) {
+  for (int l = 0; l < lumbar::kLevels; ++l) {
     const double yf = disc_y(l) - 1.0;
     for (int side = 0; side < 2; ++side) {  // 0 left, 1 right
       const double f = narrowing(p, 1 + side, l);
@@ -243,7 +244,7 @@ LumbarPhantom render_lumbar_phantom(const LumbarPhantomParams& p) {
   const double ax_spacing[3] = {sa, pa, pa};
   torch::Tensor xa = (kAxialCentreX + (torch::arange(n, opts) - (n - 1) / 2.0) * pa).view({1, n, 1});
   torch::Tensor za = (p.spine_offset_mm - (torch::arange(n, opts) - (n - 1) / 2.0) * pa).view({1, 1, n});
-  for (int l = 0; l < kLumbarLevels; ++l) {
+  for (int l = 0; l < lumbar::kLevels; ++l) {
     // k = 0 is the inferior slice: y = disc + sa, then disc, then disc - sa.
     torch::Tensor ya = (disc_y(l) + sa - torch::arange(3, opts) * sa).view({3, 1, 1});
     Rendered ax = render_grid(p, kT2, p.gain_axial, xa, ya, za, {3, n, n}, ax_spacing, gen);
@@ -265,8 +266,8 @@ LumbarPhantom render_lumbar_phantom(const LumbarPhantomParams& p) {
   const int64_t mid = nearest_slice(p.spine_offset_mm, sp, d);
   const int64_t left = nearest_slice(p.spine_offset_mm - kForamenZ, sp, d);
   const int64_t right = nearest_slice(p.spine_offset_mm + kForamenZ, sp, d);
-  for (int c = 0; c < kLumbarConditions; ++c) {
-    for (int l = 0; l < kLumbarLevels; ++l) {
+  for (int c = 0; c < lumbar::kConditions; ++c) {
+    for (int l = 0; l < lumbar::kLevels; ++l) {
       LumbarLabelPoint pt;
       pt.condition = c;
       pt.level = l;
@@ -303,10 +304,7 @@ std::vector<LumbarStudyRow> synthesize_lumbar_cohort(const LumbarSynthOptions& o
   if (!(o.missing_fraction >= 0) || o.missing_fraction > 1) {
     throw ValueError("missing fraction must be in [0, 1], got " + std::to_string(o.missing_fraction));
   }
-  std::error_code ec;
-  if (fs::exists(o.out, ec) && !fs::is_empty(o.out, ec) && !o.force) {
-    throw IoError("output folder '" + o.out.string() + "' is not empty (use --force to write into it)");
-  }
+  train::require_empty_dir(o.out, o.force, "use --force to write into it");
   if (o.test_studies < 0) throw ValueError("--test-studies must be >= 0, got " + std::to_string(o.test_studies));
   ensure_directory(o.out / "train_images");
   if (o.test_studies > 0) ensure_directory(o.out / "test_images");
@@ -320,7 +318,7 @@ std::vector<LumbarStudyRow> synthesize_lumbar_cohort(const LumbarSynthOptions& o
   std::set<int64_t> used_ids;
   const int64_t size = std::max<int64_t>(32, std::lround(512 * o.scale));
   // Degeneration is commoner at the lower levels (L4/L5, L5/S1).
-  constexpr double kLevelBias[kLumbarLevels] = {-0.35, -0.2, 0.0, 0.25, 0.3};
+  constexpr double kLevelBias[lumbar::kLevels] = {-0.35, -0.2, 0.0, 0.25, 0.3};
   for (std::size_t i = 0; i < n; ++i) {
     std::mt19937_64 rng(derive_seed(o.seed, 1000 + i));
     std::uniform_real_distribution<double> u(0.0, 1.0);
@@ -341,9 +339,9 @@ std::vector<LumbarStudyRow> synthesize_lumbar_cohort(const LumbarSynthOptions& o
     // Latent degeneration: age, a study effect, the level and noise; thresholds chosen for about
     // 70/20/10 % (latent sd ≈ 1.22).
     const double age_z = (r.age_years - 55.0) / 20.2, study_effect = 0.4 * gauss(rng);
-    for (int c = 0; c < kLumbarConditions; ++c) {
-      for (int l = 0; l < kLumbarLevels; ++l) {
-        const int k = lumbar_label_index(c, l);
+    for (int c = 0; c < lumbar::kConditions; ++c) {
+      for (int l = 0; l < lumbar::kLevels; ++l) {
+        const int k = lumbar::label_index(c, l);
         const double latent = 0.53 * age_z + study_effect + kLevelBias[l] + gauss(rng);
         p.severity[k] = latent < 0.64 ? 0 : latent < 1.57 ? 1 : 2;
         p.narrowing_jitter[k] = 2.0 * u(rng) - 1.0;
@@ -392,7 +390,7 @@ std::vector<LumbarStudyRow> synthesize_lumbar_cohort(const LumbarSynthOptions& o
           finalize_instance(files[k], dir / (std::to_string(k + 1) + ".dcm"), static_cast<int>(k + 1), frame_uid);
         }
       } else {
-        for (int l = 0; l < kLumbarLevels; ++l) {
+        for (int l = 0; l < lumbar::kLevels; ++l) {
           const auto files = io::write_dicom_series(ph.axial_t2[static_cast<std::size_t>(l)], dir / ".writing", w);
           for (int k = 0; k < 3; ++k) {
             const int instance = 3 * l + (2 - k) + 1;
@@ -411,8 +409,8 @@ std::vector<LumbarStudyRow> synthesize_lumbar_cohort(const LumbarSynthOptions& o
   const Overwrite ow = o.force ? Overwrite::kAllow : Overwrite::kNever;
   CsvTable descriptions({"study_id", "series_id", "series_description"}, {});
   std::vector<std::string> header{"study_id"};
-  for (int c = 0; c < kLumbarConditions; ++c) {
-    for (int l = 0; l < kLumbarLevels; ++l) header.push_back(std::string(kLumbarConditionKeys[c]) + "_" + kLumbarLevelKeys[l]);
+  for (int c = 0; c < lumbar::kConditions; ++c) {
+    for (int l = 0; l < lumbar::kLevels; ++l) header.push_back(std::string(lumbar::kConditionKeys[c]) + "_" + lumbar::kLevelKeys[l]);
   }
   CsvTable train(header, {});
   CsvTable test_descriptions = descriptions, test_solution = train;
@@ -426,14 +424,14 @@ std::vector<LumbarStudyRow> synthesize_lumbar_cohort(const LumbarSynthOptions& o
           .add_row({study, std::to_string(r.series_id[s]), lumbar_series_description(static_cast<LumbarSeries>(s))});
     }
     std::vector<std::string> row{study};
-    for (int sev : r.severity) row.push_back(sev < 0 ? "" : kLumbarSeverityNames[sev]);
+    for (int sev : r.severity) row.push_back(sev < 0 ? "" : lumbar::kGradeNames[sev]);
     (test ? test_solution : train).add_row(row);
     if (test) continue;  // as in the competition, no coordinates for test studies
     for (const LumbarLabelPoint& pt : points[i]) {
-      if (r.severity[lumbar_label_index(pt.condition, pt.level)] < 0) continue;  // unlabelled: no point either
+      if (r.severity[lumbar::label_index(pt.condition, pt.level)] < 0) continue;  // unlabelled: no point either
       coords.add_row({study, std::to_string(r.series_id[static_cast<int>(pt.series)]),
-                      std::to_string(pt.instance_number), kLumbarConditionNames[pt.condition],
-                      kLumbarLevelNames[pt.level], fmt(pt.x, "%.3f"), fmt(pt.y, "%.3f")});
+                      std::to_string(pt.instance_number), lumbar::kConditionNames[pt.condition],
+                      lumbar::kLevelNames[pt.level], fmt(pt.x, "%.3f"), fmt(pt.y, "%.3f")});
     }
   }
   write_file_atomic(o.out / "train_series_descriptions.csv", descriptions.to_string(), ow);

@@ -282,3 +282,62 @@ TEST_CASE("preprocess_volume: windows, brain mask, resize and normalization", "[
   CHECK(!raw.mask.defined());
   CHECK(raw.data.max().item<float>() == 1.0f);  // the bone is 1 in the brain window
 }
+
+// ---- Volumes [C,D,H,W] ---------------------------------------------------------------------------
+
+TEST_CASE("volume rotation: 90 degrees about each axis moves a voxel where hand-worked", "[preprocess]") {
+  // One bright voxel in a 3x3x3 volume at (z, y, x) = (1, 0, 2); the centre is (1, 1, 1).
+  torch::Tensor v = torch::zeros({1, 3, 3, 3});
+  v[0][1][0][2] = 1.0f;
+  // About D: (y, x) turn; an output voxel p reads the input at R^T (p - c) + c, with R rotating
+  // (y, x) by +90 degrees: y' = -x, x' = y. So (y, x) = (0, 2) -> centred (-1, 1) -> (-1, -1) -> (0, 0).
+  auto r = rotate_volume(v, {90, 0, 0});
+  CHECK(r[0][1][0][0].item<float>() == Approx(1.0f).margin(1e-5));
+  CHECK(r.sum().item<float>() == Approx(1.0f).margin(1e-4));
+  // About W: (z, y) turn: (z, y) = (1, 0) -> centred (0, -1) -> z' = -y = 1, y' = z = 0 -> (2, 1).
+  r = rotate_volume(v, {0, 0, 90});
+  CHECK(r[0][2][1][2].item<float>() == Approx(1.0f).margin(1e-5));
+  // About H: (x, z) turn: (x, z) = (2, 1) -> centred (1, 0) -> x' = 0, z' = 1 -> (z, x) = (2, 1).
+  r = rotate_volume(v, {0, 90, 0});
+  CHECK(r[0][2][0][1].item<float>() == Approx(1.0f).margin(1e-5));
+  // Zero angles are the identity; four quarter turns too.
+  CHECK(torch::allclose(rotate_volume(v, {0, 0, 0}), v));
+  torch::Tensor q = v;
+  for (int i = 0; i < 4; ++i) q = rotate_volume(q, {90, 0, 0});
+  CHECK(torch::allclose(q, v, 1e-4, 1e-5));
+  CHECK_THROWS_AS(rotate_volume(torch::zeros({3, 3, 3}), {1, 0, 0}), ValueError);
+}
+
+TEST_CASE("volume elastic deformation: seeded field, identity at zero, shape and range kept", "[preprocess]") {
+  std::mt19937_64 a(5), b(5), c(6);
+  const auto f = elastic_field_3d(6, 10, 12, 2.5, 2.0, a);
+  REQUIRE(f.sizes() == torch::IntArrayRef({3, 6, 10, 12}));
+  CHECK(f.abs().max().item<float>() == Approx(2.5f));
+  CHECK(torch::equal(f, elastic_field_3d(6, 10, 12, 2.5, 2.0, b)));
+  CHECK(!torch::equal(f, elastic_field_3d(6, 10, 12, 2.5, 2.0, c)));
+  const torch::Tensor v = torch::rand({2, 6, 10, 12}, torch::Generator(at::detail::createCPUGenerator(3)));
+  CHECK(torch::allclose(displace_volume(v, torch::zeros({3, 6, 10, 12})), v, 1e-5, 1e-6));
+  const torch::Tensor d = displace_volume(v, f);
+  CHECK(d.sizes() == v.sizes());
+  CHECK(d.min().item<float>() >= v.min().item<float>() - 1e-6f);  // outside voxels take the channel minimum
+  CHECK(d.max().item<float>() <= v.max().item<float>() + 1e-6f);
+  // A constant shift of one voxel along x moves the content by one column.
+  torch::Tensor shift = torch::zeros({3, 6, 10, 12});
+  shift[2].fill_(1.0f);
+  CHECK(torch::allclose(displace_volume(v, shift).narrow(3, 0, 11), v.narrow(3, 1, 11), 1e-5, 1e-6));
+  CHECK_THROWS_AS(displace_volume(v, torch::zeros({3, 6, 10, 11})), ValueError);
+  CHECK_THROWS_AS(elastic_field_3d(6, 10, 12, 1, 0, a), ValueError);
+}
+
+TEST_CASE("Gaussian noise takes volumes: shape kept, seeded, scaled to each channel's range", "[preprocess]") {
+  torch::Tensor v = torch::zeros({2, 4, 8, 8});
+  v[0].fill_(1.0f);
+  v[0][0][0][0] = 0.0f;  // channel 0 spans [0, 1]; channel 1 is flat (range 0: no noise)
+  std::mt19937_64 a(9), b(9);
+  const auto n = add_gaussian_noise(v, 0.1, a);
+  CHECK(n.sizes() == v.sizes());
+  CHECK(torch::equal(n, add_gaussian_noise(v, 0.1, b)));
+  CHECK(torch::equal(n[1], v[1]));
+  const double sd = (n[0] - v[0]).std().item<double>();
+  CHECK(sd == Approx(0.1).margin(0.02));
+}

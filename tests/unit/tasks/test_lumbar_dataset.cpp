@@ -7,7 +7,7 @@
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/progress.hpp"
 #include "tomograd/io/dicom.hpp"
-#include "tomograd/tasks/lumbar.hpp"
+#include "tomograd/tasks/lumbar/dataset.hpp"
 
 using namespace tomograd;
 using namespace tomograd::tasks::lumbar;

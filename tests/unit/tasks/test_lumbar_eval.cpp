@@ -11,8 +11,8 @@
 #include "tomograd/core/csv.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/eval/rsna_lumbar.hpp"
-#include "tomograd/tasks/lumbar.hpp"
-#include "tomograd/tasks/lumbar_eval.hpp"
+#include "tomograd/tasks/lumbar/labels.hpp"
+#include "tomograd/tasks/lumbar/evaluate.hpp"
 
 using namespace tomograd;
 using namespace tomograd::tasks::lumbar;

@@ -6,7 +6,7 @@
 #include "support/fixtures.hpp"
 #include "tomograd/core/atomic_file.hpp"
 #include "tomograd/core/error.hpp"
-#include "tomograd/tasks/lumbar.hpp"
+#include "tomograd/tasks/lumbar/labels.hpp"
 
 using namespace tomograd;
 using namespace tomograd::tasks::lumbar;

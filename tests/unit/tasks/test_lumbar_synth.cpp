@@ -12,7 +12,7 @@
 #include "tomograd/core/progress.hpp"
 #include "tomograd/io/dicom.hpp"
 #include "tomograd/io/volume_io.hpp"
-#include "tomograd/tasks/lumbar_synth.hpp"
+#include "tomograd/tasks/lumbar/synth.hpp"
 
 namespace fs = std::filesystem;
 using namespace tomograd;
@@ -27,7 +27,7 @@ LumbarPhantomParams params_with(std::map<std::pair<int, int>, int> severe) {
   p.sagittal_slices = 17;
   p.spine_offset_mm = 1.5;
   p.seed = 5;
-  for (const auto& [cl, s] : severe) p.severity[lumbar_label_index(cl.first, cl.second)] = s;
+  for (const auto& [cl, s] : severe) p.severity[lumbar::label_index(cl.first, cl.second)] = s;
   return p;
 }
 
@@ -38,7 +38,7 @@ double box_mean(const Volume& v, int64_t slice, double x, double y, int64_t rx, 
 }
 
 const LumbarLabelPoint& point(const LumbarPhantom& ph, int condition, int level) {
-  return ph.points.at(static_cast<std::size_t>(lumbar_label_index(condition, level)));
+  return ph.points.at(static_cast<std::size_t>(lumbar::label_index(condition, level)));
 }
 
 }  // namespace
@@ -108,7 +108,7 @@ TEST_CASE("lumbar phantom: geometry is sagittal/axial in one patient frame and r
   CHECK(a.sagittal_t1.orientation_code() == "PIR");
   CHECK(a.axial_t2[0].orientation_code() == "LPS");
   // The spinal point (sagittal T2) and the middle axial slice of its level lie on the same disc.
-  for (int l = 0; l < kLumbarLevels; ++l) {
+  for (int l = 0; l < lumbar::kLevels; ++l) {
     const LumbarLabelPoint& s = point(a, 0, l);
     const Vec3 sag = a.sagittal_t2.index_to_lps(static_cast<double>(s.slice), s.y, s.x);
     const Vec3 ax = a.axial_t2[static_cast<std::size_t>(l)].index_to_lps(1, 0, 0);

@@ -9,8 +9,9 @@
 #include "support/fixtures.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/progress.hpp"
-#include "tomograd/tasks/lumbar_synth.hpp"
-#include "tomograd/tasks/lumbar_train.hpp"
+#include "tomograd/tasks/lumbar/synth.hpp"
+#include "tomograd/tasks/lumbar/geometry.hpp"
+#include "tomograd/tasks/lumbar/training.hpp"
 #include "tomograd/train/loss.hpp"
 
 using namespace tomograd;

@@ -10,7 +10,7 @@
 #include "support/fixtures.hpp"
 #include "tomograd/core/progress.hpp"
 #include "tomograd/models/registry.hpp"
-#include "tomograd/tasks/lumbar_train.hpp"
+#include "tomograd/tasks/lumbar/training.hpp"
 #include "tomograd/train/trainer.hpp"
 
 using namespace tomograd;

@@ -12,33 +12,9 @@
 #include <vector>
 
 #include "tomograd/core/volume.hpp"
+#include "tomograd/tasks/lumbar/vocabulary.hpp"
 
 namespace tomograd::tasks {
-
-/// Number of conditions, of disc levels, and of labels per study (conditions × levels).
-inline constexpr int kLumbarConditions = 5;
-inline constexpr int kLumbarLevels = 5;
-inline constexpr int kLumbarLabels = kLumbarConditions * kLumbarLevels;
-
-/// Condition names as in train.csv column prefixes ("spinal_canal_stenosis", ...), in label order.
-inline constexpr std::array<const char*, kLumbarConditions> kLumbarConditionKeys{
-    "spinal_canal_stenosis", "left_neural_foraminal_narrowing", "right_neural_foraminal_narrowing",
-    "left_subarticular_stenosis", "right_subarticular_stenosis"};
-/// Condition names as in train_label_coordinates.csv ("Spinal Canal Stenosis", ...).
-inline constexpr std::array<const char*, kLumbarConditions> kLumbarConditionNames{
-    "Spinal Canal Stenosis", "Left Neural Foraminal Narrowing", "Right Neural Foraminal Narrowing",
-    "Left Subarticular Stenosis", "Right Subarticular Stenosis"};
-/// Level suffixes of train.csv columns ("l1_l2" ... "l5_s1").
-inline constexpr std::array<const char*, kLumbarLevels> kLumbarLevelKeys{"l1_l2", "l2_l3", "l3_l4", "l4_l5",
-                                                                         "l5_s1"};
-/// Level names of train_label_coordinates.csv ("L1/L2" ... "L5/S1").
-inline constexpr std::array<const char*, kLumbarLevels> kLumbarLevelNames{"L1/L2", "L2/L3", "L3/L4", "L4/L5",
-                                                                          "L5/S1"};
-/// Severity names of train.csv, index = severity (0 Normal/Mild, 1 Moderate, 2 Severe).
-inline constexpr std::array<const char*, 3> kLumbarSeverityNames{"Normal/Mild", "Moderate", "Severe"};
-
-/// Index of a label in the 25-vector: condition-major, as the train.csv columns.
-constexpr int lumbar_label_index(int condition, int level) { return condition * kLumbarLevels + level; }
 
 /// The three series of a study.
 enum class LumbarSeries { kSagittalT1 = 0, kSagittalT2 = 1, kAxialT2 = 2 };
@@ -55,18 +31,18 @@ struct LumbarPhantomParams {
   double axial_fov_mm = 200.0;         ///< axial in-plane field of view
   double axial_spacing_mm = 4.0;       ///< spacing of the 3 axial slices of a level
   double spine_offset_mm = 0.0;        ///< spine moved toward the patient's right (+) or left (-)
-  /// True severities 0/1/2 (Normal/Mild, Moderate, Severe), index lumbar_label_index().
-  std::array<int, kLumbarLabels> severity{};
+  /// True severities 0/1/2 (Normal/Mild, Moderate, Severe), index lumbar::label_index().
+  std::array<int, lumbar::kLabels> severity{};
   /// Per-label jitter in [-1, 1] of the narrowing a severity gives (biological variation).
-  std::array<double, kLumbarLabels> narrowing_jitter{};
+  std::array<double, lumbar::kLabels> narrowing_jitter{};
   double gain_t1 = 1.0, gain_t2 = 1.0, gain_axial = 1.0;  ///< scanner gain of each series
   uint64_t seed = 0;                   ///< texture, bias fields and noise
 };
 
 /// Where one label lives in the images (the row of train_label_coordinates.csv).
 struct LumbarLabelPoint {
-  int condition = 0;                   ///< index into kLumbarConditionNames
-  int level = 0;                       ///< index into kLumbarLevelNames
+  int condition = 0;                   ///< index into lumbar::kConditionNames
+  int level = 0;                       ///< index into lumbar::kLevelNames
   LumbarSeries series = LumbarSeries::kSagittalT2;
   int64_t slice = 0;                   ///< 0-based slice of the rendered volume (axial: of volume `level`)
   int instance_number = 1;             ///< InstanceNumber and file name number in the written series
@@ -114,8 +90,8 @@ struct LumbarStudyRow {
   int64_t study_id = 0;                ///< 7-10 digits, unique in the cohort
   /// Series ids (unique in the cohort), index = LumbarSeries.
   std::array<int64_t, 3> series_id{};
-  /// Severity per label (index lumbar_label_index()): 0, 1, 2, or -1 when left empty in train.csv.
-  std::array<int, kLumbarLabels> severity{};
+  /// Severity per label (index lumbar::label_index()): 0, 1, 2, or -1 when left empty in train.csv.
+  std::array<int, lumbar::kLabels> severity{};
   double age_years = 0;                ///< drives degeneration; not written
   int64_t size = 0, sagittal_slices = 0;
 };
