@@ -356,7 +356,8 @@ def write_table(out, columns=None):
     head = ["run", "config", "fold", "seed", "slot", "train_s", "eval_s"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(head + keys)
+    # A metric named like a run column (e.g. "fold") keeps its value under "metrics.<name>".
+    w.writerow(head + [f"metrics.{k}" if k in head else k for k in keys])
     for run, st, flat in rows:
         w.writerow([run["name"], run["config"], run["fold"], run["seed"], st.get("slot", ""), st.get("train_s", ""),
                     st.get("eval_s", "")] + ["" if flat.get(k) is None else flat.get(k) for k in keys])
