@@ -9,6 +9,8 @@
 
 #include "tomograd/core/atomic_file.hpp"
 #include "tomograd/core/error.hpp"
+#include "tomograd/core/log.hpp"
+#include "tomograd/models/registry.hpp"
 #include "tomograd/preprocess/cache.hpp"
 #include "tomograd/tasks/training_sections.hpp"
 #include "tomograd/train/config.hpp"
@@ -49,16 +51,13 @@ std::string num(double v) {
   return buf;
 }
 
-std::filesystem::path checkpoint_path(const std::filesystem::path& run, const std::string& checkpoint) {
-  // A bare tag (best, last, final, best_val_r2, ...) names a checkpoint of the run; else a path.
-  const bool is_tag = checkpoint.find('/') == std::string::npos && std::filesystem::path(checkpoint).extension() != ".pt";
-  return is_tag ? run / "checkpoints" / (checkpoint + ".pt") : std::filesystem::path(checkpoint);
-}
-
-void require_empty_dir(const std::filesystem::path& dir, bool allow, const std::string& hint) {
-  if (allow || !std::filesystem::exists(dir)) return;
-  if (std::filesystem::is_directory(dir) && std::filesystem::is_empty(dir)) return;
-  throw IoError(dir.string() + ": exists and is not empty; " + hint);
+models::ModelPtr build_model(const models::ModelSpec& spec, bool load_pretrained) {
+  models::register_builtin_models();
+  models::ModelSpec s = spec;
+  if (!load_pretrained) s.pretrained.path.clear();
+  auto model = models::create_model(s);
+  if (!s.pretrained.path.empty()) logger()->info("pretrained weights: {}", s.pretrained.path);
+  return model;
 }
 
 std::vector<std::optional<SliceStudy>> cached_slice_studies(const std::filesystem::path& cache_dir,

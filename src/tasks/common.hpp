@@ -8,6 +8,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include "tomograd/core/csv.hpp"
+#include "tomograd/models/model.hpp"
+#include "tomograd/models/model_spec.hpp"
 #include "tomograd/preprocess/cache.hpp"
 #include "tomograd/tasks/slice_dataset.hpp"
 
@@ -32,11 +34,9 @@ void write_csv(const std::filesystem::path& path, const CsvTable& table, bool fo
 /// "%.6g" formatting for CSV cells ("" for NaN).
 std::string num(double v);
 
-/// Checkpoint path for a tag of the run (best, last, final, best_val_f1, ...) or a .pt path.
-std::filesystem::path checkpoint_path(const std::filesystem::path& run, const std::string& checkpoint);
-
-/// Refuses an existing non-empty folder unless @p allow (IoError naming @p hint).
-void require_empty_dir(const std::filesystem::path& dir, bool allow, const std::string& hint);
+/// The model of @p spec (the builtin registry); its pretrained weights are loaded only when
+/// @p load_pretrained (a new run; a resumed or trained run's checkpoint holds every weight).
+models::ModelPtr build_model(const models::ModelSpec& spec, bool load_pretrained);
 
 /// Preprocesses every input through the cache at @p cache_dir (in parallel, with a progress bar)
 /// and selects its slices. Returns one entry per input, in order: the study (patient_id, data,

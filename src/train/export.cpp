@@ -6,6 +6,9 @@
 
 #include "tomograd/core/atomic_file.hpp"
 #include "tomograd/core/error.hpp"
+#include "tomograd/core/log.hpp"
+#include "tomograd/train/checkpoint.hpp"
+#include "tomograd/train/run_dir.hpp"
 
 namespace tomograd::train {
 
@@ -30,7 +33,57 @@ void mirror(torch::nn::Module& source, torch::jit::Module& target, const std::st
   }
 }
 
+// The C++ tracer records sizes read as plain integers (x.size(0) in a view) as constants, so a
+// trace can be specialised to the example's batch size. Running the reloaded file on one more
+// sample tells the user now instead of at deployment.
+bool runs_at_other_batch(const std::filesystem::path& file, const ExportModel& model, const torch::Tensor& example) {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::cat({example, example.narrow(0, 0, 1)});
+  try {
+    torch::jit::Module loaded = torch::jit::load(file.string());
+    loaded.eval();
+    const torch::Tensor got = loaded.forward({x}).toTensor();
+    const torch::Tensor expected = model.forward(x);
+    return got.sizes() == expected.sizes() && torch::allclose(got, expected, 1e-3, 1e-4);
+  } catch (const std::exception&) {  // c10::Error, or the interpreter's JITException
+    return false;
+  }
+}
+
 }  // namespace
+
+ExportResult export_run(const ExportRequest& request, const ExportModelFactory& build) {
+  std::error_code ec;
+  const RunDir run = RunDir::open(request.run, {}, "training", "a train command");
+  ConfigReader config = run.config();
+  if (std::filesystem::exists(request.out, ec) && !request.force) {
+    throw IoError("'" + request.out.string() + "' already exists; pass --force to overwrite it");
+  }
+  ExportResult result;
+  result.checkpoint = run.checkpoint(request.checkpoint);
+  ExportModel model = build(config, request.shape);
+  result.arch = model.arch;
+  result.input_shape = model.example_shape;
+  result.input_shape.insert(result.input_shape.begin(), request.batch);
+  result.output_shape = model.output_shape;
+  result.output_shape.insert(result.output_shape.begin(), request.batch);
+  result.epoch = load_checkpoint(result.checkpoint, *model.module, nullptr).epoch;
+  torch::manual_seed(0);
+  const torch::Tensor example = torch::randn(result.input_shape);
+  if (request.out.has_parent_path()) ensure_directory(request.out.parent_path());
+  result.max_abs_diff = export_torchscript(*model.module, model.forward, example, request.out);
+  // Tracing reuses the same kernels, so anything beyond float rounding means a broken export.
+  if (!(result.max_abs_diff <= 1e-4)) {
+    logger()->warn("the exported module differs from the C++ model by up to {}", result.max_abs_diff);
+  }
+  result.any_batch = runs_at_other_batch(request.out, model, example);
+  if (!result.any_batch) {
+    logger()->warn("the exported module only runs at batch size {} (the trace fixed it); export with --batch set to "
+                   "the batch size you will run",
+                   request.batch);
+  }
+  return result;
+}
 
 double export_torchscript(torch::nn::Module& module, const std::function<torch::Tensor(const torch::Tensor&)>& forward,
                           const torch::Tensor& example, const std::filesystem::path& path) {

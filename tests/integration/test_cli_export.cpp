@@ -4,7 +4,7 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 
-#include "support/fixtures.hpp"
+#include "support/cli.hpp"
 #include "tomograd/core/atomic_file.hpp"
 #include "tomograd/core/config.hpp"
 #include "tomograd/models/registry.hpp"
@@ -17,7 +17,7 @@ using test::shell_quote;
 
 namespace {
 
-std::string app() { return shell_quote(TOMOGRAD_APP); }
+std::string app() { return test::tomograd_app(); }
 
 // A tiny SimpleCNN: two blocks on 32×32 slices, 8×8×8 flattened into 16 hidden units.
 std::string config_yaml(const std::string& head) {

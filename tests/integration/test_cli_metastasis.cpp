@@ -6,7 +6,7 @@
 #include <cmath>
 #include <map>
 
-#include "support/fixtures.hpp"
+#include "support/cli.hpp"
 #include "tomograd/core/atomic_file.hpp"
 #include "tomograd/core/csv.hpp"
 #include "tomograd/io/dicom.hpp"
@@ -14,15 +14,14 @@
 
 using namespace tomograd;
 namespace fs = std::filesystem;
+using test::q;
 using test::run_command;
-using test::shell_quote;
+using test::tomograd_app;
 
 namespace {
 
-std::string tomograd_app() { return shell_quote(TOMOGRAD_APP); }
-std::string met_app() { return shell_quote(TOMOGRAD_METASTASIS_APP); }
-std::string q(const fs::path& p) { return shell_quote(p.string()); }
-std::string config() { return q(fs::path(TOMOGRAD_SOURCE_DIR) / "configs" / "metastasis_resnet50.yaml"); }
+std::string met_app() { return test::metastasis_app(); }
+std::string config() { return q(test::source_path("configs/metastasis_resnet50.yaml")); }
 
 /// Tiny settings: resnet18 at 64², one curriculum stage that trains everything, 2 epochs.
 std::string tiny(const fs::path& tmp) {

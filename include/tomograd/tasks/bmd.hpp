@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tomograd/preprocess/config.hpp"
+#include "tomograd/tasks/common/train_request.hpp"
 #include "tomograd/tasks/training_sections.hpp"
 #include "tomograd/train/trainer.hpp"
 
@@ -82,14 +83,6 @@ void assign_splits(std::vector<Patient>& patients, double train, double val, dou
 /// each patient.
 std::vector<int> stratified_folds(const std::vector<Patient>& patients, int folds, uint64_t seed);
 
-/// Options of train().
-struct TrainRequest {
-  std::filesystem::path out;     ///< run directory (must not exist or be empty unless resume/force)
-  bool resume = false;
-  bool force = false;
-  std::optional<std::vector<Patient>> patients;  ///< preassigned cohort (cv); else from the manifest
-};
-
 /// Trains the configured model (validating the whole cohort first, then preprocessing it through
 /// the cache). Returns the trainer's summary. Throws DataError listing every bad input.
 train::TrainSummary train_model(const BmdConfig& config, const TrainRequest& request);
@@ -100,9 +93,11 @@ struct RunInfo {
   BmdConfig config;
   double target_mean = 0.0, target_std = 1.0;
   std::vector<Patient> patients;  ///< from splits.csv
+  std::string device = "auto";    ///< where its model runs: auto | cpu | cuda | cuda:N
 };
-/// Reads RUN/config.yaml, target_scaler.json and splits.csv. Throws IoError naming the missing file.
-RunInfo open_run(const std::filesystem::path& run);
+/// Reads RUN/config.yaml, target_scaler.json and splits.csv; the model will run on @p device
+/// (whatever device it was trained on). Throws IoError naming the missing file.
+RunInfo open_run(const std::filesystem::path& run, const std::string& device = "auto");
 
 /// Patient-level predictions of a run's checkpoint on @p patients (mean over selected slices).
 struct Predictions {
@@ -116,16 +111,19 @@ Predictions predict(const RunInfo& run, const std::vector<Patient>& patients, co
 
 /// `bmd evaluate`: scores @p split (train|val|test) and writes RUN/eval/<split>/. Returns the folder.
 std::filesystem::path evaluate_run(const std::filesystem::path& run, const std::string& split,
-                                   const std::string& checkpoint = "best", bool force = false);
+                                   const std::string& checkpoint = "best", bool force = false,
+                                   const std::string& device = "auto");
 
 /// `bmd predict`: predictions for a manifest (.csv) or a folder (one patient per subfolder, or
 /// one series) into @p out (patient_id,bmd_pred[,bmd]).
 void predict_to_file(const std::filesystem::path& run, const std::filesystem::path& input,
-                     const std::filesystem::path& out, const std::string& checkpoint = "best", bool force = false);
+                     const std::filesystem::path& out, const std::string& checkpoint = "best", bool force = false,
+                     const std::string& device = "auto");
 
 /// `bmd extract-features`: RUN/features/{train,val,test}.csv. Returns the files written.
 std::vector<std::filesystem::path> extract_features(const std::filesystem::path& run,
-                                                    const std::string& checkpoint = "best", bool force = false);
+                                                    const std::string& checkpoint = "best", bool force = false,
+                                                    const std::string& device = "auto");
 
 /// The default search grid of a classical model for `bmd fit-ml`.
 std::vector<std::pair<std::string, std::vector<std::string>>> default_grid(const std::string& model);
@@ -143,12 +141,15 @@ struct FitMlRequest {
 std::map<std::string, double> fit_ml(const std::filesystem::path& run, const FitMlRequest& request);
 
 /// `bmd compare`: the CNN and every fitted classical model on the test split, with intervals.
-/// Writes RUN/compare.md, compare.json, compare.html and returns the Markdown table.
-std::string compare_run(const std::filesystem::path& run, int bootstrap = 1000);
+/// Writes RUN/compare.md, compare.json, compare.html and returns the Markdown table. Evaluates the
+/// CNN on the test split first (on @p device) when RUN/eval/test is missing.
+std::string compare_run(const std::filesystem::path& run, int bootstrap = 1000, const std::string& device = "auto");
 
 /// `bmd cv`: grouped, BMD-stratified K-fold cross-validation into @p out/fold_<k>/ plus
-/// oof_predictions.csv and cv_summary.{json,md}. Returns the Markdown summary.
-std::string cross_validate(const BmdConfig& config, int folds, const std::filesystem::path& out, bool force = false);
+/// oof_predictions.csv and cv_summary.{json,md}. @p device: "" = the config's train.device.
+/// Returns the Markdown summary.
+std::string cross_validate(const BmdConfig& config, int folds, const std::filesystem::path& out, bool force = false,
+                           const std::string& device = "");
 
 /// `bmd runs`: one line per run directory under @p dir (recursively, depth 2) with its
 /// architecture, epochs, checkpoints and key metrics, as a Markdown table.

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tomograd/preprocess/config.hpp"
+#include "tomograd/tasks/common/train_request.hpp"
 #include "tomograd/tasks/training_sections.hpp"
 #include "tomograd/train/trainer.hpp"
 
@@ -87,9 +88,9 @@ torch::Tensor max_pool_patients(const torch::Tensor& slice_logits, const std::ve
 /// `metastasis preprocess`: every patient's study into the cache. Returns the number cached.
 int preprocess_data(const MetastasisConfig& config);
 
-/// `metastasis train`.
-train::TrainSummary train_model(const MetastasisConfig& config, const std::filesystem::path& out, bool resume,
-                                bool force);
+/// `metastasis train`: validates every patient, splits them (or reads splits.csv back to resume)
+/// and trains. Throws ValueError listing every bad input (unless data.skip_bad).
+train::TrainSummary train_model(const MetastasisConfig& config, const TrainRequest& request);
 
 /// Inference result for one patient.
 struct PatientScore {
@@ -105,18 +106,20 @@ struct PatientScore {
 /// `metastasis infer`: @p input is one patient folder or a folder of patient folders. Returns the
 /// scores; writes @p output (patient_id,probability,prediction,top_slice) when not empty, and
 /// @p slices_output (patient_id,slice,probability: every scored slice, so that the MAX pooling
-/// behind each decision can be checked) when not empty.
+/// behind each decision can be checked) when not empty. The model runs on @p device (auto | cpu |
+/// cuda | cuda:N), whatever device it was trained on.
 std::vector<PatientScore> infer(const std::filesystem::path& run_or_checkpoint, const std::filesystem::path& input,
                                 const std::filesystem::path& output, bool force = false, bool skip_bad = false,
-                                const std::filesystem::path& slices_output = {});
+                                const std::filesystem::path& slices_output = {}, const std::string& device = "auto");
 
 /// `metastasis evaluate`: patient-level metrics with bootstrap intervals at the stored threshold,
 /// slice-level metrics side by side, and the highest-scoring slices with Grad-CAM overlays, in
 /// RUN/eval/<split>/. @p split is train | val | test | all, or "" for the held-out test patients
 /// (the validation patients when the run has none; the report then says that the threshold was
-/// tuned on them). With @p data, evaluates that folder's patients (split "external").
+/// tuned on them). With @p data, evaluates that folder's patients (split "external"). The model
+/// runs on @p device. In a data-parallel job rank 0 evaluates and the others return "" after it.
 std::filesystem::path evaluate_run(const std::filesystem::path& run, const std::string& split,
                                    const std::filesystem::path& data = {}, const std::string& checkpoint = "best",
-                                   bool force = false);
+                                   bool force = false, const std::string& device = "auto");
 
 }  // namespace tomograd::tasks::metastasis

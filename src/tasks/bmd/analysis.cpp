@@ -1,7 +1,5 @@
 // BMD after training: classical models on CNN features, the comparison table, cross-validation
 // and the list of runs.
-#include <yaml-cpp/yaml.h>
-
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -17,7 +15,10 @@
 #include "tomograd/eval/evaluation.hpp"
 #include "tomograd/eval/regression.hpp"
 #include "tomograd/eval/report.hpp"
+#include "tomograd/eval/report_model.hpp"
 #include "tomograd/train/checkpoint.hpp"
+#include "tomograd/train/distributed.hpp"
+#include "tomograd/train/run_dir.hpp"
 
 namespace tomograd::tasks::bmd {
 namespace fs = std::filesystem;
@@ -40,6 +41,7 @@ std::vector<std::pair<std::string, std::vector<std::string>>> default_grid(const
 namespace {
 
 const std::vector<std::string> kModels = {"svr", "xgboost", "rf", "elasticnet"};
+const std::vector<std::string> kCvMetrics = {"r2", "mae", "rmse", "pearson", "mape"};
 
 /// Rows of several feature CSVs with the same header, as one table.
 CsvTable concat_csv(const std::vector<fs::path>& files) {
@@ -81,17 +83,35 @@ std::string cell(const eval::MetricEntry& m, int digits) {
   return s.str();
 }
 
-std::string html_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '&': o += "&amp;"; break;
-      default: o += c;
-    }
+/// The cross-validation summary: mean ± sd over folds and pooled out-of-fold metrics, as a
+/// Markdown table (returned) and in @p summary.
+std::string summarize_folds(const CsvTable& oof, std::map<std::string, std::vector<double>>& per_metric, int folds,
+                            const std::string& target, nlohmann::json& summary) {
+  std::ostringstream md;
+  md << "| metric | mean ± sd over " << folds << " folds | out-of-fold (all patients) |\n|---|---|---|\n";
+  const auto ys = oof.numbers(target), ps = oof.numbers("bmd_pred");
+  const auto pooled = eval::regression_metrics(ys, ps);
+  for (const auto& key : kCvMetrics) {
+    const auto& v = per_metric[key];
+    double mu = 0, ss = 0;
+    for (double x : v) mu += x;
+    mu /= static_cast<double>(v.size());
+    for (double x : v) ss += (x - mu) * (x - mu);
+    const double sd = v.size() > 1 ? std::sqrt(ss / static_cast<double>(v.size() - 1)) : 0.0;
+    const double pooled_v = pooled.value(key).value_or(std::nan(""));
+    summary["mean"][key] = mu;
+    summary["sd"][key] = sd;
+    summary["out_of_fold"][key] = std::isfinite(pooled_v) ? nlohmann::json(pooled_v) : nlohmann::json(nullptr);
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "| %s | %.3f ± %.3f | %.3f |\n", pooled.at(key).label.c_str(), mu, sd, pooled_v);
+    md << buf;
   }
-  return o;
+  summary["split"] = "out-of-fold";
+  summary["n_patients"] = oof.num_rows();
+  summary["threshold_source"] = "none (regression: no decision threshold)";
+  summary["interval_method"] = "none for the pooled out-of-fold metrics (each fold's eval/test report has percentile "
+                               "bootstrap intervals over its patients); mean ± sd over folds";
+  return md.str();
 }
 
 }  // namespace
@@ -121,9 +141,7 @@ std::map<std::string, double> fit_ml(const fs::path& run_dir, const FitMlRequest
   std::map<std::string, double> r2;
   for (const auto& m : models) {
     const fs::path dir = run_dir / "ml" / m;
-    if (fs::exists(dir) && !fs::is_empty(dir) && !request.force) {
-      throw IoError(dir.string() + ": exists; pass --force to refit");
-    }
+    train::require_empty_dir(dir, request.force, "pass --force to refit");
     classic::FitOptions o;
     o.model = m;
     o.task = classic::Task::kRegression;
@@ -148,7 +166,7 @@ std::map<std::string, double> fit_ml(const fs::path& run_dir, const FitMlRequest
   return r2;
 }
 
-std::string compare_run(const fs::path& run_dir, int bootstrap) {
+std::string compare_run(const fs::path& run_dir, int bootstrap, const std::string& device) {
   const RunInfo run = open_run(run_dir);
   struct Row {
     std::string name, source;
@@ -156,7 +174,7 @@ std::string compare_run(const fs::path& run_dir, int bootstrap) {
   };
   std::vector<Row> rows;
   const fs::path cnn = run_dir / "eval" / "test" / "predictions.csv";
-  if (!fs::is_regular_file(cnn)) evaluate_run(run_dir, "test");
+  if (!fs::is_regular_file(cnn)) evaluate_run(run_dir, "test", "best", false, device);
   {
     const auto p = detail::read_predictions(cnn, "y_true", "y_pred");
     rows.push_back({run.config.model.arch + " (CNN)", cnn.string(),
@@ -185,33 +203,31 @@ std::string compare_run(const fs::path& run_dir, int bootstrap) {
   j["threshold_source"] = "none (regression: no decision threshold)";
   j["interval_method"] = rows.empty() ? std::string("none") : rows.front().ev.interval_method();
   j["models"] = nlohmann::json::array();
-  std::ostringstream html;
-  html << "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>BMD comparison</title><style>"
-          "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
-          "padding:4px 8px;text-align:right}td:first-child{text-align:left}</style></head><body>"
-       << "<h1>BMD: CNN vs classical models on CNN features</h1><p>Run " << html_escape(run_dir.string())
-       << ", test patients; 95 % percentile bootstrap intervals over " << bootstrap
-       << " patient resamples. MAPE is a fraction.</p><table><tr><th>model</th><th>n</th>";
-  for (const auto& c : cols) html << "<th>" << c.second << "</th>";
-  html << "</tr>";
+  eval::ReportTable report_table;
+  report_table.header = {"model", "n"};
+  for (const auto& c : cols) report_table.header.push_back(c.second);
   for (const auto& r : rows) {
     md << "| " << r.name << " | " << r.ev.num_rows() << " |";
-    html << "<tr><td>" << html_escape(r.name) << "</td><td>" << r.ev.num_rows() << "</td>";
+    std::vector<std::string> cells{r.name, std::to_string(r.ev.num_rows())};
     nlohmann::json jm{{"model", r.name}, {"predictions", r.source}, {"n", r.ev.num_rows()}};
     for (const auto& c : cols) {
       const auto& m = r.ev.metrics.at(c.first);
       md << " " << cell(m, 3) << " |";
-      html << "<td>" << cell(m, 3) << "</td>";
+      cells.push_back(cell(m, 3));
       jm[c.first] = m.value.defined() ? nlohmann::json(m.value.value()) : nlohmann::json(nullptr);
       if (m.ci && m.ci->low.defined() && m.ci->high.defined()) {
         jm[c.first + "_ci"] = {m.ci->low.value(), m.ci->high.value()};
       }
     }
     md << "\n";
-    html << "</tr>";
+    report_table.add(std::move(cells));
     j["models"].push_back(jm);
   }
-  html << "</table></body></html>\n";
+  eval::Report report;
+  report.title = "BMD: CNN vs classical models on CNN features";
+  report.summary = "Run " + run_dir.string() + ", test patients; 95 % percentile bootstrap intervals over " +
+                   std::to_string(bootstrap) + " patient resamples. MAPE is a fraction.";
+  report.section("Test patients").table(report_table);
   const std::string table = md.str();
   write_file_atomic(run_dir / "compare.md",
                     "# BMD comparison (test split, 95 % bootstrap intervals)\n\n- Split: test (" +
@@ -219,14 +235,13 @@ std::string compare_run(const fs::path& run_dir, int bootstrap) {
                         " patients)\n- Threshold: none (regression)\n- Intervals: " +
                         (rows.empty() ? std::string("none") : rows.front().ev.interval_method()) + "\n\n" + table);
   write_file_atomic(run_dir / "compare.json", j.dump(2) + "\n");
-  write_file_atomic(run_dir / "compare.html", html.str());
+  write_file_atomic(run_dir / "compare.html", eval::to_html(report));
   return table;
 }
 
-std::string cross_validate(const BmdConfig& config, int folds, const fs::path& out, bool force) {
-  if (fs::exists(out) && !fs::is_empty(out) && !force) {
-    throw IoError(out.string() + ": exists and is not empty; pass --force to write into it");
-  }
+std::string cross_validate(const BmdConfig& config, int folds, const fs::path& out, bool force,
+                           const std::string& device) {
+  train::require_empty_dir(out, force, "pass --force to write into it");
   std::vector<std::string> problems;
   std::vector<Patient> patients = read_manifest(config.data.manifest, config.data.target, true, problems);
   detail::throw_if_problems(config.data.manifest, problems);
@@ -235,7 +250,6 @@ std::string cross_validate(const BmdConfig& config, int folds, const fs::path& o
   nlohmann::json summary;
   summary["folds"] = nlohmann::json::array();
   std::map<std::string, std::vector<double>> per_metric;
-  const std::vector<std::string> keys{"r2", "mae", "rmse", "pearson", "mape"};
   for (int k = 0; k < folds; ++k) {
     std::vector<Patient> cohort = patients;
     for (std::size_t i = 0; i < cohort.size(); ++i) {
@@ -250,89 +264,53 @@ std::string cross_validate(const BmdConfig& config, int folds, const fs::path& o
     TrainRequest req;
     req.out = dir;
     req.force = force;
-    req.patients = cohort;
-    train_model(config, req);
-    evaluate_run(dir, "test", "best", force);
+    req.device = device;
+    detail::train_cohort(config, req, cohort);
+    // Rank 0 evaluates the fold; in a data-parallel job the others wait and read its predictions.
+    train::run_on_main_process([&] {
+      evaluate_run(dir, "test", "best", force, device.empty() ? config.train.device : device);
+    });
     const auto p = detail::read_predictions(dir / "eval" / "test" / "predictions.csv", "y_true", "y_pred");
     for (std::size_t i = 0; i < p.ids.size(); ++i) {
       oof.add_row({p.ids[i], std::to_string(k + 1), num(p.y_true[i]), num(p.y_pred[i])});
     }
     const auto m = eval::regression_metrics(p.y_true, p.y_pred);
     nlohmann::json jf{{"fold", k + 1}, {"n_test", p.ids.size()}};
-    for (const auto& key : keys) {
+    for (const auto& key : kCvMetrics) {
       const double v = m.value(key).value_or(std::nan(""));
       jf[key] = std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
       per_metric[key].push_back(v);
     }
     summary["folds"].push_back(jf);
   }
-  detail::write_csv(out / "oof_predictions.csv", oof, force);
-  std::ostringstream md;
-  md << "| metric | mean ± sd over " << folds << " folds | out-of-fold (all patients) |\n|---|---|---|\n";
-  {
-    const auto ys = oof.numbers(config.data.target), ps = oof.numbers("bmd_pred");
-    const auto pooled = eval::regression_metrics(ys, ps);
-    for (const auto& key : keys) {
-      const auto& v = per_metric[key];
-      double mu = 0, ss = 0;
-      for (double x : v) mu += x;
-      mu /= static_cast<double>(v.size());
-      for (double x : v) ss += (x - mu) * (x - mu);
-      const double sd = v.size() > 1 ? std::sqrt(ss / static_cast<double>(v.size() - 1)) : 0.0;
-      const double pooled_v = pooled.value(key).value_or(std::nan(""));
-      summary["mean"][key] = mu;
-      summary["sd"][key] = sd;
-      summary["out_of_fold"][key] = std::isfinite(pooled_v) ? nlohmann::json(pooled_v) : nlohmann::json(nullptr);
-      char buf[128];
-      std::snprintf(buf, sizeof buf, "| %s | %.3f ± %.3f | %.3f |\n", pooled.at(key).label.c_str(), mu, sd, pooled_v);
-      md << buf;
-    }
-  }
-  summary["split"] = "out-of-fold";
-  summary["n_patients"] = oof.num_rows();
-  summary["threshold_source"] = "none (regression: no decision threshold)";
-  summary["interval_method"] = "none for the pooled out-of-fold metrics (each fold's eval/test report has percentile "
-                               "bootstrap intervals over its patients); mean ± sd over folds";
-  write_file_atomic(out / "cv_summary.json", summary.dump(2) + "\n");
-  write_file_atomic(out / "cv_summary.md", "# BMD cross-validation\n\n- Split: out-of-fold (" +
-                                               std::to_string(oof.num_rows()) +
-                                               " patients, each predicted by the fold that held it out)\n"
-                                               "- Threshold: none (regression)\n- Intervals: none for the pooled "
-                                               "metrics; mean ± sd over folds\n\n" +
-                                               md.str());
-  return md.str();
+  const std::string md = summarize_folds(oof, per_metric, folds, config.data.target, summary);
+  train::run_on_main_process([&] {
+    detail::write_csv(out / "oof_predictions.csv", oof, force);
+    write_file_atomic(out / "cv_summary.json", summary.dump(2) + "\n");
+    write_file_atomic(out / "cv_summary.md", "# BMD cross-validation\n\n- Split: out-of-fold (" +
+                                                 std::to_string(oof.num_rows()) +
+                                                 " patients, each predicted by the fold that held it out)\n"
+                                                 "- Threshold: none (regression)\n- Intervals: none for the pooled "
+                                                 "metrics; mean ± sd over folds\n\n" +
+                                                 md);
+  });
+  return md;
 }
 
 std::string list_runs(const fs::path& dir) {
-  if (!fs::is_directory(dir)) throw IoError(dir.string() + ": not a folder");
-  std::vector<fs::path> runs;
-  auto is_run = [](const fs::path& p) { return fs::is_regular_file(p / "config.yaml") && fs::is_regular_file(p / "splits.csv"); };
-  if (is_run(dir)) runs.push_back(dir);
-  for (const auto& e : fs::directory_iterator(dir)) {
-    if (!e.is_directory()) continue;
-    if (is_run(e.path())) runs.push_back(e.path());
-    for (const auto& f : fs::directory_iterator(e.path())) {
-      if (f.is_directory() && is_run(f.path())) runs.push_back(f.path());
-    }
-  }
-  std::sort(runs.begin(), runs.end());
+  const std::vector<train::RunDir> runs = train::list_runs(dir, {"splits.csv"});
   std::ostringstream md;
   md << "| run | model | epochs | checkpoints | best val R² | test R² | test MAE |\n|---|---|---|---|---|---|---|\n";
-  for (const auto& r : runs) {
+  for (const auto& run : runs) {
+    const fs::path& r = run.path();
     std::string arch = "?";
     try {
-      YAML::Node c = YAML::LoadFile((r / "config.yaml").string());
-      if (c["model"] && c["model"]["arch"]) arch = c["model"]["arch"].as<std::string>();
-    } catch (const YAML::Exception&) {
+      arch = load_config(run.config_file()).model.arch;
+    } catch (const Error& e) {
       arch = "(unreadable config.yaml)";
+      logger()->warn("{}", e.what());
     }
-    std::vector<std::string> ckpts;
-    if (fs::is_directory(r / "checkpoints")) {
-      for (const auto& f : fs::directory_iterator(r / "checkpoints")) {
-        if (f.path().extension() == ".pt") ckpts.push_back(f.path().stem().string());
-      }
-    }
-    std::sort(ckpts.begin(), ckpts.end());
+    const std::vector<std::string> ckpts = run.checkpoint_tags();
     std::string ck, epochs = "-", val = "-", test_r2 = "-", test_mae = "-";
     for (const auto& c : ckpts) ck += (ck.empty() ? "" : ", ") + c;
     try {

@@ -1,6 +1,7 @@
 #pragma once
 // Shared internals of the BMD pipeline (not installed).
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,8 +12,8 @@
 
 namespace tomograd::tasks::bmd::detail {
 
+using tasks::detail::build_model;
 using tasks::detail::cache_dir;
-using tasks::detail::checkpoint_path;
 using tasks::detail::num;
 using tasks::detail::throw_if_problems;
 using tasks::detail::write_csv;
@@ -23,6 +24,10 @@ using tasks::detail::write_csv;
 /// (NaN targets give an undefined target).
 std::vector<SliceStudy> load_studies(const BmdConfig& config, const std::vector<Patient>& patients, double mean,
                                      double std, std::vector<std::string>& problems);
+
+/// Trains on @p patients when given (cv: splits preassigned), else on the manifest's cohort.
+train::TrainSummary train_cohort(const BmdConfig& config, const TrainRequest& request,
+                                 const std::optional<std::vector<Patient>>& patients);
 
 /// Patients of @p split ("all" = every patient).
 std::vector<Patient> patients_of(const std::vector<Patient>& patients, const std::string& split);

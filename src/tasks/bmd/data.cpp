@@ -20,6 +20,28 @@
 
 namespace tomograd::tasks::bmd {
 
+namespace {
+
+/// The target cell of a manifest row into p.bmd: a positive number, or empty when not required.
+/// Returns false (with a problem "<where>...") otherwise.
+bool read_target(const std::string& cell, const std::string& target, bool require_target, const std::string& where,
+                 Patient& p, std::vector<std::string>& problems) {
+  char* end = nullptr;
+  const double v = cell.empty() ? std::nan("") : std::strtod(cell.c_str(), &end);
+  const bool numeric = !cell.empty() && end && *end == '\0' && std::isfinite(v);
+  if (numeric) {
+    p.bmd = v;
+    if (v > 0) return true;
+    problems.push_back(where + target + " must be positive (g/cm²), got '" + cell + "'");
+    return false;
+  }
+  if (!require_target && cell.empty()) return true;
+  problems.push_back(where + (cell.empty() ? "missing " + target : target + " is not a number: '" + cell + "'"));
+  return false;
+}
+
+}  // namespace
+
 std::vector<Patient> read_manifest(const std::filesystem::path& manifest, const std::string& target,
                                    bool require_target, std::vector<std::string>& problems) {
   if (manifest.empty()) {
@@ -80,22 +102,7 @@ std::vector<Patient> read_manifest(const std::filesystem::path& manifest, const 
       }
     }
     p.bmd = std::nan("");
-    if (has_target) {
-      const std::string cell = t.at(r, t.column_index(target));
-      char* end = nullptr;
-      const double v = cell.empty() ? std::nan("") : std::strtod(cell.c_str(), &end);
-      const bool numeric = !cell.empty() && end && *end == '\0' && std::isfinite(v);
-      if (numeric) {
-        p.bmd = v;
-        if (v <= 0) {
-          problems.push_back(where + target + " must be positive (g/cm²), got '" + cell + "'");
-          ok = false;
-        }
-      } else if (require_target || !cell.empty()) {
-        problems.push_back(where + (cell.empty() ? "missing " + target : target + " is not a number: '" + cell + "'"));
-        ok = false;
-      }
-    }
+    if (has_target) ok = read_target(t.at(r, t.column_index(target)), target, require_target, where, p, problems) && ok;
     if (has_split) {
       p.split = t.at(r, t.column_index("split"));
       if (!p.split.empty() && p.split != "train" && p.split != "val" && p.split != "test") {

@@ -17,7 +17,7 @@
 #include "tomograd/eval/evaluation.hpp"
 #include "tomograd/eval/regression.hpp"
 #include "tomograd/eval/report.hpp"
-#include "tomograd/models/registry.hpp"
+#include "tomograd/tasks/common/train_slice.hpp"
 #include "tomograd/train/checkpoint.hpp"
 #include "tomograd/train/device.hpp"
 #include "tomograd/train/sampler.hpp"
@@ -94,86 +94,10 @@ std::vector<Patient> read_splits(const fs::path& file) {
   return out;
 }
 
-models::ModelPtr build_model(const models::ModelSpec& spec, bool load_pretrained) {
-  models::register_builtin_models();
-  models::ModelSpec s = spec;
-  if (!load_pretrained) s.pretrained.path.clear();
-  models::WeightLoadReport report;
-  auto model = models::create_model(s, &report);
-  if (!s.pretrained.path.empty()) logger()->info("pretrained weights: {}", s.pretrained.path);
-  return model;
-}
-
-}  // namespace
-
-train::TrainSummary train_model(const BmdConfig& config, const TrainRequest& request) {
-  const fs::path& out = request.out;
-  if (out.empty()) throw ValueError("train: no run directory given (--out)");
-  const bool exists_nonempty = fs::exists(out) && !(fs::is_directory(out) && fs::is_empty(out));
-  if (exists_nonempty && !request.resume && !request.force) {
-    throw IoError(out.string() + ": the run directory exists and is not empty; pass --resume to continue it or " +
-                  "--force to train into it anyway (its checkpoints are replaced)");
-  }
-  if (request.resume && !fs::exists(out / "splits.csv")) {
-    throw IoError(out.string() + ": cannot resume, no splits.csv (was it written by bmd train?)");
-  }
-  std::vector<std::string> problems;
-  std::vector<Patient> patients;
-  if (request.resume) {
-    patients = read_splits(out / "splits.csv");
-  } else if (request.patients) {
-    patients = *request.patients;
-  } else {
-    patients = read_manifest(config.data.manifest, config.data.target, true, problems);
-    assign_splits(patients, config.data.train, config.data.val, config.data.test, config.data.split_seed);
-  }
-  const TargetStats stats = target_stats(patients);
-  const auto n_train = static_cast<std::size_t>(std::count_if(patients.begin(), patients.end(),
-                                                              [](const Patient& p) { return p.split == "train"; }));
-  if (problems.empty() && n_train < 2) problems.push_back("fewer than 2 training patients");
-  if (problems.empty() && !(stats.std > 0)) problems.push_back("every training patient has the same target");
-  detail::throw_if_problems(config.data.manifest.empty() ? "bmd train" : config.data.manifest, problems);
-  std::vector<SliceStudy> studies = detail::load_studies(config, patients, stats.mean, stats.std, problems);
-  detail::throw_if_problems(config.data.manifest.empty() ? "bmd train" : config.data.manifest, problems);
-
-  fs::create_directories(out);
-  if (!request.resume) {
-    write_file_atomic(out / "config.yaml", config.yaml);
-    detail::write_csv(out / "splits.csv", splits_table(patients), true);
-    write_json(out / "target_scaler.json",
-               {{"target", config.data.target}, {"mean", stats.mean}, {"std", stats.std}, {"train_patients", n_train}},
-               true);
-  }
-
-  std::map<std::string, std::string> split_of;
-  for (const auto& p : patients) split_of[p.patient_id] = p.split;
-  std::vector<SliceStudy> tr, va;
-  for (auto& s : studies) {
-    const std::string& sp = split_of[s.patient_id];
-    if (sp == "train") tr.push_back(std::move(s));
-    else if (sp == "val") va.push_back(std::move(s));
-  }
-  auto policy = config.prep.augment.enabled
-                    ? std::make_shared<const preprocess::AugmentationPolicy>(config.prep.augment)
-                    : nullptr;
-  StudySliceDataset train_ds(std::move(tr), config.prep.slices, policy);
-  StudySliceDataset val_ds(std::move(va), config.prep.slices);
-  logger()->info("{} training patients ({} slices), {} validation patients ({} slices); target mean {:.4f}, sd {:.4f}",
-                 train_ds.studies().size(), train_ds.size(), val_ds.studies().size(), val_ds.size(), stats.mean,
-                 stats.std);
-
-  const auto batch = static_cast<int64_t>(config.data.batch_size);
-  // drop_last: BatchNorm cannot train on a final batch of one sample.
-  train::RandomSampler train_sampler(train_ds.size(), batch, true, config.train.seed,
-                                     train_ds.size() > static_cast<std::size_t>(batch));
-  train::RandomSampler val_sampler(val_ds.size(), batch, false, 0);
-
-  // The initial weights come from the seed too, so a run is reproducible from its config.
-  seed_everything(config.train.seed);
-  auto model = build_model(config.model, !request.resume);
-  auto forward = [model](const train::Batch& b) { return model->forward(b.input); };
-  const double collapse = config.eval.collapse_ratio;
-  train::MetricsFn metrics = [stats, collapse](const train::EvalOutputs& o) {
+/// Patient-level regression metrics of validation outputs (targets standardized with @p stats),
+/// with a warning when the predictions have collapsed to about the mean.
+train::MetricsFn validation_metrics(TargetStats stats, double collapse) {
+  return [stats, collapse](const train::EvalOutputs& o) {
     const PatientMeans pm = patient_means(o.outputs, o.patient_ids);
     const PatientMeans tm = patient_means(o.targets, o.patient_ids);
     std::vector<double> y, p;
@@ -202,22 +126,94 @@ train::TrainSummary train_model(const BmdConfig& config, const TrainRequest& req
     }
     return m;
   };
-  train::Trainer trainer(model, forward, train::make_loss(config.loss), config.optim, config.scheduler,
-                         train::Curriculum(config.curriculum), config.train, out, config.yaml);
-  const bool has_val = val_ds.size() > 0;
-  if (!has_val) logger()->warn("no validation patients: best.pt follows the training loss");
-  return trainer.fit(train_ds, train_sampler, has_val ? &val_ds : nullptr, has_val ? &val_sampler : nullptr, metrics,
-                     nullptr, request.resume);
 }
 
-RunInfo open_run(const fs::path& run) {
-  for (const char* f : {"config.yaml", "target_scaler.json", "splits.csv"}) {
-    if (!fs::is_regular_file(run / f)) {
-      throw IoError(run.string() + ": not a bmd run directory (missing " + f + "; runs are written by bmd train)");
-    }
+/// The cohort of a training run: the manifest's patients (split here), the preassigned ones (cv),
+/// or, resuming, the run's splits.csv; every problem is reported before anything is trained.
+struct Cohort {
+  std::vector<Patient> patients;
+  TargetStats stats;
+  std::size_t n_train = 0;
+  std::vector<SliceStudy> studies;
+};
+
+Cohort load_cohort(const BmdConfig& config, const TrainRequest& request, const train::RunDir& run,
+                   const std::optional<std::vector<Patient>>& preassigned) {
+  std::vector<std::string> problems;
+  Cohort c;
+  if (request.resume) {
+    c.patients = read_splits(run.file("splits.csv"));
+  } else if (preassigned) {
+    c.patients = *preassigned;
+  } else {
+    c.patients = read_manifest(config.data.manifest, config.data.target, true, problems);
+    assign_splits(c.patients, config.data.train, config.data.val, config.data.test, config.data.split_seed);
   }
+  c.stats = target_stats(c.patients);
+  c.n_train = static_cast<std::size_t>(
+      std::count_if(c.patients.begin(), c.patients.end(), [](const Patient& p) { return p.split == "train"; }));
+  if (problems.empty() && c.n_train < 2) problems.push_back("fewer than 2 training patients");
+  if (problems.empty() && !(c.stats.std > 0)) problems.push_back("every training patient has the same target");
+  const std::string what = config.data.manifest.empty() ? "bmd train" : config.data.manifest;
+  detail::throw_if_problems(what, problems);
+  c.studies = detail::load_studies(config, c.patients, c.stats.mean, c.stats.std, problems);
+  detail::throw_if_problems(what, problems);
+  return c;
+}
+
+}  // namespace
+
+namespace detail {
+
+train::TrainSummary train_cohort(const BmdConfig& config, const TrainRequest& request,
+                                 const std::optional<std::vector<Patient>>& patients) {
+  const train::RunDir run = open_training_run(request, train_options(config, request), {"splits.csv"});
+  Cohort c = load_cohort(config, request, run, patients);
+  SliceTrainJob job;
+  job.sections = &config;
+  job.config_yaml = config.yaml;
+  job.prep = &config.prep;
+  std::map<std::string, std::string> split_of;
+  for (const auto& p : c.patients) split_of[p.patient_id] = p.split;
+  for (auto& s : c.studies) {
+    const std::string& sp = split_of[s.patient_id];
+    if (sp == "train") job.train.push_back(std::move(s));
+    else if (sp == "val") job.val.push_back(std::move(s));
+  }
+  job.write_run_files = [&](const train::RunDir& r) {
+    write_file_atomic(r.config_file(), config.yaml);
+    detail::write_csv(r.file("splits.csv"), splits_table(c.patients), true);
+    write_json(r.file("target_scaler.json"),
+               {{"target", config.data.target}, {"mean", c.stats.mean}, {"std", c.stats.std},
+                {"train_patients", c.n_train}},
+               true);
+  };
+  const auto batch = static_cast<int64_t>(config.data.batch_size);
+  const uint64_t seed = config.train.seed;
+  job.sampler = [batch, seed](const StudySliceDataset& d, bool training) -> std::unique_ptr<train::Sampler> {
+    // drop_last: BatchNorm cannot train on a final batch of one sample.
+    if (training) return std::make_unique<train::RandomSampler>(d.size(), batch, true, seed, d.size() > static_cast<std::size_t>(batch));
+    return std::make_unique<train::RandomSampler>(d.size(), batch, false, 0);
+  };
+  job.metrics = validation_metrics(c.stats, config.eval.collapse_ratio);
+  char suffix[96];
+  std::snprintf(suffix, sizeof suffix, "; target mean %.4f, sd %.4f", c.stats.mean, c.stats.std);
+  job.summary_suffix = suffix;
+  job.no_val_warning = "no validation patients: best.pt follows the training loss";
+  return train_slice_model(request, run, std::move(job));
+}
+
+}  // namespace detail
+
+train::TrainSummary train_model(const BmdConfig& config, const TrainRequest& request) {
+  return detail::train_cohort(config, request, std::nullopt);
+}
+
+RunInfo open_run(const fs::path& run, const std::string& device) {
+  train::RunDir::open(run, {"config.yaml", "target_scaler.json", "splits.csv"}, "bmd", "bmd train");
   RunInfo info;
   info.dir = run;
+  info.device = device;
   info.config = load_config(run / "config.yaml");
   const auto j = nlohmann::json::parse(read_file(run / "target_scaler.json"), nullptr, false);
   if (j.is_discarded() || !j.contains("mean") || !j.contains("std")) {
@@ -231,14 +227,11 @@ RunInfo open_run(const fs::path& run) {
 
 Predictions predict(const RunInfo& run, const std::vector<Patient>& patients, const std::string& checkpoint,
                     bool with_features) {
-  const fs::path ckpt = detail::checkpoint_path(run.dir, checkpoint);
-  if (!fs::is_regular_file(ckpt)) {
-    throw IoError(ckpt.string() + ": checkpoint does not exist (train first, or pick --checkpoint last|final)");
-  }
-  auto model = build_model(run.config.model, false);
+  const fs::path ckpt = train::RunDir(run.dir).checkpoint(checkpoint);
+  const torch::Device device = train::parse_device(run.device);
+  auto model = detail::build_model(run.config.model, false);
+  model->to(device);  // the checkpoint's tensors are mapped to the model's device
   train::load_checkpoint(ckpt, *model, nullptr, false);
-  const torch::Device device = train::parse_device(run.config.train.device);
-  model->to(device);
   model->eval();
   std::vector<std::string> problems;
   auto studies = detail::load_studies(run.config, patients, run.target_mean, run.target_std, problems);
@@ -298,11 +291,12 @@ Predictions predict(const RunInfo& run, const std::vector<Patient>& patients, co
   return out;
 }
 
-fs::path evaluate_run(const fs::path& run_dir, const std::string& split, const std::string& checkpoint, bool force) {
+fs::path evaluate_run(const fs::path& run_dir, const std::string& split, const std::string& checkpoint, bool force,
+                      const std::string& device) {
   if (split != "train" && split != "val" && split != "test" && split != "all") {
     throw ValueError("--split must be train, val, test or all, got '" + split + "'");
   }
-  const RunInfo run = open_run(run_dir);
+  const RunInfo run = open_run(run_dir, device);
   const auto patients = detail::patients_of(run.patients, split);
   if (patients.empty()) throw ValueError(run_dir.string() + ": the " + split + " split has no patients");
   const Predictions p = predict(run, patients, checkpoint);
@@ -330,9 +324,9 @@ fs::path evaluate_run(const fs::path& run_dir, const std::string& split, const s
 }
 
 void predict_to_file(const fs::path& run_dir, const fs::path& input, const fs::path& out, const std::string& checkpoint,
-                     bool force) {
+                     bool force, const std::string& device) {
   if (fs::exists(out) && !force) throw IoError(out.string() + ": exists; pass --force to replace it");
-  const RunInfo run = open_run(run_dir);
+  const RunInfo run = open_run(run_dir, device);
   std::vector<Patient> patients;
   std::vector<std::string> problems;
   if (!fs::exists(input)) throw IoError(input.string() + ": does not exist");
@@ -374,8 +368,9 @@ void predict_to_file(const fs::path& run_dir, const fs::path& input, const fs::p
   detail::write_csv(out, t, force);
 }
 
-std::vector<fs::path> extract_features(const fs::path& run_dir, const std::string& checkpoint, bool force) {
-  const RunInfo run = open_run(run_dir);
+std::vector<fs::path> extract_features(const fs::path& run_dir, const std::string& checkpoint, bool force,
+                                       const std::string& device) {
+  const RunInfo run = open_run(run_dir, device);
   std::vector<fs::path> written;
   for (const std::string split : {"train", "val", "test"}) {
     const auto patients = detail::patients_of(run.patients, split);

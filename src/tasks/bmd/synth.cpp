@@ -6,6 +6,7 @@
 #include <random>
 
 #include "tomograd/core/atomic_file.hpp"
+#include "tomograd/train/run_dir.hpp"
 #include "tomograd/core/csv.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/log.hpp"
@@ -100,10 +101,7 @@ BmdPhantom render_bmd_phantom(const BmdPhantomParams& p) {
 std::vector<BmdCohortRow> synthesize_bmd_cohort(const BmdSynthOptions& o) {
   if (o.patients < 1) throw ValueError("--patients must be at least 1, got " + std::to_string(o.patients));
   if (!(o.scale > 0) || o.scale > 2) throw ValueError("--scale must be in (0, 2], got " + std::to_string(o.scale));
-  std::error_code ec;
-  if (fs::exists(o.out, ec) && !fs::is_empty(o.out, ec) && !o.force) {
-    throw IoError("output folder '" + o.out.string() + "' is not empty (use --force to write into it)");
-  }
+  train::require_empty_dir(o.out, o.force, "use --force to write into it");
   ensure_directory(o.out / "images");
 
   std::mt19937_64 rng(derive_seed(o.seed, 0));

@@ -1,23 +1,52 @@
 #pragma once
 // Shared internals of the metastasis pipeline (not installed).
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "../common.hpp"
+#include "tomograd/models/model.hpp"
 #include "tomograd/tasks/metastasis.hpp"
 #include "tomograd/tasks/slice_dataset.hpp"
 
 namespace tomograd::tasks::metastasis::detail {
 
+using tasks::detail::build_model;
 using tasks::detail::cache_dir;
-using tasks::detail::checkpoint_path;
 using tasks::detail::num;
-using tasks::detail::require_empty_dir;
 using tasks::detail::throw_if_problems;
 using tasks::detail::write_csv;
 
 /// Scans @p p.path and sets p.series to its CT series with the most slices (at least
 /// @p min_slices). Adds a problem and returns false when there is none.
 bool pick_ct_series(Patient& p, int min_slices, std::vector<std::string>& problems);
+
+/// Reports or skips bad patients: with @p skip they are listed as warnings and left out.
+void handle_problems(const std::string& what, const std::vector<std::string>& problems, bool skip);
+
+/// Preprocessed studies of @p patients (through the cache), their selected slices and labels.
+std::vector<SliceStudy> load_studies(const MetastasisConfig& config, const std::vector<Patient>& patients,
+                                     std::vector<std::string>& problems);
+
+/// RUN/splits.csv: patient_id,split,label,path,series.
+CsvTable splits_table(const std::vector<Patient>& patients);
+std::vector<Patient> read_splits(const std::filesystem::path& file);
+
+/// A run's model (on its device, in eval mode), configuration and threshold.
+struct Loaded {
+  std::filesystem::path run;
+  MetastasisConfig config;
+  models::ModelPtr model;
+  torch::Device device{torch::kCPU};
+  double threshold = 0.5;
+  std::string checkpoint;
+};
+
+/// Loads a run (or the run of a checkpoint file) and its @p checkpoint tag onto @p device.
+Loaded load_run(const std::filesystem::path& run_or_checkpoint, const std::string& checkpoint,
+                const std::string& device);
+
+/// Slice logits of every selected slice of each study, MAX-pooled to a patient decision.
+std::vector<PatientScore> score(Loaded& l, const std::vector<SliceStudy>& studies);
 
 }  // namespace tomograd::tasks::metastasis::detail

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "tomograd/core/atomic_file.hpp"
+#include "tomograd/train/run_dir.hpp"
 #include "tomograd/core/csv.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/log.hpp"
@@ -258,7 +259,9 @@ MetastasisPhantom render_metastasis_phantom(const MetastasisPhantomParams& p) {
   return out;
 }
 
-std::vector<MetastasisCohortRow> synthesize_metastasis_cohort(const MetastasisSynthOptions& o) {
+namespace {
+
+void validate_synth_options(const MetastasisSynthOptions& o) {
   if (o.patients < 1) throw ValueError("--patients must be at least 1, got " + std::to_string(o.patients));
   if (!(o.scale > 0) || o.scale > 2) throw ValueError("--scale must be in (0, 2], got " + std::to_string(o.scale));
   if (!(o.prevalence >= 0) || o.prevalence > 1) {
@@ -272,10 +275,37 @@ std::vector<MetastasisCohortRow> synthesize_metastasis_cohort(const MetastasisSy
     throw ValueError("--enhancement-hu must be MIN MAX with MIN <= MAX, got " + std::to_string(o.enhancement_min_hu) +
                      " " + std::to_string(o.enhancement_max_hu));
   }
-  std::error_code ec;
-  if (fs::exists(o.out, ec) && !fs::is_empty(o.out, ec) && !o.force) {
-    throw IoError("output folder '" + o.out.string() + "' is not empty (use --force to write into it)");
+}
+
+/// labels.csv (patient_id,label) and lesions.csv (one row per lesion) of the cohort.
+void write_cohort_tables(const MetastasisSynthOptions& o, const std::vector<MetastasisCohortRow>& rows) {
+  const Overwrite ow = o.force ? Overwrite::kAllow : Overwrite::kNever;
+  CsvTable labels_csv({"patient_id", "label"}, {}, (o.out / "labels.csv").string());
+  CsvTable lesions_csv({"patient_id", "lesion", "kind", "x_mm", "y_mm", "z_mm", "diameter_mm", "rim_hu", "core_hu"}, {},
+                       (o.out / "lesions.csv").string());
+  auto num = [](double v) {
+    char s[32];
+    std::snprintf(s, sizeof s, "%.2f", v);
+    return std::string(s);
+  };
+  for (const auto& r : rows) {
+    labels_csv.add_row({r.patient_id, std::to_string(r.label)});
+    for (std::size_t k = 0; k < r.lesions.size(); ++k) {
+      const auto& l = r.lesions[k];
+      lesions_csv.add_row({r.patient_id, std::to_string(k + 1), lesion_kind_name(l.kind), num(l.center_lps_mm[0]),
+                           num(l.center_lps_mm[1]), num(l.center_lps_mm[2]), num(l.diameter_mm), num(l.rim_hu),
+                           num(l.core_hu)});
+    }
   }
+  write_file_atomic(o.out / "labels.csv", labels_csv.to_string(), ow);
+  write_file_atomic(o.out / "lesions.csv", lesions_csv.to_string(), ow);
+}
+
+}  // namespace
+
+std::vector<MetastasisCohortRow> synthesize_metastasis_cohort(const MetastasisSynthOptions& o) {
+  validate_synth_options(o);
+  train::require_empty_dir(o.out, o.force, "use --force to write into it");
   ensure_directory(o.out / "CTs");
 
   // Exactly round(N·P) positives, in an order drawn from the seed (Fisher-Yates).
@@ -346,26 +376,7 @@ std::vector<MetastasisCohortRow> synthesize_metastasis_cohort(const MetastasisSy
   });
   bar.finish();
 
-  const Overwrite ow = o.force ? Overwrite::kAllow : Overwrite::kNever;
-  CsvTable labels_csv({"patient_id", "label"}, {}, (o.out / "labels.csv").string());
-  CsvTable lesions_csv({"patient_id", "lesion", "kind", "x_mm", "y_mm", "z_mm", "diameter_mm", "rim_hu", "core_hu"}, {},
-                       (o.out / "lesions.csv").string());
-  auto num = [](double v) {
-    char s[32];
-    std::snprintf(s, sizeof s, "%.2f", v);
-    return std::string(s);
-  };
-  for (const auto& r : rows) {
-    labels_csv.add_row({r.patient_id, std::to_string(r.label)});
-    for (std::size_t k = 0; k < r.lesions.size(); ++k) {
-      const auto& l = r.lesions[k];
-      lesions_csv.add_row({r.patient_id, std::to_string(k + 1), lesion_kind_name(l.kind), num(l.center_lps_mm[0]),
-                           num(l.center_lps_mm[1]), num(l.center_lps_mm[2]), num(l.diameter_mm), num(l.rim_hu),
-                           num(l.core_hu)});
-    }
-  }
-  write_file_atomic(o.out / "labels.csv", labels_csv.to_string(), ow);
-  write_file_atomic(o.out / "lesions.csv", lesions_csv.to_string(), ow);
+  write_cohort_tables(o, rows);
   logger()->info("wrote {} synthetic head CTs ({} with metastases) to '{}'", rows.size(), positives, o.out.string());
   return rows;
 }

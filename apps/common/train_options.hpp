@@ -1,0 +1,31 @@
+#pragma once
+// The options every task's `train` command shares (--out, --resume, --force, --device) and the
+// line it prints when done.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <string>
+
+#include "device_option.hpp"
+#include "tomograd/tasks/common/train_request.hpp"
+#include "tomograd/train/trainer.hpp"
+
+namespace tomograd::app {
+
+/// Adds --out (required), --resume, --force and --device to @p cmd, into @p request.
+inline void add_train_request_options(CLI::App* cmd, tasks::TrainRequest& request) {
+  cmd->add_option("--out", request.out, "run directory (must not exist or be empty)")->required();
+  cmd->add_flag("--resume", request.resume, "continue the run in --out from checkpoints/last.pt");
+  cmd->add_flag("--force", request.force, "train into a non-empty run directory (replaces its checkpoints)");
+  add_device_option(cmd, request.device,
+                    "auto|cpu|cuda|cuda:N (default: the config's train.device); a resumed run may change it");
+}
+
+/// "trained N epochs; best epoch E (<monitor> V); run: RUN" on stdout.
+inline void print_train_summary(const train::TrainSummary& s, const std::string& monitor,
+                                const tasks::TrainRequest& request) {
+  std::cout << "trained " << s.epochs_run << " epochs; best epoch " << s.best_epoch + 1 << " (" << monitor << " "
+            << s.best_value << "); run: " << request.out.string() << "\n";
+}
+
+}  // namespace tomograd::app
