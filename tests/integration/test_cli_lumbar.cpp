@@ -205,20 +205,20 @@ TEST_CASE("lumbar synth -> train 1 epoch -> infer -> score -> evaluate", "[cli][
 // The pipeline must learn: its out-of-fold competition score (weighted log loss, lower is
 // better) must beat, by a clear margin, a model that ignores the images and predicts each
 // condition and level's grade frequencies in the training folds (lumbar evaluate's prior_score).
-// Seeded. Hidden ([.]) until its settings
-// are measured to pass within about 90 s on 2 cores: run it with tests_cli "[learning]".
-TEST_CASE("lumbar learns: out-of-fold score clearly below the prior-only baseline", "[cli][lumbar][learning][.]") {
+// Seeded. Measured (baseline build, 2 busy cores, about 10 s): out-of-fold 0.959 against 1.081
+// for the prior (margin 0.12; 0.07 with 24 studies and 8 epochs). The test asks for 0.06.
+TEST_CASE("lumbar learns: out-of-fold score clearly below the prior-only baseline", "[cli][lumbar][learning]") {
   test::TempDir tmp;
   const std::string app = test::lumbar_app();
   const std::string data = q(tmp / "rsna"), run = q(tmp / "run");
   auto r = run_command(test::tomograd_app() + " -q synth lumbar --out " + data +
-                       " --studies 24 --scale 0.125 --seed 8");
+                       " --studies 40 --scale 0.125 --seed 8");
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   r = run_command(app + " -q train --config " +
                   q(test::source_path("configs/lumbar_sagittal.yaml")) + " --data " + data +
                   " --out " + run +
-                  " --set data.folds=2 --set train.epochs=8 --set localizer.epochs=8 --set model.arch=simple_cnn"
+                  " --set data.folds=2 --set train.epochs=10 --set localizer.epochs=8 --set model.arch=simple_cnn"
                   " --set 'model.simple_cnn={widths: [16, 32], hidden: 32, input_size: [32, 32]}'"
                   " --set 'localizer.model.simple_cnn={widths: [8, 16], hidden: 16}' --set localizer.size=32");
   INFO(r.out << r.err);
@@ -228,11 +228,11 @@ TEST_CASE("lumbar learns: out-of-fold score clearly below the prior-only baselin
   REQUIRE(r.exit_code == 0);
   const auto m = nlohmann::json::parse(read_file(tmp / "run" / "eval" / "metrics.json"));
   CHECK(m["split"] == "out-of-fold");
-  CHECK(m["n_patients"].get<int>() == 24);
+  CHECK(m["n_patients"].get<int>() == 40);
   CHECK_THAT(m["interval_method"].get<std::string>(), Catch::Contains("percentile bootstrap"));
   REQUIRE(m["score"].is_number());
   REQUIRE(m["prior_score"].is_number());
   const double score = m["score"].get<double>(), prior = m["prior_score"].get<double>();
   INFO("out-of-fold score " << score << ", prior-only " << prior);
-  CHECK(score <= prior - 0.05);
+  CHECK(score <= prior - 0.06);
 }
