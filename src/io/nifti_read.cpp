@@ -162,7 +162,9 @@ void check_declared_size(const fs::path& path) {
   const int n = gzread(gz, h, sizeof h);
   gzclose(gz);
   const auto header = raw_header(h, n > 0 ? static_cast<std::size_t>(n) : 0);
-  if (!header) return;
+  // nifti_clib goes on after a short header read (found by fuzz_nifti: garbage dims, then an
+  // allocation of 2^63 bytes), so a header we cannot read is refused here.
+  if (!header) throw NiftiError(describe_unreadable_header(path));
   // nifti_clib 3.0.1 indexes its dim[8] arrays with a NIfTI-2 file's dim[0] before checking it
   // (found by fuzz_nifti: a stack overflow), so the range is checked here first.
   if (header->dim[0] < 1 || header->dim[0] > 7) {
@@ -284,8 +286,8 @@ void check_image(const nifti_image& nim, const fs::path& path) {
 void load_voxels(nifti_image* nim, const fs::path& path) {
   std::error_code ec;
   if (nifti_image_load(nim) != 0 || nim->data == nullptr) {
-    const int64_t want = nim->nvox * nim->nbyper;
-    std::string detail = "expected " + std::to_string(want) + " bytes of " +
+    const auto want = checked_product({nim->nvox, nim->nbyper});
+    std::string detail = "expected " + (want ? std::to_string(*want) : std::string("over 2^64")) + " bytes of " +
                          datatype_name(nim->datatype) + " voxels (" + dims_text(*nim) +
                          ") from offset " + std::to_string(nim->iname_offset);
     const auto size = fs::file_size(path, ec);
