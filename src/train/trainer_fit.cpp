@@ -1,4 +1,5 @@
 // Trainer::fit(): a fresh start or a resume, the epoch loop, the checkpoint policy, logging.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <iomanip>
@@ -11,6 +12,7 @@
 #include "tomograd/train/checkpoint_policy.hpp"
 #include "tomograd/train/distributed.hpp"
 #include "tomograd/train/trainer.hpp"
+#include "tomograd/train/tensorboard.hpp"
 #include "trainer_impl.hpp"
 
 namespace fs = std::filesystem;
@@ -76,6 +78,9 @@ EpochRecord Trainer::run_epoch(int epoch, const Dataset& train, const Sampler& t
   if (val && val_sampler) {
     EvalOutputs out = evaluate(*val, *val_sampler);
     r.val_loss = out.loss;
+    if (main_process()) {
+      for (const auto& sink : sinks_) sink->on_validation(epoch, out);
+    }
     if (metrics) r.metrics = metrics(out);
     if (threshold) threshold_out = threshold(out);
   }
@@ -126,6 +131,13 @@ TrainSummary Trainer::fit(const Dataset& train, const Sampler& train_sampler, co
   if (main_process()) {
     ensure_directory(run_dir_ / "checkpoints");
     add_log_file(run_dir_ / "train.log");
+    // Every run directory gets TensorBoard event files (RUN/tensorboard/), next to history.csv.
+    std::vector<std::string> group_names = groups_.prefixes;
+    group_names.push_back("default");
+    const bool attached = std::any_of(sinks_.begin(), sinks_.end(),
+                                      [](const auto& s) { return dynamic_cast<TensorBoardSink*>(s.get()) != nullptr; });
+    if (!attached) add_sink(std::make_shared<TensorBoardSink>(run_dir_ / "tensorboard", optimizer_.get(), group_names));
+    for (const auto& sink : sinks_) sink->on_start(train);
   }
   CheckpointPolicy policy(options_, curriculum_);
   FitState state = resume ? resume_from_last(policy) : start_fresh();

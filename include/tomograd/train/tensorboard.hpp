@@ -14,6 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "tomograd/train/optim.hpp"
+#include "tomograd/train/trainer.hpp"
+
 namespace tomograd::train {
 
 /// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78) of @p size bytes.
@@ -64,5 +67,36 @@ class TensorBoardWriter {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+/// A TrainSink that writes RUN/tensorboard/ (the Trainer attaches one on rank 0 in every run):
+/// - per optimizer step: `train/step_loss` (step = global step);
+/// - per epoch (step = the 0-based epoch, as history.csv's `epoch` column): every history.csv
+///   column as `epoch/<column>` (train_loss, val_loss, each val_* metric, lr, samples_per_s,
+///   data_wait) and `lr/<group>` for each parameter group (its prefix, or "default");
+/// - at the start: up to 4 training inputs as `inputs/sample_<k>` images (centre channel, or centre
+///   slice of a volume);
+/// - for binary validation outputs (one logit per sample, 0/1 targets): `val/roc_curve` and
+///   `val/pr_curve` images per epoch (sample level, scores = sigmoid of the logits).
+class TensorBoardSink : public TrainSink {
+ public:
+  /// @p optimizer and @p groups give the per-group rates; the optimizer must outlive the sink.
+  TensorBoardSink(const std::filesystem::path& dir, const torch::optim::Optimizer* optimizer,
+                  std::vector<std::string> group_names);
+  void on_start(const Dataset& train) override;
+  void on_step(const StepRecord& step) override;
+  void on_validation(int epoch, const EvalOutputs& outputs) override;
+  void on_epoch(const EpochRecord& epoch) override;
+  TensorBoardWriter& writer() { return writer_; }
+
+ private:
+  TensorBoardWriter writer_;
+  const torch::optim::Optimizer* optimizer_;
+  std::vector<std::string> group_names_;
+};
+
+/// The ROC (x: false positive rate, y: true positive rate) or precision–recall (x: recall, y:
+/// precision) curve of @p scores against 0/1 @p labels drawn as a @p size × @p size RGB image:
+/// white background, grey frame and chance line, blue curve. Empty when a class is missing.
+Image8 curve_image(const std::vector<double>& scores, const std::vector<int>& labels, bool roc, int size = 256);
 
 }  // namespace tomograd::train

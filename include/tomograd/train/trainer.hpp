@@ -113,7 +113,11 @@ struct StepRecord {
 class TrainSink {
  public:
   virtual ~TrainSink() = default;
+  /// Once per fit(), before the first epoch, with the training data.
+  virtual void on_start(const Dataset& train) { (void)train; }
   virtual void on_step(const StepRecord& step) { (void)step; }
+  /// After each validation pass, with its outputs (before on_epoch()).
+  virtual void on_validation(int epoch, const EvalOutputs& outputs) { (void)epoch, (void)outputs; }
   virtual void on_epoch(const EpochRecord& epoch) { (void)epoch; }
 };
 
