@@ -88,7 +88,7 @@ carried_deps() {
   fi
   # The loader finds the libraries' own dependencies (GDAL under OpenCV's codecs...) only here, and
   # so does the linker when it checks them.
-  export LD_LIBRARY_PATH=$dir/usr/lib/$(awk '$1 == "arch" {print $2}' "$root/.gpudeps/full.requires")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  export LD_LIBRARY_PATH=$dir/usr/lib/$(awk '$1 == "arch" {print $2}' "$root/.gpudeps/full.requires"):$dir/usr/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
   echo "unpacked $(du -sh "$dir" | cut -f1) of Debian libraries into .gpudeps/full (glibc $have >= $need)"
 }
 

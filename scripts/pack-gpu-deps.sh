@@ -44,21 +44,23 @@ tree=$stage/full
 # 1. Headers, CMake packages and the -dev .so links of the -dev packages.
 dpkg -L $dev_pkgs | grep -E "^/usr/(include|share/cmake|lib/cmake|lib/$arch/(cmake|openjpeg|pkgconfig)|lib/$arch/lib[^/]*\.so$)" |
   while read -r f; do [ -f "$f" ] || [ -L "$f" ] && echo "$f"; done | sort -u >"$stage/dev.txt"
-# 2. The shared objects loaded for the linked libraries, with their soname links.
+# 2. The linked libraries themselves (the files CMake's packages name, with their soname links),
+# and every shared object the loader loads for them, as the loader names it (ldd: the soname in
+# its folder; Debian's BLAS/LAPACK are alternatives symlinks, GDAL's armadillo/HDF4 sit in
+# /usr/lib), copied flat into the library folder so that one LD_LIBRARY_PATH entry finds them all.
 for l in $direct; do
-  so=$(readlink -f "$libdir/$l")
-  echo "$so"
-  ldd "$so" | awk '$3 ~ /^\// {print $3}'
-done | sort -u | while read -r f; do
-  base=$(basename "$f")
-  [[ $base =~ $system_libs ]] && continue
-  real=$(readlink -f "$f")
+  real=$(readlink -f "$libdir/$l")
   echo "$real"
   soname=$(objdump -p "$real" | awk '/SONAME/ {print $2}')
-  [ -n "$soname" ] && [ -e "$libdir/$soname" ] && echo "$libdir/$soname"
+  [ -n "$soname" ] && echo "$libdir/$soname"
 done | sort -u >"$stage/libs.txt"
+for l in $direct; do ldd "$libdir/$l" | awk '$3 ~ /^\// {print $3}'; done | sort -u |
+  while read -r f; do [[ $(basename "$f") =~ $system_libs ]] || echo "$f"; done >"$stage/loaded.txt"
 mkdir -p "$tree"
 cat "$stage/dev.txt" "$stage/libs.txt" | sort -u | tar -cf - -T - 2>/dev/null | tar -xf - -C "$tree"
+while read -r f; do
+  [ -e "$tree$libdir/$(basename "$f")" ] || cp -L "$f" "$tree$libdir/"
+done <"$stage/loaded.txt"
 # A dev link whose library is not carried (a module we do not link) would dangle: drop it. CMake
 # packages check that every imported target's file exists (DCMTK's i2d, OpenCV's dnn, ...): the
 # targets whose files are not carried are taken out of that check (linking one would then fail).
@@ -91,7 +93,7 @@ rm -rf "$tree/usr/share/doc" "$tree/usr/share/man"
 
 mkdir -p "$out"
 grep -qx '/.gpudeps/' "$root/.git/info/exclude" 2>/dev/null || echo '/.gpudeps/' >>"$root/.git/info/exclude"
-echo "pack-gpu-deps.sh: $(wc -l <"$stage/libs.txt") shared objects, $(wc -l <"$stage/dev.txt") dev files," \
+echo "pack-gpu-deps.sh: $(sort -u "$stage/libs.txt" "$stage/loaded.txt" | wc -l) shared objects, $(wc -l <"$stage/dev.txt") dev files," \
   "$(du -sh "$tree" | cut -f1) unpacked; compressing (xz, a few minutes on 2 cores)"
 tar -cf - -C "$stage" full | xz -6 -T0 >"$out/full.tar.xz.tmp"
 mv "$out/full.tar.xz.tmp" "$out/full.tar.xz"
