@@ -2,7 +2,7 @@
 # tomograd vs PyTorch eager on the same LibTorch, model, input, batch, threads and memory format,
 # for training steps and inference. Builds nothing: needs a build (scripts/test.sh makes one) and
 # Debian's python3-torch + python3-torchvision (or a CUDA PyTorch with DEVICE=cuda).
-# Usage: bench/run_vs_pytorch.sh [BUILD_DIR]      env: DEVICE=cpu|cuda THREADS=N STEPS=N
+# Usage: bench/run_vs_pytorch.sh [BUILD_DIR]      env: DEVICE=cpu|cuda THREADS=N STEPS=N PYTHON=python3 with the torch to compare against (default /usr/bin/python3)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
@@ -10,7 +10,7 @@ tg=$build/apps/tomograd/tomograd
 device=${DEVICE:-cpu}
 threads=${THREADS:-$(nproc)}
 steps=${STEPS:-10}
-py=/usr/bin/python3
+py=${PYTHON:-/usr/bin/python3}
 [[ -x $py ]] || py=python3
 # model  channels size depth batch channels_last
 cases=(
