@@ -10,7 +10,10 @@
 #include "support/fixtures.hpp"
 #include "tomograd/core/atomic_file.hpp"
 #include "tomograd/core/error.hpp"
+#include "tomograd/core/csv.hpp"
+#include "tomograd/train/sampler.hpp"
 #include "tomograd/train/tensorboard.hpp"
+#include "tomograd/train/trainer.hpp"
 
 using namespace tomograd;
 using namespace tomograd::train;
@@ -101,4 +104,108 @@ TEST_CASE("TensorBoardWriter names the folder it cannot create", "[train]") {
   test::TempDir tmp;
   write_file_atomic(tmp / "blocker", "a file, not a folder");
   CHECK_THROWS_AS(TensorBoardWriter(tmp / "blocker" / "tensorboard"), Error);
+}
+
+namespace {
+
+// A tiny binary task on 6x6 one-channel images: label 1 when the image's mean is positive.
+class BinaryImages : public Dataset {
+ public:
+  BinaryImages(int n, uint64_t seed) {
+    torch::manual_seed(seed);
+    x_ = torch::randn({n, 1, 6, 6});
+    y_ = (x_.mean({1, 2, 3}) > 0).to(torch::kFloat32).unsqueeze(1);
+  }
+  std::size_t size() const override { return static_cast<std::size_t>(x_.size(0)); }
+  Sample get(std::size_t i, uint64_t) const override {
+    return {x_[static_cast<int64_t>(i)], y_[static_cast<int64_t>(i)], {}, {}, patient_of(i)};
+  }
+  std::string patient_of(std::size_t i) const override { return "P" + std::to_string(i); }
+
+ private:
+  torch::Tensor x_, y_;
+};
+
+struct LinearNetImpl : torch::nn::Module {
+  LinearNetImpl() {
+    body = register_module("body", torch::nn::Linear(36, 8));
+    head = register_module("head", torch::nn::Linear(8, 1));
+  }
+  torch::Tensor forward(const torch::Tensor& x) { return head(torch::relu(body(x.flatten(1)))); }
+  torch::nn::Linear body{nullptr}, head{nullptr};
+};
+TORCH_MODULE(LinearNet);
+
+}  // namespace
+
+TEST_CASE("every training run writes TensorBoard events that match history.csv", "[train]") {
+  torch::set_num_threads(1);
+  test::TempDir tmp;
+  BinaryImages train(24, 1), val(16, 2);
+  RandomSampler ts(train.size(), 8, true, 3), vs(val.size(), 8, false, 0);
+  LinearNet net;
+  TrainerSetup setup;
+  setup.module = net.ptr();
+  setup.forward = [net](const Batch& b) mutable { return net->forward(b.input); };
+  LossOptions loss;
+  loss.name = "bce";
+  setup.loss = make_loss(loss);
+  setup.optim.lr = 1e-2;
+  setup.curriculum = Curriculum({{0, "all", {"*"}, {{"body.", 2e-3}}}});  // two parameter groups
+  setup.options.epochs = 3;
+  setup.options.device = "cpu";
+  setup.options.show_progress = false;
+  setup.options.monitor = "val_accuracy";
+  setup.options.monitor_mode = "max";
+  setup.run_dir = tmp / "run";
+  Trainer trainer(std::move(setup));
+  trainer.fit(train, ts, &val, &vs, [](const EvalOutputs& e) {
+    const double acc = ((e.outputs > 0).to(torch::kFloat32) == e.targets).to(torch::kFloat32).mean().item<double>();
+    return std::map<std::string, double>{{"val_accuracy", acc}};
+  });
+
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(tmp / "run" / "tensorboard")) files.push_back(e.path());
+  REQUIRE(files.size() == 1);
+  auto r = read_events(files[0]);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  std::map<std::string, std::map<int64_t, double>> scalars;
+  for (const auto& s : j["scalars"]) scalars[s[0].get<std::string>()][s[1].get<int64_t>()] = s[2].get<double>();
+
+  const CsvTable h = CsvTable::read(tmp / "run" / "history.csv");
+  REQUIRE(h.num_rows() == 3);
+  const auto epochs = h.numbers("epoch");
+  int compared = 0;
+  for (const auto& col : h.header()) {
+    if (col == "epoch" || col == "seconds") continue;  // seconds: TensorBoard has wall time
+    INFO("history.csv column " << col);
+    const auto values = h.numbers(col);
+    REQUIRE(scalars.count("epoch/" + col) == 1);
+    for (std::size_t e = 0; e < values.size(); ++e) {
+      const auto step = static_cast<int64_t>(epochs[e]);
+      REQUIRE(scalars["epoch/" + col].count(step) == 1);
+      CHECK(scalars["epoch/" + col][step] == Approx(values[e]).epsilon(1e-5).margin(1e-7));
+      ++compared;
+    }
+  }
+  CHECK(compared == 3 * 6);  // train_loss, val_loss, val_accuracy, lr, samples_per_s, data_wait
+  // The learning rate of each group; history.csv's lr is the highest of them.
+  REQUIRE(scalars.count("lr/body.") == 1);
+  REQUIRE(scalars.count("lr/default") == 1);
+  for (int64_t e = 0; e < 3; ++e) {
+    CHECK(scalars["lr/body."][e] == Approx(2e-3).epsilon(1e-5));
+    CHECK(scalars["epoch/lr"][e] == Approx(std::max(scalars["lr/body."][e], scalars["lr/default"][e])).epsilon(1e-5));
+  }
+  // One loss per optimizer step: 24 samples in batches of 8, 3 epochs.
+  CHECK(scalars["train/step_loss"].size() == 9);
+  CHECK(scalars["train/step_loss"].rbegin()->first == 9);
+  // Input previews at the start, ROC and PR curves of each validation pass.
+  std::map<std::string, int> images;
+  for (const auto& im : j["images"]) ++images[im["tag"].get<std::string>()];
+  CHECK(images["inputs/sample_0"] == 1);
+  CHECK(images["inputs/sample_3"] == 1);
+  CHECK(images["val/roc_curve"] == 3);
+  CHECK(images["val/pr_curve"] == 3);
 }
