@@ -7,20 +7,15 @@
 #include "tomograd/core/error.hpp"
 #include "tomograd/models/batch_norm.hpp"
 
+#include "stack.hpp"
+
 namespace tomograd::models {
 
 namespace {
 
 namespace nn = torch::nn;
 
-// nn::Sequential cannot hold another nn::Sequential (its forward is a template); this one has a
-// plain forward, so named stages nest as in PyTorch.
-class StackImpl : public nn::SequentialImpl {
- public:
-  using nn::SequentialImpl::SequentialImpl;
-  torch::Tensor forward(torch::Tensor x) { return nn::SequentialImpl::forward(std::move(x)); }
-};
-TORCH_MODULE(Stack);
+using detail::Stack;
 
 // One dense layer: BN-ReLU-Conv1 (bottleneck, bn_size*k channels) BN-ReLU-Conv3 (k channels),
 // optional dropout; its output is concatenated to its input. MONAI keeps the six layers in a

@@ -8,20 +8,15 @@
 #include "tomograd/core/config.hpp"
 #include "tomograd/core/error.hpp"
 
+#include "stack.hpp"
+
 namespace tomograd::models {
 
 namespace {
 
 namespace nn = torch::nn;
 
-// nn::Sequential cannot hold another nn::Sequential (its forward is a template); this one has a
-// plain forward, so named stages nest as in PyTorch.
-class StackImpl : public nn::SequentialImpl {
- public:
-  using nn::SequentialImpl::SequentialImpl;
-  torch::Tensor forward(torch::Tensor x) { return nn::SequentialImpl::forward(std::move(x)); }
-};
-TORCH_MODULE(Stack);
+using detail::Stack;
 
 Stack conv_layer(int64_t in, int64_t out, int64_t stride) {
   Stack s;
