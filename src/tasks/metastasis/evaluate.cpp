@@ -27,6 +27,22 @@ using detail::num;
 
 namespace {
 
+/// Grad-CAM of the slice logit, [h,w] on the CPU; for a model without spatial feature maps (such
+/// as SimpleCNN) an all-zero map, said once in @p section.
+torch::Tensor slice_cam(models::Model& model, const torch::Tensor& x, eval::ReportSection& section, bool& cam_ok) {
+  if (cam_ok) {
+    try {
+      return models::grad_cam(model, x, 0)[0].to(torch::kCPU);
+    } catch (const ValueError& e) {
+      cam_ok = false;
+      section.paragraph(std::string("No Grad-CAM for this model (") + e.what() +
+                        "): the right-hand panels carry no heat map.");
+    }
+  }
+  return torch::zeros({x.size(2), x.size(3)});
+}
+
+
 /// The slice (min-max scaled to grey) beside the same slice with the Grad-CAM heat map blended in.
 std::vector<uchar> cam_png(const torch::Tensor& slice, const torch::Tensor& cam) {
   torch::Tensor s = slice.to(torch::kFloat32).contiguous();
@@ -215,6 +231,7 @@ void add_slice_sections(eval::Report& report, const fs::path& dir, detail::Loade
   std::sort(top.begin(), top.end(), [](const auto& a, const auto& b) { return std::get<0>(a) > std::get<0>(b); });
   top.resize(std::min<std::size_t>(top.size(), static_cast<std::size_t>(l.config.eval.top_slices)));
   auto& section = report.section("Highest-scoring slices (Grad-CAM)");
+  bool cam_ok = true;
   section.paragraph("Left: the preprocessed slice; right: Grad-CAM of the slice logit (red = regions that raised it).");
   fs::create_directories(dir / "top_slices");
   for (std::size_t k = 0; k < top.size(); ++k) {
@@ -224,8 +241,8 @@ void add_slice_sections(eval::Report& report, const fs::path& dir, detail::Loade
                                                      l.config.prep.slices.step)
                                 .unsqueeze(0)
                                 .to(l.device);
-    const torch::Tensor cam = models::grad_cam(*l.model, x, 0)[0].to(torch::kCPU);
     const int64_t centre_channel = l.config.prep.slices.context;  // the centre slice of the first window
+    const torch::Tensor cam = slice_cam(*l.model, x, section, cam_ok);
     const auto png = cam_png(x[0][centre_channel].to(torch::kCPU), cam);
     const std::string name = std::to_string(k + 1) + "_" + st.patient_id + "_slice" + std::to_string(z);
     const std::string bytes(png.begin(), png.end());
