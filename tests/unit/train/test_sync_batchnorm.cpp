@@ -148,3 +148,31 @@ TEST_CASE("without an installed all-reduce the layer is LibTorch's BatchNorm", "
   CHECK(models::is_batch_norm(*bn));
   CHECK(models::is_batch_norm(*theirs));
 }
+
+TEST_CASE("with an all-reduce over one process the synchronized arithmetic is LibTorch's", "[train]") {
+  // conv -> BatchNorm -> in-place ReLU -> conv -> BatchNorm, as in a ResNet block; ours with the
+  // synchronized path (an all-reduce that leaves the sums as they are) against LibTorch's layers.
+  torch::manual_seed(5);
+  const torch::Tensor x0 = torch::randn({4, 3, 6, 5});
+  auto run = [&x0](bool ours) {
+    torch::manual_seed(6);
+    torch::nn::Conv2d c1(torch::nn::Conv2dOptions(3, 4, 3).padding(1).bias(false));
+    torch::nn::Conv2d c2(torch::nn::Conv2dOptions(4, 2, 3).padding(1).bias(false));
+    models::BatchNorm2d a1(4), a2(2);
+    torch::nn::BatchNorm2d b1(4), b2(2);
+    torch::Tensor x = x0.clone().requires_grad_(true);
+    torch::Tensor h = ours ? a1(c1(x)) : b1(c1(x));
+    h = torch::relu_(h);
+    torch::Tensor y = ours ? a2(c2(h)) : b2(c2(h));
+    (y * y.detach().sign() * 0.5 + y.pow(2)).sum().backward();
+    return std::vector<torch::Tensor>{y.detach(), x.grad(), c1->weight.grad(), c2->weight.grad(),
+                                      ours ? a1->running_var : b1->running_var};
+  };
+  BatchStatsAllReduceScope scope([](std::vector<torch::Tensor>&) {});
+  const auto a = run(true);
+  const auto b = run(false);
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    INFO("tensor " << k << " max difference " << (a[k] - b[k]).abs().max().item<float>());
+    CHECK(torch::allclose(a[k], b[k], 1e-4, 1e-5));
+  }
+}
