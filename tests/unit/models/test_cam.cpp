@@ -22,7 +22,7 @@ ModelPtr tiny_resnet(HeadType type, int64_t outputs) {
 }
 }  // namespace
 
-TEST_CASE("head_forward(features(x)) equals forward(x); feature maps pool to features", "[models][cam]") {
+TEST_CASE("head_forward(features(x)) equals forward(x), feature maps pool to features", "[models][cam]") {
   torch::manual_seed(0);
   auto model = tiny_resnet(HeadType::kRegression, 2);
   model->eval();

@@ -86,7 +86,7 @@ TEST_CASE("densenet121_3d: embedding 1024, lumbar shape with 16 slices, MONAI na
   CHECK_THROWS_WITH(create_model(spec), Catch::Contains("densenet3d.block_config"));
 }
 
-TEST_CASE("densenet3d: binary and regression heads; overfits one tiny batch", "[models][slow]") {
+TEST_CASE("densenet3d: binary and regression heads, overfits one tiny batch", "[models][slow]") {
   torch::manual_seed(3);
   DenseNet3dOptions o = tiny();
   o.in_channels = 2;

@@ -90,7 +90,7 @@ TEST_CASE("dynunet3d: defaults, anisotropic strides, lumbar head, MONAI names lo
   CHECK_THROWS_WITH(DynUNet3d(o), Catch::Contains("dynunet3d.strides"));
 }
 
-TEST_CASE("dynunet3d: batch norm, binary head; overfits one tiny batch", "[models][slow]") {
+TEST_CASE("dynunet3d: batch norm, binary head, overfits one tiny batch", "[models][slow]") {
   torch::manual_seed(7);
   DynUNet3dOptions o = tiny(true);
   o.in_channels = 2;

@@ -76,7 +76,7 @@ TEST_CASE("segresnet3d: MONAI defaults, lumbar head, MONAI names load, bad optio
   CHECK_THROWS_WITH(create_model(spec), Catch::Contains("segresnet3d.init_filters"));
 }
 
-TEST_CASE("segresnet3d: binary head; overfits one tiny batch", "[models][slow]") {
+TEST_CASE("segresnet3d: binary head, overfits one tiny batch", "[models][slow]") {
   torch::manual_seed(5);
   SegResNet3dOptions o = tiny();
   o.in_channels = 2;

@@ -196,7 +196,7 @@ TEST_CASE("swinunetr3d: patch merging orders, lumbar head, MONAI names load", "[
   CHECK_THROWS_WITH(create_model(spec), Catch::Contains("swinunetr3d.num_heads"));
 }
 
-TEST_CASE("swinunetr3d: binary head; overfits one tiny batch", "[models][slow]") {
+TEST_CASE("swinunetr3d: binary head, overfits one tiny batch", "[models][slow]") {
   torch::manual_seed(17);
   SwinUNETR3dOptions o = tiny();
   o.in_channels = 2;

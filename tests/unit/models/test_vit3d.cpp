@@ -189,7 +189,7 @@ TEST_CASE("vit3d: lumbar head, another patch grid, MONAI names load, bad options
   CHECK_THROWS_WITH(create_model(spec), Catch::Contains("vit3d.num_heads"));
 }
 
-TEST_CASE("vit3d: binary head; overfits one tiny batch", "[models][slow]") {
+TEST_CASE("vit3d: binary head, overfits one tiny batch", "[models][slow]") {
   torch::manual_seed(11);
   ViT3dOptions o = tiny();
   o.in_channels = 2;

@@ -156,7 +156,7 @@ TEST_CASE("the raw window keeps physical values (MR) and mixes with windows", "[
   CHECK_THROWS_WITH(o.validate(), Catch::Contains("preprocess.windows"));
 }
 
-TEST_CASE("crop_slices crops and pads; centre offsets round down", "[preprocess]") {
+TEST_CASE("crop_slices crops and pads, centre offsets round down", "[preprocess]") {
   auto x = torch::arange(20, torch::kFloat32).reshape({4, 5});  // x[j][i] = 5 j + i
   auto c = crop_slices(x, 1, 2, 2, 3);
   CHECK(torch::equal(c, torch::tensor({7.0f, 8.0f, 9.0f, 12.0f, 13.0f, 14.0f}).reshape({2, 3})));

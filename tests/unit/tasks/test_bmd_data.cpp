@@ -146,7 +146,7 @@ TEST_CASE("read_manifest reports every bad row with its line", "[tasks][bmd]") {
   CHECK_THAT(problems[0], Catch::Contains("missing column 'bmd'") && Catch::Contains("columns: patient_id, path"));
 }
 
-TEST_CASE("bmd config: shipped configs decode; errors name the key", "[tasks][bmd]") {
+TEST_CASE("bmd config: shipped configs decode, errors name the key", "[tasks][bmd]") {
   const fs::path dir = fs::path(TOMOGRAD_SOURCE_DIR) / "configs";
   const auto r18 = bmd::load_config(dir / "bmd_resnet18.yaml", {"data.manifest=cohort/manifest.csv"});
   CHECK(r18.model.arch == "resnet18");

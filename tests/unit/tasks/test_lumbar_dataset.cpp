@@ -35,7 +35,7 @@ std::string train_csv(const std::string& study) {
 
 }  // namespace
 
-TEST_CASE("lumbar dataset: a good folder reads; PNG export draws the labels", "[tasks][lumbar]") {
+TEST_CASE("lumbar dataset: a good folder reads, PNG export draws the labels", "[tasks][lumbar]") {
   set_progress_enabled(false);
   test::TempDir tmp;
   const fs::path d = tmp / "rsna";

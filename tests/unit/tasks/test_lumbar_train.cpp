@@ -43,7 +43,7 @@ std::string config_path(const std::string& name) { return std::string(TOMOGRAD_S
 
 }  // namespace
 
-TEST_CASE("lumbar geometry: pixels and patient space round-trip; sampling reads the slices", "[tasks][lumbar]") {
+TEST_CASE("lumbar geometry: pixels and patient space round-trip, sampling reads the slices", "[tasks][lumbar]") {
   const SeriesImage s = ramp_series();
   const Vec3 p = s.pixel_to_lps(1, 2.0, 3.0);
   CHECK(p == Vec3{2, 3, 4});
@@ -139,7 +139,7 @@ TEST_CASE("lumbar folds: stratified by study, balanced and seeded", "[tasks][lum
   CHECK_THROWS_AS(assign_folds(labels, 30, 7), ValueError);
 }
 
-TEST_CASE("lumbar configs: the shipped recipes load; mismatches name the key", "[tasks][lumbar]") {
+TEST_CASE("lumbar configs: the shipped recipes load, mismatches name the key", "[tasks][lumbar]") {
   for (const char* name : {"lumbar_sagittal.yaml", "lumbar_axial.yaml", "lumbar_combined.yaml", "lumbar_3d.yaml"}) {
     INFO(name);
     const LumbarConfig c = load_config(config_path(name));

@@ -145,7 +145,7 @@ TEST_CASE("scan_data lists every bad patient and picks the CT series", "[tasks][
   for (const auto& p : unlabeled) CHECK(p.label == -1);
 }
 
-TEST_CASE("metastasis config decodes; curriculum and head errors name the key", "[tasks][metastasis]") {
+TEST_CASE("metastasis config decodes, curriculum and head errors name the key", "[tasks][metastasis]") {
   const fs::path cfg = fs::path(TOMOGRAD_SOURCE_DIR) / "configs" / "metastasis_resnet50.yaml";
   const auto c = metastasis::load_config(cfg, {"data.dir=somewhere"});
   CHECK(c.model.arch == "resnet50");
@@ -155,7 +155,7 @@ TEST_CASE("metastasis config decodes; curriculum and head errors name the key", 
   REQUIRE(c.curriculum.size() == 3);
   CHECK(c.curriculum[1].from_epoch == 5);
   CHECK(c.curriculum[2].trainable.back() == "layer3");
-  CHECK(c.curriculum[2].lr.at("") == Approx(5e-6));
+  CHECK(c.curriculum[2].lr.at("layer3") == Approx(5e-6));
   CHECK(c.train.grad_clip == 1.0);
   CHECK(c.train.monitor == "val_f1");
   CHECK(fs::path(c.data.dir).is_absolute());

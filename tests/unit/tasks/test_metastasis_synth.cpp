@@ -98,7 +98,7 @@ TEST_CASE("synthetic metastases lie in the parenchyma, clear of ventricles and s
   }
 }
 
-TEST_CASE("hyperdense lesions outshine the parenchyma; ring lesions have a bright rim and a dark core", "[tasks]") {
+TEST_CASE("hyperdense lesions outshine the parenchyma, ring lesions have a bright rim and a dark core", "[tasks]") {
   MetastasisPhantomParams p;
   p.size = 128;  // 1.875 mm pixels
   p.slices = 30;
@@ -149,7 +149,7 @@ TEST_CASE("hyperdense lesions outshine the parenchyma; ring lesions have a brigh
   }
 }
 
-TEST_CASE("drawn lesions are visible against noise; negatives have none and differ only there", "[tasks]") {
+TEST_CASE("drawn lesions are visible against noise, negatives have none and differ only there", "[tasks]") {
   MetastasisPhantomParams p = small_params(11);
   p.size = 128;
   p.noise_hu = 6.0;
