@@ -13,6 +13,7 @@
 #include <mutex>
 
 #include "dicom_impl.hpp"
+#include "tomograd/core/error.hpp"
 #include "tomograd/core/log.hpp"
 #include "tomograd/io/dicom.hpp"
 
@@ -46,6 +47,19 @@ void ensure_dcmtk_ready() {
 
 bool is_jpeg2000(const std::string& uid) {
   return uid == "1.2.840.10008.1.2.4.90" || uid == "1.2.840.10008.1.2.4.91";
+}
+
+std::string new_uid() {
+  char buf[100];
+  dcmGenerateUniqueIdentifier(buf, SITE_INSTANCE_UID_ROOT);
+  return buf;
+}
+
+void put_string(DcmItem& item, const DcmTagKey& tag, const std::string& value, const std::filesystem::path& file) {
+  const OFCondition st = item.putAndInsertString(tag, value.c_str());
+  if (st.bad()) {
+    throw DicomError("cannot set " + std::string(DcmTag(tag).getTagName()) + " in '" + file.string() + "': " + st.text());
+  }
 }
 
 std::string get_string(DcmItem& item, const DcmTagKey& tag) {

@@ -35,6 +35,10 @@ J2kFrame decode_jpeg2000(const uint8_t* data, std::size_t size, const std::strin
 
 /// Reads a string tag (first value), trimmed; empty when absent.
 std::string get_string(DcmItem& item, const DcmTagKey& tag);
+/// A new UID under DCMTK's site root (studies, series, instances the writers create).
+std::string new_uid();
+/// Sets @p tag to @p value in @p item; DicomError naming the tag and @p file otherwise.
+void put_string(DcmItem& item, const DcmTagKey& tag, const std::string& value, const std::filesystem::path& file);
 /// Reads all values of a decimal/integer string tag; empty when absent or unparsable.
 std::vector<double> get_numbers(DcmItem& item, const DcmTagKey& tag);
 /// First value of a numeric tag, if present and parsable.

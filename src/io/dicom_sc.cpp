@@ -21,16 +21,9 @@ namespace tomograd::io {
 
 namespace {
 
-std::string new_sc_uid() {
-  char buf[100];
-  dcmGenerateUniqueIdentifier(buf, SITE_INSTANCE_UID_ROOT);
-  return buf;
-}
+using detail::new_uid;
+using detail::put_string;
 
-void set(DcmItem& item, const DcmTagKey& tag, const std::string& value, const fs::path& file) {
-  const OFCondition st = item.putAndInsertString(tag, value.c_str());
-  if (st.bad()) throw DicomError(file.string() + ": cannot set " + DcmTag(tag).getTagName() + ": " + st.text());
-}
 
 // Content date and time of the capture: when the result was made (not a patient attribute).
 std::pair<std::string, std::string> now_date_time() {
@@ -65,9 +58,9 @@ void add_references(DcmDataset& ds, const DcmTagKey& sequence, const std::vector
     if (ds.findOrCreateSequenceItem(sequence, item, -2).bad() || item == nullptr) {
       throw DicomError(file.string() + ": cannot add an item to " + DcmTag(sequence).getTagName());
     }
-    set(*item, DCM_ReferencedSOPClassUID, r.sop_class_uid, file);
-    set(*item, DCM_ReferencedSOPInstanceUID, r.sop_instance_uid, file);
-    if (r.frame > 0) set(*item, DCM_ReferencedFrameNumber, std::to_string(r.frame), file);
+    put_string(*item, DCM_ReferencedSOPClassUID, r.sop_class_uid, file);
+    put_string(*item, DCM_ReferencedSOPInstanceUID, r.sop_instance_uid, file);
+    if (r.frame > 0) put_string(*item, DCM_ReferencedFrameNumber, std::to_string(r.frame), file);
   }
 }
 
@@ -87,35 +80,35 @@ void check_image(const ScImage& im, std::size_t k) {
 void fill_headers(DcmDataset& ds, const ScSeriesOptions& o, const std::string& series_uid, std::size_t k,
                   const ScImage& im, const fs::path& file) {
   const auto [date, time] = now_date_time();
-  set(ds, DCM_SpecificCharacterSet, "ISO_IR 100", file);
-  set(ds, DCM_SOPClassUID, UID_SecondaryCaptureImageStorage, file);
-  set(ds, DCM_SOPInstanceUID, new_sc_uid(), file);
+  put_string(ds, DCM_SpecificCharacterSet, "ISO_IR 100", file);
+  put_string(ds, DCM_SOPClassUID, UID_SecondaryCaptureImageStorage, file);
+  put_string(ds, DCM_SOPInstanceUID, new_uid(), file);
   // Patient and study: only the linkage (PatientID, StudyInstanceUID); the type 2 rest is empty.
   for (const DcmTagKey& empty : {DCM_PatientName, DCM_PatientBirthDate, DCM_PatientSex, DCM_StudyDate, DCM_StudyTime,
                                  DCM_ReferringPhysicianName, DCM_StudyID, DCM_AccessionNumber, DCM_PatientOrientation,
                                  DCM_Laterality}) {
-    set(ds, empty, "", file);
+    put_string(ds, empty, "", file);
   }
-  set(ds, DCM_PatientID, o.patient_id, file);
-  set(ds, DCM_StudyInstanceUID, o.study_uid, file);
-  set(ds, DCM_Modality, "OT", file);
-  set(ds, DCM_SeriesInstanceUID, series_uid, file);
-  set(ds, DCM_SeriesNumber, std::to_string(o.series_number), file);
-  set(ds, DCM_SeriesDescription, o.series_description, file);
-  set(ds, DCM_ConversionType, "WSD", file);  // workstation
-  set(ds, DCM_SecondaryCaptureDeviceManufacturer, "tomograd", file);
-  set(ds, DCM_SecondaryCaptureDeviceSoftwareVersions, TOMOGRAD_VERSION, file);
-  set(ds, DCM_InstanceNumber, std::to_string(k + 1), file);
-  set(ds, DCM_ContentDate, date, file);
-  set(ds, DCM_ContentTime, time, file);
-  set(ds, DCM_ImageType, "DERIVED\\SECONDARY", file);
-  set(ds, DCM_BurnedInAnnotation, "YES", file);
-  if (!o.derivation.empty()) set(ds, DCM_DerivationDescription, o.derivation, file);
-  if (!im.comment.empty()) set(ds, DCM_ImageComments, im.comment, file);
+  put_string(ds, DCM_PatientID, o.patient_id, file);
+  put_string(ds, DCM_StudyInstanceUID, o.study_uid, file);
+  put_string(ds, DCM_Modality, "OT", file);
+  put_string(ds, DCM_SeriesInstanceUID, series_uid, file);
+  put_string(ds, DCM_SeriesNumber, std::to_string(o.series_number), file);
+  put_string(ds, DCM_SeriesDescription, o.series_description, file);
+  put_string(ds, DCM_ConversionType, "WSD", file);  // workstation
+  put_string(ds, DCM_SecondaryCaptureDeviceManufacturer, "tomograd", file);
+  put_string(ds, DCM_SecondaryCaptureDeviceSoftwareVersions, TOMOGRAD_VERSION, file);
+  put_string(ds, DCM_InstanceNumber, std::to_string(k + 1), file);
+  put_string(ds, DCM_ContentDate, date, file);
+  put_string(ds, DCM_ContentTime, time, file);
+  put_string(ds, DCM_ImageType, "DERIVED\\SECONDARY", file);
+  put_string(ds, DCM_BurnedInAnnotation, "YES", file);
+  if (!o.derivation.empty()) put_string(ds, DCM_DerivationDescription, o.derivation, file);
+  if (!im.comment.empty()) put_string(ds, DCM_ImageComments, im.comment, file);
   add_references(ds, DCM_SourceImageSequence, im.sources, file);
   add_references(ds, DCM_ReferencedImageSequence, im.sources, file);
   ds.putAndInsertUint16(DCM_SamplesPerPixel, 3);
-  set(ds, DCM_PhotometricInterpretation, "RGB", file);
+  put_string(ds, DCM_PhotometricInterpretation, "RGB", file);
   ds.putAndInsertUint16(DCM_PlanarConfiguration, 0);
   ds.putAndInsertUint16(DCM_Rows, static_cast<Uint16>(im.rows));
   ds.putAndInsertUint16(DCM_Columns, static_cast<Uint16>(im.cols));
@@ -199,7 +192,7 @@ std::vector<fs::path> write_secondary_capture(const fs::path& dir, const std::ve
     }
   }
   ensure_directory(dir);
-  const std::string series_uid = new_sc_uid();
+  const std::string series_uid = new_uid();
   for (std::size_t k = 0; k < images.size(); ++k) {
     const ScImage& im = images[k];
     const fs::path& file = files[k];

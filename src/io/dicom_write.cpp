@@ -22,11 +22,7 @@ namespace tomograd::io {
 
 namespace {
 
-std::string new_uid() {
-  char buf[100];
-  dcmGenerateUniqueIdentifier(buf, SITE_INSTANCE_UID_ROOT);
-  return buf;
-}
+using detail::new_uid;
 
 std::string fmt_number(double v) {
   // Decimal String values are at most 16 characters (PS3.5 6.2, VR DS).
@@ -44,12 +40,7 @@ std::string join_numbers(std::initializer_list<double> values) {
   return s;
 }
 
-void put(DcmDataset& ds, const DcmTagKey& tag, const std::string& value, const std::string& file) {
-  OFCondition st = ds.putAndInsertString(tag, value.c_str());
-  if (st.bad()) {
-    throw DicomError("cannot set " + std::string(DcmTag(tag).getTagName()) + " in '" + file + "': " + st.text());
-  }
-}
+using detail::put_string;
 
 E_TransferSyntax to_xfer(DicomEncoding e) {
   switch (e) {
@@ -145,58 +136,58 @@ std::vector<fs::path> write_dicom_series(const Volume& volume, const fs::path& d
     DcmFileFormat ff;
     DcmDataset& ds = *ff.getDataset();
     const bool ct = options.modality == "CT";
-    put(ds, DCM_SOPClassUID, ct ? UID_CTImageStorage : UID_MRImageStorage, file);
-    put(ds, DCM_SOPInstanceUID, new_uid(), file);
-    put(ds, DCM_SpecificCharacterSet, "ISO_IR 100", file);
-    put(ds, DCM_ImageType, ct ? "ORIGINAL\\PRIMARY\\AXIAL" : "ORIGINAL\\PRIMARY", file);
-    put(ds, DCM_Modality, options.modality, file);
-    put(ds, DCM_Manufacturer, "tomograd", file);
+    put_string(ds, DCM_SOPClassUID, ct ? UID_CTImageStorage : UID_MRImageStorage, file);
+    put_string(ds, DCM_SOPInstanceUID, new_uid(), file);
+    put_string(ds, DCM_SpecificCharacterSet, "ISO_IR 100", file);
+    put_string(ds, DCM_ImageType, ct ? "ORIGINAL\\PRIMARY\\AXIAL" : "ORIGINAL\\PRIMARY", file);
+    put_string(ds, DCM_Modality, options.modality, file);
+    put_string(ds, DCM_Manufacturer, "tomograd", file);
     // Patient module (type 2): only the ID; no name, birth date or other identifying data.
-    put(ds, DCM_PatientName, "", file);
-    put(ds, DCM_PatientID, options.patient_id, file);
-    put(ds, DCM_PatientBirthDate, "", file);
-    put(ds, DCM_PatientSex, info.sex, file);
-    put(ds, DCM_StudyInstanceUID, study_uid, file);
-    put(ds, DCM_StudyID, options.study_id, file);
-    put(ds, DCM_StudyDate, "", file);
-    put(ds, DCM_StudyTime, "", file);
-    put(ds, DCM_ReferringPhysicianName, "", file);
-    put(ds, DCM_AccessionNumber, "", file);
-    put(ds, DCM_SeriesInstanceUID, series_uid, file);
-    put(ds, DCM_SeriesNumber, std::to_string(options.series_number), file);
-    if (!description.empty()) put(ds, DCM_SeriesDescription, description, file);
-    put(ds, DCM_FrameOfReferenceUID, frame_uid, file);
-    put(ds, DCM_PositionReferenceIndicator, "", file);
-    put(ds, DCM_InstanceNumber, std::to_string(k + 1), file);
+    put_string(ds, DCM_PatientName, "", file);
+    put_string(ds, DCM_PatientID, options.patient_id, file);
+    put_string(ds, DCM_PatientBirthDate, "", file);
+    put_string(ds, DCM_PatientSex, info.sex, file);
+    put_string(ds, DCM_StudyInstanceUID, study_uid, file);
+    put_string(ds, DCM_StudyID, options.study_id, file);
+    put_string(ds, DCM_StudyDate, "", file);
+    put_string(ds, DCM_StudyTime, "", file);
+    put_string(ds, DCM_ReferringPhysicianName, "", file);
+    put_string(ds, DCM_AccessionNumber, "", file);
+    put_string(ds, DCM_SeriesInstanceUID, series_uid, file);
+    put_string(ds, DCM_SeriesNumber, std::to_string(options.series_number), file);
+    if (!description.empty()) put_string(ds, DCM_SeriesDescription, description, file);
+    put_string(ds, DCM_FrameOfReferenceUID, frame_uid, file);
+    put_string(ds, DCM_PositionReferenceIndicator, "", file);
+    put_string(ds, DCM_InstanceNumber, std::to_string(k + 1), file);
     const Vec3 pos = volume.index_to_lps(static_cast<double>(k), 0, 0);
-    put(ds, DCM_ImagePositionPatient, join_numbers({pos[0], pos[1], pos[2]}), file);
-    put(ds, DCM_ImageOrientationPatient,
+    put_string(ds, DCM_ImagePositionPatient, join_numbers({pos[0], pos[1], pos[2]}), file);
+    put_string(ds, DCM_ImageOrientationPatient,
         join_numbers({d[0][0], d[1][0], d[2][0], d[0][1], d[1][1], d[2][1]}), file);
-    put(ds, DCM_SliceLocation, fmt_number(pos[0] * normal[0] + pos[1] * normal[1] + pos[2] * normal[2]), file);
-    put(ds, DCM_PixelSpacing, join_numbers({sp[1], sp[2]}), file);
-    put(ds, DCM_SliceThickness, fmt_number(info.slice_thickness_mm > 0 ? info.slice_thickness_mm : sp[0]), file);
+    put_string(ds, DCM_SliceLocation, fmt_number(pos[0] * normal[0] + pos[1] * normal[1] + pos[2] * normal[2]), file);
+    put_string(ds, DCM_PixelSpacing, join_numbers({sp[1], sp[2]}), file);
+    put_string(ds, DCM_SliceThickness, fmt_number(info.slice_thickness_mm > 0 ? info.slice_thickness_mm : sp[0]), file);
     if (ct) {
-      put(ds, DCM_KVP, "", file);
-      put(ds, DCM_AcquisitionNumber, "", file);
-      put(ds, DCM_RescaleType, "HU", file);
+      put_string(ds, DCM_KVP, "", file);
+      put_string(ds, DCM_AcquisitionNumber, "", file);
+      put_string(ds, DCM_RescaleType, "HU", file);
     } else {
-      put(ds, DCM_ScanningSequence, "SE", file);
-      put(ds, DCM_SequenceVariant, "NONE", file);
-      put(ds, DCM_ScanOptions, "", file);
-      put(ds, DCM_MRAcquisitionType, "2D", file);
-      put(ds, DCM_EchoTime, "", file);
-      put(ds, DCM_EchoTrainLength, "", file);
-      put(ds, DCM_SpacingBetweenSlices, fmt_number(sp[0]), file);
-      if (info.field_strength_t > 0) put(ds, DCM_MagneticFieldStrength, fmt_number(info.field_strength_t), file);
+      put_string(ds, DCM_ScanningSequence, "SE", file);
+      put_string(ds, DCM_SequenceVariant, "NONE", file);
+      put_string(ds, DCM_ScanOptions, "", file);
+      put_string(ds, DCM_MRAcquisitionType, "2D", file);
+      put_string(ds, DCM_EchoTime, "", file);
+      put_string(ds, DCM_EchoTrainLength, "", file);
+      put_string(ds, DCM_SpacingBetweenSlices, fmt_number(sp[0]), file);
+      if (info.field_strength_t > 0) put_string(ds, DCM_MagneticFieldStrength, fmt_number(info.field_strength_t), file);
     }
-    put(ds, DCM_RescaleIntercept, fmt_number(intercept), file);
-    put(ds, DCM_RescaleSlope, fmt_number(slope), file);
+    put_string(ds, DCM_RescaleIntercept, fmt_number(intercept), file);
+    put_string(ds, DCM_RescaleSlope, fmt_number(slope), file);
     if (!info.window_centers.empty() && !info.window_widths.empty()) {
-      put(ds, DCM_WindowCenter, fmt_number(info.window_centers[0]), file);
-      put(ds, DCM_WindowWidth, fmt_number(info.window_widths[0]), file);
+      put_string(ds, DCM_WindowCenter, fmt_number(info.window_centers[0]), file);
+      put_string(ds, DCM_WindowWidth, fmt_number(info.window_widths[0]), file);
     }
     ds.putAndInsertUint16(DCM_SamplesPerPixel, 1);
-    put(ds, DCM_PhotometricInterpretation, "MONOCHROME2", file);
+    put_string(ds, DCM_PhotometricInterpretation, "MONOCHROME2", file);
     ds.putAndInsertUint16(DCM_Rows, static_cast<Uint16>(rows));
     ds.putAndInsertUint16(DCM_Columns, static_cast<Uint16>(cols));
     ds.putAndInsertUint16(DCM_BitsAllocated, 16);
