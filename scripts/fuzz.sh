@@ -5,12 +5,25 @@
 # Debian's python3. Findings land in build-fuzz/artifacts/<harness>/; every one must become a
 # regression input under tests/fuzz_regressions/<harness>/ (replayed by the unit tests).
 # Usage: scripts/fuzz.sh [SECONDS] [HARNESS...]     e.g. scripts/fuzz.sh 30 pickle csv
+#        scripts/fuzz.sh --ci [HARNESS...]
+# --ci is the reproducible run CI makes: seed 1, a fixed number of executions per harness (about
+# 25 s each on CI's 2 cores) and a fresh corpus grown from the seeds alone, so a CI run is the
+# same run on any machine with the same clang; SECONDS runs explore on from build-fuzz/corpus/.
 # Exit status: 0 when no harness found anything, 1 otherwise. Summary: build-fuzz/summary.md.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-seconds=${1:-30}
+ci=0
+if [[ ${1:-} == --ci ]]; then
+  ci=1
+  seconds=0
+else
+  seconds=${1:-30}
+fi
 shift || true
+# --ci executions per harness: about 25 s at the rates of build-fuzz/summary.md on 2 cores.
+declare -A ci_runs=([dicom]=20000 [dicom_series]=10000 [nifti]=25000 [nifti_gz]=75000 [csv]=500000
+                    [config]=10000 [pickle]=500000 [safetensors]=600000)
 all=(dicom dicom_series nifti nifti_gz csv config pickle safetensors)
 harnesses=("$@")
 [[ ${#harnesses[@]} -gt 0 ]] || harnesses=("${all[@]}")
@@ -73,9 +86,15 @@ found=0
 for h in "${harnesses[@]}"; do
   corpus=$build/corpus/$h
   artifacts=$build/artifacts/$h
+  budget=(-max_total_time="$seconds")
+  if [[ $ci -eq 1 ]]; then
+    corpus=$build/corpus-ci/$h
+    rm -rf "$corpus" "$artifacts"
+    budget=(-seed=1 -runs="${ci_runs[$h]}")
+  fi
   mkdir -p "$corpus" "$artifacts"
   log=$build/run_$h.log
-  echo "fuzz.sh: fuzz_$h for ${seconds}s (log: $log)"
+  echo "fuzz.sh: fuzz_$h ${budget[*]} (log: $log)"
   # -malloc_limit_mb: a single allocation above 1 GiB is a finding (the readers' own limit is set
   # to 256 MiB by the harnesses); -timeout: one input taking 20 s is a finding.
   # DICOM: DCMTK itself allocates an element's declared length (up to 4 GiB) while inflating a
@@ -84,7 +103,7 @@ for h in "${harnesses[@]}"; do
   malloc_mb=1024
   [[ $h != dicom* ]] || malloc_mb=4096
   ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    nice -n 10 "$build/fuzz_$h" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=3072 \
+    nice -n 10 "$build/fuzz_$h" "${budget[@]}" -timeout=20 -rss_limit_mb=3072 \
     -malloc_limit_mb="$malloc_mb" -max_len=65536 -print_final_stats=1 -artifact_prefix="$artifacts/" \
     "$corpus" "$seeds/$h" >"$log" 2>&1 || true
   execs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
@@ -92,7 +111,9 @@ for h in "${harnesses[@]}"; do
   n_corpus=$(find "$corpus" -type f | wc -l)
   n_found=$(find "$artifacts" -type f | wc -l)
   [[ $n_found -eq 0 ]] || found=1
-  echo "| $h | $seconds | ${execs:-?} | ${rate:-?} | $n_corpus | $n_found |" >>"$summary"
+  secs=$seconds
+  [[ $ci -eq 0 ]] || secs=$(grep -oE 'Done [0-9]+ runs in [0-9]+ second' "$log" | grep -oE '[0-9]+ second' | grep -oE '[0-9]+' | tail -1)
+  echo "| $h | ${secs:-?} | ${execs:-?} | ${rate:-?} | $n_corpus | $n_found |" >>"$summary"
 done
 cat "$summary"
 if [[ $found -ne 0 ]]; then

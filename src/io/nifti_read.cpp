@@ -186,8 +186,11 @@ void check_declared_size(const fs::path& path) {
   nifti_datatype_sizes(header->datatype, &nbyper, &swapsize);
   std::uint64_t voxels = 1;
   std::string dims;
+  // nifti_clib turns a dim[d] below 1 into 1 (nifti_convert_n*hdr2nim), so the product here does
+  // the same: counting such a dim as 0 let a 1x1x10^9x0x0x0 header through to a 4 GB calloc
+  // (found by fuzz_nifti in CI).
   for (int d = 1; d <= header->dim[0]; ++d) {
-    const auto p = checked_product({static_cast<int64_t>(voxels), std::max<int64_t>(header->dim[d], 0)});
+    const auto p = checked_product({static_cast<int64_t>(voxels), std::max<int64_t>(header->dim[d], 1)});
     voxels = p ? *p : UINT64_MAX;
     dims += (d > 1 ? "x" : "") + std::to_string(header->dim[d]);
   }
@@ -280,6 +283,13 @@ void check_image(const nifti_image& nim, const fs::path& path) {
   if (__builtin_mul_overflow(nx, ny, &n) || __builtin_mul_overflow(n, nz, &n) || nim.nvox != n) {
     throw NiftiError("cannot read NIfTI file " + quoted(path) + ": nifti_clib counted " +
                      std::to_string(nim.nvox) + " voxels for dim " + dims_text(nim));
+  }
+  // Second line of defence, on the numbers nifti_image_load will allocate by.
+  const auto bytes = checked_product({n, 4 + static_cast<int64_t>(nim.nbyper)});
+  if (!bytes || *bytes > max_image_bytes()) {
+    throw NiftiError("cannot read NIfTI file " + quoted(path) + ": dim " + dims_text(nim) + " of " +
+                     datatype_name(nim.datatype) + " needs " + (bytes ? format_bytes(*bytes) : "more than 2^64 bytes") +
+                     " to read as float32, more than the " + format_bytes(max_image_bytes()) + " a reader may allocate");
   }
 }
 

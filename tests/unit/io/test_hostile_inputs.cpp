@@ -127,6 +127,23 @@ TEST_CASE("NIfTI dims are checked against the file size, and a .nii.gz is never 
   CHECK_THROWS_WITH(read_nifti(tmp / "short.nii"), Catch::Contains("short.nii") && Catch::Contains("but the file has"));
 }
 
+TEST_CASE("NIfTI dims of 0 beyond dim[3] count as 1, as nifti_clib reads them, in the size check", "[io]") {
+  // Found by fuzz_nifti in CI: dim = 6,1,1,10^9,0,0,0. nifti_clib repairs the zeros to 1 and
+  // callocs 4 GB for 10^9 float32 voxels; counted as 0 the pre-check had let it through.
+  test::TempDir tmp;
+  NiftiWriteOptions v2;
+  v2.version = 2;
+  write_nifti(small_ct(2), tmp / "v2.nii", v2);
+  std::string bytes = read_file(tmp / "v2.nii");
+  poke<int64_t>(bytes, 16, 6);
+  const int64_t dims[] = {1, 1, 1000000000, 0, 0, 0};
+  for (int d = 1; d <= 6; ++d) poke<int64_t>(bytes, 16 + 8 * d, dims[d - 1]);
+  write_file_atomic(tmp / "zeros.nii", bytes);
+  CHECK_THROWS_WITH(read_nifti(tmp / "zeros.nii"),
+                    Catch::Contains("zeros.nii") && Catch::Contains("dim 1x1x1000000000x0x0x0") &&
+                        Catch::Contains("needs 3.7 GiB, but the file has"));
+}
+
 TEST_CASE("YAML configs: deep nesting, non-scalar keys and huge files give ConfigErrors", "[io]") {
   CHECK_THROWS_AS(parse_yaml_text(std::string(100000, '['), "deep.yaml"), ConfigError);
   CHECK_THROWS_WITH(parse_yaml_text("- 1\n- 2\n", "list.yaml"), Catch::Contains("list.yaml: expected a map"));
