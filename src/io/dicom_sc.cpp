@@ -38,9 +38,13 @@ std::pair<std::string, std::string> now_date_time() {
 
 void burn_text(cv::Mat& rgb, const std::vector<std::string>& lines) {
   if (lines.empty()) return;
-  const double scale = std::max(0.4, rgb.rows / 512.0);
-  const int thickness = std::max(1, static_cast<int>(std::lround(scale * 1.5)));
+  double scale = std::max(0.4, rgb.rows / 512.0);
   int baseline = 0, width = 0;
+  for (const auto& l : lines) width = std::max(width, cv::getTextSize(l, cv::FONT_HERSHEY_SIMPLEX, scale, 1, &baseline).width);
+  // A long line shrinks the text to fit the width (down to a smallest legible size).
+  if (width + 12 > rgb.cols) scale = std::max(0.3, scale * (rgb.cols - 12) / static_cast<double>(width));
+  const int thickness = std::max(1, static_cast<int>(std::lround(scale * 1.5)));
+  width = 0;
   const int line_h = cv::getTextSize("Ag", cv::FONT_HERSHEY_SIMPLEX, scale, thickness, &baseline).height + baseline + 6;
   for (const auto& l : lines) width = std::max(width, cv::getTextSize(l, cv::FONT_HERSHEY_SIMPLEX, scale, thickness, &baseline).width);
   // A black box behind white text stays legible on any image.

@@ -103,14 +103,26 @@ struct PatientScore {
 };
 
 
+/// `metastasis infer --dicom-out DIR`: per patient, DIR/<patient>/SC0001.dcm... a DICOM Secondary
+/// Capture series of its top slices (Grad-CAM overlay where the model has one, probability burned
+/// in) in the source study: same PatientID and StudyInstanceUID (nothing else is copied), a new
+/// series, each image referencing the source CT image(s) of its slice (README "DICOM results").
+struct DicomOutOptions {
+  std::filesystem::path dir;  ///< "" = no DICOM results
+  int top = 0;                ///< images per patient (best slices first); 0 = the run's eval.top_slices
+  bool force = false;         ///< write into a non-empty DIR, replacing files
+};
+
 /// `metastasis infer`: @p input is one patient folder or a folder of patient folders. Returns the
 /// scores; writes @p output (patient_id,probability,prediction,top_slice) when not empty, and
 /// @p slices_output (patient_id,slice,probability: every scored slice, so that the MAX pooling
 /// behind each decision can be checked) when not empty. The model runs on @p device (auto | cpu |
-/// cuda | cuda:N), whatever device it was trained on.
+/// cuda | cuda:N), whatever device it was trained on. With @p dicom.dir, also the DICOM results
+/// (DicomOutOptions); that folder must be new or empty unless dicom.force.
 std::vector<PatientScore> infer(const std::filesystem::path& run_or_checkpoint, const std::filesystem::path& input,
                                 const std::filesystem::path& output, bool force = false, bool skip_bad = false,
-                                const std::filesystem::path& slices_output = {}, const std::string& device = "auto");
+                                const std::filesystem::path& slices_output = {}, const std::string& device = "auto",
+                                const DicomOutOptions& dicom = {});
 
 /// `metastasis evaluate`: patient-level metrics with bootstrap intervals at the stored threshold,
 /// slice-level metrics side by side, and the highest-scoring slices with Grad-CAM overlays, in

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "../common.hpp"
+#include "dicom_out.hpp"
 #include "pipeline_impl.hpp"
 #include "tomograd/core/csv.hpp"
 #include "tomograd/core/error.hpp"
@@ -12,6 +13,7 @@
 #include "tomograd/tasks/lumbar/inference.hpp"
 #include "tomograd/tasks/lumbar/training.hpp"
 #include "tomograd/train/checkpoint.hpp"
+#include "tomograd/train/run_dir.hpp"
 
 namespace tomograd::tasks::lumbar {
 namespace fs = std::filesystem;
@@ -87,7 +89,7 @@ void write_points(const std::vector<std::string>& ids, const std::vector<std::ar
 }  // namespace
 
 std::size_t infer(const fs::path& run, const fs::path& data, const std::string& split, const fs::path& submission,
-                  const fs::path& coordinates, bool force, const std::string& device_name) {
+                  const fs::path& coordinates, bool force, const std::string& device_name, const fs::path& dicom_out) {
   if (!fs::is_regular_file(run / "config.yaml")) {
     throw IoError(run.string() + ": not a lumbar run directory (no config.yaml; runs are written by lumbar train)");
   }
@@ -101,15 +103,21 @@ std::size_t infer(const fs::path& run, const fs::path& data, const std::string& 
       if (!f.empty() && fs::exists(f)) throw IoError(f.string() + " exists; pass --force to replace it");
     }
   }
+  if (!dicom_out.empty()) {
+    check_dicom_out_input(config.input);
+    train::require_empty_dir(dicom_out, force, "pass --force to write into it");
+  }
   const LumbarDataset ds = read_dataset(data, split, true);
   const std::vector<std::string> ids = study_ids(ds, data, split);
   std::vector<Item> items(ids.size());
   std::vector<std::array<PointRow, 25>> placed(ids.size());
+  std::vector<std::vector<GradedCrop>> crops(ids.size());
   for_each_study(ds, ids, config.data.threads, "inputs", [&](std::size_t i, const StudyImages& st) {
     const LevelPoints points = loc.points(st);
     items[i].study_id = ids[i];
     items[i].input = build_input(st, points, config.input, margin_px(config.input));
     items[i].meta = metadata_of(st, config.input);
+    if (!dicom_out.empty()) crops[i] = graded_crops(st, points, config.input);
     for (std::size_t k = 0; k < 25; ++k) {
       // The series each condition is labelled on: canal on T2, foramina on T1, recesses on axial.
       const auto& s = k < 5 ? st.t2 : (k < 15 ? st.t1 : st.axial);
@@ -125,6 +133,12 @@ std::size_t infer(const fs::path& run, const fs::path& data, const std::string& 
   prob = (prob / static_cast<double>(models.size())).to(torch::kFloat64).contiguous();
   write_submission(ids, prob, submission, force);
   if (!coordinates.empty()) write_points(ids, placed, coordinates, force);
+  std::size_t images = 0;
+  for (std::size_t i = 0; i < ids.size() && !dicom_out.empty(); ++i) {
+    images += write_study_dicom(ds, ids[i], items[i].input, crops[i], prob[static_cast<int64_t>(i)], config.input,
+                                margin_px(config.input), dicom_out, force);
+  }
+  if (!dicom_out.empty()) logger()->info("--dicom-out: {} Secondary Capture image(s) in {}", images, dicom_out.string());
   logger()->info("{} studies x 25 rows written to {} ({} fold model(s) averaged)", ids.size(), submission.string(),
                  models.size());
   return ids.size();

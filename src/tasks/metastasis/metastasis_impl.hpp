@@ -49,4 +49,9 @@ Loaded load_run(const std::filesystem::path& run_or_checkpoint, const std::strin
 /// Slice logits of every selected slice of each study, MAX-pooled to a patient decision.
 std::vector<PatientScore> score(Loaded& l, const std::vector<SliceStudy>& studies);
 
+/// `infer --dicom-out`: the Secondary Capture series of every scored patient (dicom_out.cpp).
+/// @p studies and @p scores are parallel; @p patients gives each one's folder and series.
+void write_dicom_results(Loaded& l, const std::vector<Patient>& patients, const std::vector<SliceStudy>& studies,
+                         const std::vector<PatientScore>& scores, const DicomOutOptions& o);
+
 }  // namespace tomograd::tasks::metastasis::detail

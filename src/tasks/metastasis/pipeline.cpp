@@ -18,6 +18,7 @@
 #include "tomograd/preprocess/cache.hpp"
 #include "tomograd/tasks/common/train_slice.hpp"
 #include "tomograd/train/distributed.hpp"
+#include "tomograd/train/run_dir.hpp"
 #include "tomograd/train/sampler.hpp"
 
 namespace tomograd::tasks::metastasis {
@@ -172,10 +173,12 @@ train::TrainSummary train_model(const MetastasisConfig& config, const TrainReque
 }
 
 std::vector<PatientScore> infer(const fs::path& run_or_checkpoint, const fs::path& input, const fs::path& output,
-                                bool force, bool skip_bad, const fs::path& slices_output, const std::string& device) {
+                                bool force, bool skip_bad, const fs::path& slices_output, const std::string& device,
+                                const DicomOutOptions& dicom) {
   for (const fs::path& f : {output, slices_output}) {
     if (!f.empty() && fs::exists(f) && !force) throw IoError(f.string() + ": exists; pass --force to replace it");
   }
+  if (!dicom.dir.empty()) train::require_empty_dir(dicom.dir, dicom.force, "pass --force to write into it");
   if (!fs::is_directory(input)) throw IoError(input.string() + ": not a folder (one patient folder or a folder of them)");
   detail::Loaded l = detail::load_run(run_or_checkpoint, "best", device);
   // One patient folder holds DICOM files; a folder of patients holds folders only.
@@ -200,6 +203,7 @@ std::vector<PatientScore> infer(const fs::path& run_or_checkpoint, const fs::pat
   const auto studies = detail::load_studies(l.config, patients, problems);
   detail::handle_problems(input.string(), problems, skip_bad);
   auto scores = detail::score(l, studies);
+  if (!dicom.dir.empty()) detail::write_dicom_results(l, patients, studies, scores, dicom);
   if (!output.empty()) {
     CsvTable t({"patient_id", "probability", "prediction", "top_slice"}, {});
     for (const auto& s : scores) {
