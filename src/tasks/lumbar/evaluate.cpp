@@ -300,15 +300,6 @@ RunEval evaluate_one(const fs::path& run, int bootstrap, uint64_t seed) {
 
 }  // namespace internal
 
-namespace {
-
-const std::array<std::string, 6> kRunFiles{"metrics.json", "auc.csv", "confusion.csv", "classification_report.csv",
-                                           "report.md", "report.html"};
-const std::array<std::string, 4> kComparisonFiles{"comparison.md", "comparison.json", "comparison.csv",
-                                                  "comparison.html"};
-
-}  // namespace
-
 using internal::RunEval;
 
 fs::path evaluate_runs(const std::vector<fs::path>& runs, const fs::path& out, int bootstrap, uint64_t seed,
@@ -327,15 +318,15 @@ fs::path evaluate_runs(const std::vector<fs::path>& runs, const fs::path& out, i
   // Refuse before any work, so that a refused call leaves nothing half-written.
   if (!force) {
     std::vector<std::string> existing;
+    std::vector<fs::path> outputs;
     for (const auto& r : runs) {
-      for (const auto& f : kRunFiles) {
-        if (fs::exists(r / "eval" / f)) existing.push_back((r / "eval" / f).string());
-      }
+      for (const auto& f : internal::run_output_files(r / "eval")) outputs.push_back(f);
     }
     if (runs.size() > 1) {
-      for (const auto& f : kComparisonFiles) {
-        if (fs::exists(out / f)) existing.push_back((out / f).string());
-      }
+      for (const auto& f : internal::comparison_output_files(out)) outputs.push_back(f);
+    }
+    for (const auto& f : outputs) {
+      if (fs::exists(f)) existing.push_back(f.string());
     }
     if (!existing.empty()) {
       std::string msg = "lumbar evaluate: " + std::to_string(existing.size()) +

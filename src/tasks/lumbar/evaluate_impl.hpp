@@ -48,8 +48,13 @@ struct RunEval {
 /// Reads and scores the out-of-fold files of @p run (evaluate.cpp).
 RunEval evaluate_one(const std::filesystem::path& run, int bootstrap, uint64_t seed);
 
+/// Every file write_run() may write into RUN/eval/ (evaluate_report.cpp).
+std::vector<std::filesystem::path> run_output_files(const std::filesystem::path& eval_dir);
+/// Every file write_comparison() writes into @p out (evaluate_report.cpp).
+std::vector<std::filesystem::path> comparison_output_files(const std::filesystem::path& out);
+
 /// RUN/eval/: metrics.json, auc.csv, confusion.csv, classification_report.csv, report.md,
-/// report.html (evaluate_report.cpp).
+/// report.html, plots/confusion_<condition>.svg (evaluate_report.cpp).
 void write_run(const RunEval& ev, int bootstrap, bool force);
 
 /// The comparison files of several runs in @p out (evaluate_report.cpp).

@@ -1,5 +1,6 @@
-// `lumbar evaluate`'s files: RUN/eval/ (metrics.json, CSV tables, report.md, report.html) for
-// each run and the comparison of several runs.
+// `lumbar evaluate`'s files: RUN/eval/ (metrics.json, CSV tables, and the report: report.md,
+// report.html, plots/*.svg, built on eval's report model) for each run, and the comparison of
+// several runs.
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include "tomograd/core/atomic_file.hpp"
 #include "tomograd/core/csv.hpp"
 #include "tomograd/core/log.hpp"
+#include "tomograd/eval/report_model.hpp"
 #include "tomograd/eval/svg_plot.hpp"
 #include "tomograd/tasks/lumbar/labels.hpp"
 
@@ -22,8 +24,8 @@ using json = nlohmann::json;
 
 namespace {
 
-// ---------------------------------------------------------------------------------------------
-// Writing.
+/// The folder of the report's figure files, under RUN/eval/.
+const char* const kFigureDir = "plots";
 
 /// Sets obj[key] to the value, or to null with the reason under obj["undefined"][key].
 void put(json& obj, const std::string& key, const MetricValue& v) {
@@ -80,77 +82,24 @@ std::string joined(const std::vector<int>& v) {
   return s;
 }
 
-/// A table rendered both as Markdown and as HTML; strong rows are bold, the first
-/// text_columns columns are left-aligned and the others (numbers) right-aligned.
-struct TextTable {
-  std::vector<std::string> header;
-  std::vector<std::vector<std::string>> rows;
-  std::vector<bool> strong;
-  std::size_t text_columns = 1;
-
-  void add(std::vector<std::string> row, bool is_strong = false) {
-    rows.push_back(std::move(row));
-    strong.push_back(is_strong);
-  }
-  std::string md() const {
-    std::ostringstream s;
-    s << "|";
-    for (const auto& h : header) s << " " << h << " |";
-    s << "\n|";
-    for (std::size_t i = 0; i < header.size(); ++i) s << (i < text_columns ? "---|" : "---:|");
-    s << "\n";
-    for (std::size_t r = 0; r < rows.size(); ++r) {
-      s << "|";
-      for (const auto& c : rows[r]) s << " " << (strong[r] && !c.empty() ? "**" + c + "**" : c) << " |";
-      s << "\n";
-    }
-    return s.str();
-  }
-  std::string html() const {
-    std::ostringstream s;
-    s << "<table><tr>";
-    for (std::size_t i = 0; i < header.size(); ++i) {
-      s << (i < text_columns ? "<th class=\"t\">" : "<th>") << eval::xml_escape(header[i]) << "</th>";
-    }
-    s << "</tr>\n";
-    for (std::size_t r = 0; r < rows.size(); ++r) {
-      s << (strong[r] ? "<tr class=\"strong\">" : "<tr>");
-      for (std::size_t i = 0; i < rows[r].size(); ++i) {
-        s << (i < text_columns ? "<td class=\"t\">" : "<td>") << eval::xml_escape(rows[r][i]) << "</td>";
-      }
-      s << "</tr>\n";
-    }
-    s << "</table>\n";
-    return s.str();
-  }
-};
-
-const char* kHtmlHead =
-    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>%TITLE%</title><style>"
-    "body{font-family:sans-serif;margin:2em;max-width:1100px;color:#222}"
-    "table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;"
-    "text-align:right}.t{text-align:left}th{background:#f3f3f3}"
-    "tr.strong td{font-weight:bold;background:#eef6ee}.headline{font-size:1.4em}.note{color:#666}"
-    ".cm{display:inline-block;margin:0 1em 1em 0;vertical-align:top}</style></head><body>\n";
-
-std::string html_head(const std::string& title) {
-  std::string h = kHtmlHead;
-  h.replace(h.find("%TITLE%"), 7, eval::xml_escape(title));
-  return h;
+/// An empty table with the given header; the first @p text_columns columns are text.
+eval::ReportTable table_with(std::vector<std::string> header, std::size_t text_columns = 1) {
+  eval::ReportTable t;
+  t.header = std::move(header);
+  t.text_columns = text_columns;
+  return t;
 }
 
-TextTable score_text_table(const RunEval& ev) {
-  TextTable t{{"term", "value", "95 % CI"}, {}, {}};
+eval::ReportTable score_table(const RunEval& ev) {
+  eval::ReportTable t = table_with({"term", "value", "95 % CI"});
   for (const auto& e : ev.score.entries()) t.add({e.key, fixed(e.value), ci_text(e)}, e.key == "score");
   return t;
 }
 
-TextTable group_text_table(const std::vector<std::pair<std::string, const GroupMetrics*>>& groups,
-                           const std::string& first_header) {
-  TextTable t{{first_header, "n", "weighted log loss", "accuracy", "AUC normal/mild", "AUC moderate", "AUC severe",
-               "macro AUC"},
-              {},
-              {}};
+eval::ReportTable group_table(const std::vector<std::pair<std::string, const GroupMetrics*>>& groups,
+                              const std::string& first_header) {
+  eval::ReportTable t = table_with({first_header, "n", "weighted log loss", "accuracy", "AUC normal/mild",
+                                    "AUC moderate", "AUC severe", "macro AUC"});
   for (const auto& [name, g] : groups) {
     t.add({name, std::to_string(g->n), fixed(g->weighted_log_loss), fixed(g->accuracy), fixed(g->auc[0]),
            fixed(g->auc[1]), fixed(g->auc[2]), fixed(g->auc_macro)},
@@ -159,16 +108,16 @@ TextTable group_text_table(const std::vector<std::pair<std::string, const GroupM
   return t;
 }
 
-TextTable confusion_text_table(const std::vector<std::vector<int64_t>>& cm) {
-  TextTable t{{"true \\ predicted", grade_names()[0], grade_names()[1], grade_names()[2]}, {}, {}};
+eval::ReportTable confusion_table(const std::vector<std::vector<int64_t>>& cm) {
+  eval::ReportTable t = table_with({"true \\ predicted", grade_names()[0], grade_names()[1], grade_names()[2]});
   for (int i = 0; i < 3; ++i) {
     t.add({grade_names()[i], std::to_string(cm[i][0]), std::to_string(cm[i][1]), std::to_string(cm[i][2])});
   }
   return t;
 }
 
-TextTable report_text_table(const RunEval& ev) {
-  TextTable t{{"condition", "class", "precision", "recall", "F1", "AUC", "support"}, {}, {}, 2};
+eval::ReportTable classification_table(const RunEval& ev) {
+  eval::ReportTable t = table_with({"condition", "class", "precision", "recall", "F1", "AUC", "support"}, 2);
   for (int c = 0; c < 5; ++c) {
     for (int k = 0; k < 3; ++k) {
       const auto& r = ev.report[c][k];
@@ -254,113 +203,128 @@ void write_run_csvs(const RunEval& ev, bool force) {
   detail::write_csv(ev.eval_dir / "classification_report.csv", report, force);
 }
 
-/// What report.md and report.html share: the sentences and the tables.
-struct RunReport {
-  std::string about, ci_about, note;
-  TextTable score, cells, levels, report;
-};
+eval::ReportWriteOptions report_options(const std::string& stem, bool force) {
+  eval::ReportWriteOptions o;
+  o.stem = stem;
+  o.formats = {eval::ReportFormat::kMarkdown, eval::ReportFormat::kHtml};
+  o.figure_dir = kFigureDir;
+  o.overwrite = force ? Overwrite::kAllow : Overwrite::kNever;
+  return o;
+}
 
-RunReport run_report(const RunEval& ev, int bootstrap) {
-  RunReport rr;
+std::string figure_name(int condition) { return "confusion_" + condition_keys()[condition]; }
+
+std::string intervals_text(const RunEval& ev, int bootstrap) {
+  if (bootstrap <= 0 || ev.rows.empty()) return "no bootstrap";
+  return "95 % percentile bootstrap intervals over " + std::to_string(bootstrap) + " study resamples (seed " +
+         std::to_string(ev.bootstrap.seed) + ")";
+}
+
+/// The title, summary and facts of a run's report.
+void add_run_summary(eval::Report& r, const RunEval& ev, const std::string& intervals) {
   std::ostringstream about;
-  about << ev.folds.size() << " fold" << (ev.folds.size() == 1 ? "" : "s") << " (" << joined(ev.folds) << "), "
-        << ev.studies << " studies, " << ev.rows.size() << " labelled rows";
+  about << "Run `" << ev.dir.string() << "`, input " << ev.input_kind << ", model " << ev.arch
+        << ". Out-of-fold predictions of " << ev.folds.size() << " fold" << (ev.folds.size() == 1 ? "" : "s") << " ("
+        << joined(ev.folds) << "), " << ev.studies << " studies, " << ev.rows.size() << " labelled rows";
   if (ev.unlabelled) about << " (" << ev.unlabelled << " rows without a label left out)";
-  rr.about = about.str();
-  rr.ci_about = "no bootstrap";
-  if (bootstrap > 0 && !ev.rows.empty()) {
-    rr.ci_about = "95 % percentile bootstrap intervals over " + std::to_string(bootstrap) + " study resamples (seed " +
-                  std::to_string(ev.bootstrap.seed) + ")";
-  }
+  about << ".";
+  r.title = "Lumbar evaluation: " + ev.name;
+  r.summary = about.str();
+  r.meta = {"Split: out-of-fold (" + std::to_string(ev.studies) + " studies, one per patient)",
+            "Threshold: none (log loss on probabilities; arg-max grade for the confusion matrices)",
+            "Intervals: " + intervals};
+}
+
+void add_group_section(eval::Report& r, const RunEval& ev) {
   std::vector<std::pair<std::string, const GroupMetrics*>> cells, levels;
   for (int c = 0; c < 5; ++c) {
     for (int l = 0; l < 5; ++l) cells.emplace_back(condition_keys()[c] + " " + level_keys()[l], &ev.by_cell[c][l]);
     cells.emplace_back(condition_keys()[c] + " (all levels)", &ev.by_condition[c]);
   }
   for (int l = 0; l < 5; ++l) levels.emplace_back(level_keys()[l], &ev.by_level[l]);
-  rr.score = score_text_table(ev);
-  rr.cells = group_text_table(cells, "condition, level");
-  rr.levels = group_text_table(levels, "level (all conditions)");
-  rr.report = report_text_table(ev);
-  rr.note = "n/a: undefined (e.g. a grade absent from the rows); metrics.json gives the reason. Weighted log loss uses "
-            "the competition's weights 1, 2, 4 for normal/mild, moderate, severe.";
-  return rr;
+  r.section("Per condition and level")
+      .table(group_table(cells, "condition, level"))
+      .table(group_table(levels, "level (all conditions)"))
+      .note("n/a: undefined (e.g. a grade absent from the rows); metrics.json gives the reason. Weighted log loss "
+            "uses the competition's weights 1, 2, 4 for normal/mild, moderate, severe.");
 }
 
-std::string run_markdown(const RunEval& ev, const RunReport& rr) {
-  const auto& headline = ev.score.at("score");
-  std::ostringstream md;
-  md << "# Lumbar evaluation: " << ev.name << "\n\n"
-     << "Run `" << ev.dir.string() << "`, input " << ev.input_kind << ", model " << ev.arch << ". Out-of-fold "
-     << "predictions of " << rr.about << ".\n\n"
-     << "- Split: out-of-fold (" << ev.studies << " studies, one per patient)\n- Threshold: none (log loss on "
-     << "probabilities; arg-max grade for the confusion matrices)\n- Intervals: " << rr.ci_about << "\n\n"
-     << "## Competition score (lower is better)\n\n**score " << with_ci(headline) << "**"
-     << ", " << rr.ci_about << ", macro AUC " << fixed(ev.auc_macro) << ". Prior-only baseline (the training folds' "
-     << "grade frequencies per condition and level, no image): " << fixed(ev.prior_score) << ".\n\n"
-     << rr.score.md() << "\n## Per condition and level\n\n" << rr.cells.md() << "\n" << rr.levels.md() << "\n"
-     << rr.note << "\n\n## Confusion matrices (rows true grade, columns arg-max predicted grade)\n\n";
-  for (int c = 0; c < 5; ++c) md << "### " << condition_keys()[c] << "\n\n" << confusion_text_table(ev.confusion[c]).md() << "\n";
-  md << "## Classification report\n\n" << rr.report.md();
-  return md.str();
-}
-
-std::string run_html(const RunEval& ev, const RunReport& rr) {
-  const auto& headline = ev.score.at("score");
-  std::ostringstream html;
-  html << html_head("Lumbar evaluation: " + ev.name) << "<h1>Lumbar evaluation: " << eval::xml_escape(ev.name)
-       << "</h1>\n<p>Run <code>" << eval::xml_escape(ev.dir.string()) << "</code>, input "
-       << eval::xml_escape(ev.input_kind) << ", model " << eval::xml_escape(ev.arch) << ". Out-of-fold predictions of "
-       << eval::xml_escape(rr.about) << ".</p>\n<h2>Competition score (lower is better)</h2>\n"
-       << "<p class=\"headline\">score <b>" << eval::xml_escape(with_ci(headline)) << "</b></p>\n<p class=\"note\">"
-       << "Split: out-of-fold, " << ev.studies << " studies (one per patient); threshold: none (log loss on "
-       << "probabilities); intervals: " << eval::xml_escape(rr.ci_about) << "; macro AUC " << fixed(ev.auc_macro)
-       << "; prior-only baseline (training folds' grade frequencies, no image) " << fixed(ev.prior_score) << ".</p>\n"
-       << rr.score.html() << "<h2>Per condition and level</h2>\n" << rr.cells.html() << rr.levels.html()
-       << "<p class=\"note\">" << eval::xml_escape(rr.note) << "</p>\n"
-       << "<h2>Confusion matrices</h2>\n<p class=\"note\">Rows: true grade; columns: arg-max predicted grade.</p>\n";
+/// The five confusion matrices: heat maps side by side (a condition without labelled rows has
+/// none), then each as a table.
+void add_confusion_section(eval::Report& r, const RunEval& ev) {
+  auto& s = r.section("Confusion matrices");
+  s.note("Rows: true grade; columns: arg-max predicted grade.");
   const std::vector<std::string> grades(grade_names().begin(), grade_names().end());
+  std::vector<std::string> empty;
   for (int c = 0; c < 5; ++c) {
-    html << "<div class=\"cm\">";
-    if (ev.by_condition[c].n > 0) html << eval::confusion_matrix_svg(ev.confusion[c], grades, condition_keys()[c], 360);
-    else html << "<h3>" << condition_keys()[c] << "</h3><p class=\"note\">no labelled rows</p>";
-    html << confusion_text_table(ev.confusion[c]).html() << "</div>\n";
+    const std::string& key = condition_keys()[c];
+    if (ev.by_condition[c].n == 0) {
+      empty.push_back(key);
+      continue;
+    }
+    s.figure({figure_name(c), key, eval::confusion_matrix_svg(ev.confusion[c], grades, key, 360), "", ""});
   }
-  html << "<h2>Classification report</h2>\n" << rr.report.html() << "</body></html>\n";
-  return html.str();
+  for (const auto& key : empty) s.note(key + ": no labelled rows");
+  for (int c = 0; c < 5; ++c) s.paragraph("**" + condition_keys()[c] + "**").table(confusion_table(ev.confusion[c]));
 }
 
-}  // namespace
-
-void write_run(const RunEval& ev, int bootstrap, bool force) {
-  ensure_directory(ev.eval_dir);
-  const json j = run_metrics_json(ev, bootstrap);
-  const RunReport rr = run_report(ev, bootstrap);
-  write_text(ev.eval_dir / "metrics.json", j.dump(2) + "\n", force);
-  write_run_csvs(ev, force);
-  write_text(ev.eval_dir / "report.md", run_markdown(ev, rr), force);
-  write_text(ev.eval_dir / "report.html", run_html(ev, rr), force);
-  logger()->info("lumbar evaluate {}: score {} ({} studies, folds {}) -> {}", ev.name, with_ci(ev.score.at("score")),
-                 ev.studies, joined(ev.folds), ev.eval_dir.string());
+eval::Report run_report(const RunEval& ev, int bootstrap) {
+  eval::Report r;
+  const std::string intervals = intervals_text(ev, bootstrap);
+  add_run_summary(r, ev, intervals);
+  r.section("Competition score (lower is better)")
+      .paragraph("**score " + with_ci(ev.score.at("score")) + "**, " + intervals + ", macro AUC " +
+                 fixed(ev.auc_macro) +
+                 ". Prior-only baseline (the training folds' grade frequencies per condition and level, no image): " +
+                 fixed(ev.prior_score) + ".")
+      .table(score_table(ev));
+  add_group_section(r, ev);
+  add_confusion_section(r, ev);
+  r.section("Classification report").table(classification_table(ev));
+  return r;
 }
 
-void write_comparison(std::vector<const RunEval*> runs, const fs::path& out, int bootstrap, uint64_t seed, bool force) {
-  // Lower is better; runs without a score go last, in the order given.
+/// Runs sorted by score ascending (lower is better); runs without a score last, in the order given.
+void sort_by_score(std::vector<const RunEval*>& runs) {
   auto key = [](const RunEval* r) {
     const auto& s = r->score.value("score");
     return s ? s.value() : std::numeric_limits<double>::infinity();
   };
   std::stable_sort(runs.begin(), runs.end(), [&](const RunEval* a, const RunEval* b) { return key(a) < key(b); });
-  const bool has_best = runs.front()->score.value("score").defined();
+}
 
-  TextTable t{{"rank", "run", "input", "arch", "folds", "studies", "score [95 % CI]", "spinal", "foraminal",
-               "subarticular", "any severe spinal", "macro AUC"},
-              {},
-              {},
-              4};
-  CsvTable csv({"rank", "run", "input_kind", "arch", "folds", "studies", "labelled_rows", "score", "score_ci_low",
-                "score_ci_high", "spinal", "foraminal", "subarticular", "any_severe_spinal", "auc_macro", "best", "path"},
-               {});
+std::string num_or_empty(const MetricValue& v) { return detail::num(v.value_or(NAN)); }
+
+/// comparison.csv's row of a run.
+std::vector<std::string> comparison_csv_row(const RunEval& r, std::size_t rank, bool best) {
+  const auto& s = r.score.at("score");
+  const bool ci = s.ci && s.ci->low && s.ci->high;
+  return {std::to_string(rank), r.name, r.input_kind, r.arch, std::to_string(r.folds.size()),
+          std::to_string(r.studies), std::to_string(r.rows.size()), num_or_empty(s.value),
+          ci ? detail::num(s.ci->low.value()) : "", ci ? detail::num(s.ci->high.value()) : "",
+          num_or_empty(r.score.value("spinal")), num_or_empty(r.score.value("foraminal")),
+          num_or_empty(r.score.value("subarticular")), num_or_empty(r.score.value("any_severe_spinal")),
+          num_or_empty(r.auc_macro), best ? "1" : "0", r.dir.string()};
+}
+
+/// comparison.json's entry of a run.
+json comparison_json_run(const RunEval& r, std::size_t rank, bool best) {
+  json jr;
+  jr["rank"] = rank;
+  jr["name"] = r.name;
+  jr["path"] = r.dir.string();
+  jr["input_kind"] = r.input_kind;
+  jr["arch"] = r.arch;
+  jr["folds"] = r.folds;
+  jr["studies"] = r.studies;
+  jr["labelled_rows"] = r.rows.size();
+  for (const auto& e : r.score.entries()) put_with_ci(jr, e);
+  put(jr, "auc_macro", r.auc_macro);
+  jr["best"] = best;
+  return jr;
+}
+
+json comparison_json_head(int bootstrap, uint64_t seed) {
   json j;
   j["bootstrap"] = {{"resamples", bootstrap}, {"seed", seed}, {"confidence", kConfidence}, {"unit", "study"}};
   j["sorted_by"] = "score ascending (lower is better)";
@@ -369,58 +333,77 @@ void write_comparison(std::vector<const RunEval*> runs, const fs::path& out, int
   j["interval_method"] = bootstrap > 0 ? "95% percentile bootstrap over studies, " + std::to_string(bootstrap) +
                                              " resamples, seed " + std::to_string(seed)
                                        : std::string("none (no bootstrap resamples were asked for)");
+  return j;
+}
+
+eval::Report comparison_report(std::size_t n_runs, eval::ReportTable table, int bootstrap, uint64_t seed) {
+  eval::Report r;
+  r.title = "Lumbar runs compared";
+  r.summary =
+      std::to_string(n_runs) + " runs, out-of-fold predictions, sorted by the competition score (lower is better)" +
+      (bootstrap > 0 ? "; 95 % percentile bootstrap intervals over " + std::to_string(bootstrap) +
+                           " study resamples (seed " + std::to_string(seed) + ")"
+                     : "") +
+      ". Macro AUC: mean over the five conditions of the one-vs-rest AUCs' mean.";
+  r.section("Runs").table(std::move(table)).note("Each run's full report is RUN/eval/report.html.");
+  return r;
+}
+
+}  // namespace
+
+std::vector<fs::path> run_output_files(const fs::path& eval_dir) {
+  std::vector<fs::path> files;
+  for (const char* f : {"metrics.json", "auc.csv", "confusion.csv", "classification_report.csv", "report.md",
+                        "report.html"}) {
+    files.push_back(eval_dir / f);
+  }
+  for (int c = 0; c < 5; ++c) files.push_back(eval_dir / kFigureDir / (figure_name(c) + ".svg"));
+  return files;
+}
+
+std::vector<fs::path> comparison_output_files(const fs::path& out) {
+  return {out / "comparison.md", out / "comparison.json", out / "comparison.csv", out / "comparison.html"};
+}
+
+void write_run(const RunEval& ev, int bootstrap, bool force) {
+  ensure_directory(ev.eval_dir);
+  write_text(ev.eval_dir / "metrics.json", run_metrics_json(ev, bootstrap).dump(2) + "\n", force);
+  write_run_csvs(ev, force);
+  eval::write_report_files(ev.eval_dir, run_report(ev, bootstrap), report_options("report", force));
+  logger()->info("lumbar evaluate {}: score {} ({} studies, folds {}) -> {}", ev.name, with_ci(ev.score.at("score")),
+                 ev.studies, joined(ev.folds), ev.eval_dir.string());
+}
+
+void write_comparison(std::vector<const RunEval*> runs, const fs::path& out, int bootstrap, uint64_t seed, bool force) {
+  sort_by_score(runs);
+  const bool has_best = runs.front()->score.value("score").defined();
+  eval::ReportTable table = table_with({"rank", "run", "input", "arch", "folds", "studies", "score [95 % CI]", "spinal",
+                                        "foraminal", "subarticular", "any severe spinal", "macro AUC"},
+                                       4);
+  CsvTable csv({"rank", "run", "input_kind", "arch", "folds", "studies", "labelled_rows", "score", "score_ci_low",
+                "score_ci_high", "spinal", "foraminal", "subarticular", "any_severe_spinal", "auc_macro", "best", "path"},
+               {});
+  json j = comparison_json_head(bootstrap, seed);
   j["best"] = has_best ? json(runs.front()->name) : json(nullptr);
   j["runs"] = json::array();
   for (std::size_t i = 0; i < runs.size(); ++i) {
     const RunEval& r = *runs[i];
     const bool best = has_best && i == 0;
-    const auto& s = r.score.at("score");
-    const std::string name = r.name + (best ? " (best)" : "");
-    t.add({std::to_string(i + 1), name, r.input_kind, r.arch, std::to_string(r.folds.size()), std::to_string(r.studies),
-           with_ci(s), fixed(r.score.value("spinal")), fixed(r.score.value("foraminal")),
-           fixed(r.score.value("subarticular")), fixed(r.score.value("any_severe_spinal")), fixed(r.auc_macro)},
-          best);
-    const bool ci = s.ci && s.ci->low && s.ci->high;
-    csv.add_row({std::to_string(i + 1), r.name, r.input_kind, r.arch, std::to_string(r.folds.size()),
-                 std::to_string(r.studies), std::to_string(r.rows.size()), detail::num(s.value.value_or(NAN)),
-                 ci ? detail::num(s.ci->low.value()) : "", ci ? detail::num(s.ci->high.value()) : "",
-                 detail::num(r.score.value("spinal").value_or(NAN)), detail::num(r.score.value("foraminal").value_or(NAN)),
-                 detail::num(r.score.value("subarticular").value_or(NAN)),
-                 detail::num(r.score.value("any_severe_spinal").value_or(NAN)), detail::num(r.auc_macro.value_or(NAN)),
-                 best ? "1" : "0", r.dir.string()});
-    json jr;
-    jr["rank"] = i + 1;
-    jr["name"] = r.name;
-    jr["path"] = r.dir.string();
-    jr["input_kind"] = r.input_kind;
-    jr["arch"] = r.arch;
-    jr["folds"] = r.folds;
-    jr["studies"] = r.studies;
-    jr["labelled_rows"] = r.rows.size();
-    for (const auto& e : r.score.entries()) put_with_ci(jr, e);
-    put(jr, "auc_macro", r.auc_macro);
-    jr["best"] = best;
-    j["runs"].push_back(jr);
+    table.add({std::to_string(i + 1), r.name + (best ? " (best)" : ""), r.input_kind, r.arch,
+               std::to_string(r.folds.size()), std::to_string(r.studies), with_ci(r.score.at("score")),
+               fixed(r.score.value("spinal")), fixed(r.score.value("foraminal")), fixed(r.score.value("subarticular")),
+               fixed(r.score.value("any_severe_spinal")), fixed(r.auc_macro)},
+              best);
+    csv.add_row(comparison_csv_row(r, i + 1, best));
+    j["runs"].push_back(comparison_json_run(r, i + 1, best));
   }
-  const std::string about =
-      std::to_string(runs.size()) + " runs, out-of-fold predictions, sorted by the competition score (lower is better)" +
-      (bootstrap > 0 ? "; 95 % percentile bootstrap intervals over " + std::to_string(bootstrap) +
-                           " study resamples (seed " + std::to_string(seed) + ")"
-                     : "") +
-      ". Macro AUC: mean over the five conditions of the one-vs-rest AUCs' mean.";
-  const std::string title = "Lumbar runs compared";
-  std::ostringstream html;
-  html << html_head(title) << "<h1>" << title << "</h1>\n<p>" << eval::xml_escape(about) << "</p>\n" << t.html()
-       << "<p class=\"note\">Each run's full report is RUN/eval/report.html.</p></body></html>\n";
-
   ensure_directory(out);
-  write_text(out / "comparison.md", "# " + title + "\n\n" + about + "\n\n" + t.md(), force);
+  const eval::Report report = comparison_report(runs.size(), std::move(table), bootstrap, seed);
+  eval::write_report_files(out, report, report_options("comparison", force));
   write_text(out / "comparison.json", j.dump(2) + "\n", force);
   detail::write_csv(out / "comparison.csv", csv, force);
-  write_text(out / "comparison.html", html.str(), force);
   logger()->info("lumbar evaluate: {} runs compared, best {} -> {}", runs.size(),
                  has_best ? runs.front()->name : "(none scored)", (out / "comparison.md").string());
 }
-
 
 }  // namespace tomograd::tasks::lumbar::internal

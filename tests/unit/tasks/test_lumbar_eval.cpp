@@ -178,11 +178,16 @@ TEST_CASE("lumbar evaluate: two runs scored, masked rows ignored, the best ranke
   CHECK(written == out);
   for (const char* run : {"noisy", "perfect", "masked"}) {
     for (const char* f : {"metrics.json", "auc.csv", "confusion.csv", "classification_report.csv", "report.md",
-                          "report.html"}) {
+                          "report.html", "plots/confusion_spinal_canal_stenosis.svg"}) {
       INFO(run << "/eval/" << f);
       CHECK(fs::is_regular_file(tmp / "runs" / run / "eval" / f));
     }
   }
+  // The report: the heat maps inline in the HTML, linked from the Markdown.
+  const std::string html = read_file(tmp / "runs" / "noisy" / "eval" / "report.html");
+  CHECK_THAT(html, Contains("<h2>Confusion matrices</h2>") && Contains("<svg") && Contains("Classification report"));
+  CHECK_THAT(read_file(tmp / "runs" / "noisy" / "eval" / "report.md"),
+             Contains("](plots/confusion_left_subarticular_stenosis.svg)"));
   for (const char* f : {"comparison.md", "comparison.json", "comparison.csv", "comparison.html"}) {
     CHECK(fs::is_regular_file(out / f));
   }

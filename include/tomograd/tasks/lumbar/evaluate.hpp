@@ -36,8 +36,10 @@
 /// - `classification_report.csv`: condition,class,precision,recall,f1,auc,support; three rows
 ///   per condition (precision, recall, F1 of the arg-max prediction, one-vs-rest AUC).
 /// - `report.md`, `report.html`: the headline score with its interval, the four parts, the
-///   per-condition/level table, the confusion matrices (as SVG heat maps in the HTML, which is
-///   self-contained) and the classification report.
+///   per-condition/level table, the confusion matrices (tables and SVG heat maps: inline in the
+///   HTML, which is self-contained, and as `plots/confusion_<condition>.svg` for the Markdown;
+///   none for a condition without labelled rows) and the classification report (eval's report
+///   model, eval/report_model.hpp).
 ///
 /// ## Files written for several runs, in the output folder
 /// `comparison.md`, `comparison.html`, `comparison.csv`, `comparison.json`: one row per run
