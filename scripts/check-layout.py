@@ -30,19 +30,6 @@ MAX_FUNCTION_LINES = 80
 ALLOWED_LARGE_FILES = set([
 ])
 ALLOWED_LONG_FUNCTIONS = set([
-    "src/classic/elastic_net.cpp:fit",
-    "src/classic/grid_search.cpp:grid_search",
-    "src/eval/prediction_file.cpp:load_predictions",
-    "src/io/dicom_write.cpp:write_dicom_series",
-    "src/io/gzip_parallel.cpp:gzip_parallel",
-    "src/models/registry.cpp:register_builtin_models",
-    "src/preprocess/phantom.cpp:make_head_phantom",
-    "src/preprocess/quality.cpp:assess_slice_quality",
-    "src/tasks/lumbar/dataset.cpp:read_dataset",
-    "src/tasks/lumbar/synth.cpp:render_grid",
-    "src/tasks/lumbar/synth.cpp:render_lumbar_phantom",
-    "src/tasks/lumbar/synth.cpp:synthesize_lumbar_cohort",
-    "apps/tomograd/cmd_synth.cpp:setup_synth",
 ])
 
 LAYER_TABLE_DOC = "docs/architecture.md"

@@ -8,9 +8,9 @@
 
 namespace tomograd::app {
 
-void setup_synth(CLI::App& app) {
-  auto* synth = app.add_subcommand("synth", "Generate synthetic cohorts with known labels (see docs/synthetic_*.md).");
-  synth->require_subcommand(1);
+namespace {
+
+void add_synth_bmd(CLI::App* synth) {
   auto o = std::make_shared<tasks::BmdSynthOptions>();
   auto out = std::make_shared<std::string>();
   auto* bmd = synth->add_subcommand(
@@ -31,7 +31,9 @@ void setup_synth(CLI::App& app) {
     auto rows = tasks::synthesize_bmd_cohort(*o);
     std::cout << "wrote " << rows.size() << " patients and manifest.csv to " << *out << "\n";
   });
+}
 
+void add_synth_lumbar(CLI::App* synth) {
   auto l = std::make_shared<tasks::LumbarSynthOptions>();
   auto l_out = std::make_shared<std::string>();
   auto* lumbar = synth->add_subcommand(
@@ -66,7 +68,9 @@ void setup_synth(CLI::App& app) {
                                                 : std::string())
               << "\n";
   });
+}
 
+void add_synth_metastasis(CLI::App* synth) {
   auto m = std::make_shared<tasks::MetastasisSynthOptions>();
   auto m_out = std::make_shared<std::string>();
   auto* met = synth->add_subcommand(
@@ -107,6 +111,16 @@ void setup_synth(CLI::App& app) {
     std::cout << "wrote " << rows.size() << " head CTs (" << positives << " with metastases), labels.csv and lesions.csv to "
               << *m_out << "\n";
   });
+}
+
+}  // namespace
+
+void setup_synth(CLI::App& app) {
+  auto* synth = app.add_subcommand("synth", "Generate synthetic cohorts with known labels (see docs/synthetic_*.md).");
+  synth->require_subcommand(1);
+  add_synth_bmd(synth);
+  add_synth_lumbar(synth);
+  add_synth_metastasis(synth);
 }
 
 }  // namespace tomograd::app

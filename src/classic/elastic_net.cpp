@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "tomograd/core/atomic_file.hpp"
 #include "tomograd/core/error.hpp"
@@ -30,90 +31,121 @@ nlohmann::json ElasticNet::fitted_info() const {
   return {{"intercept", intercept_}, {"iterations", n_iter_}, {"converged", converged_}, {"nonzero_coefficients", nonzero}};
 }
 
-void ElasticNet::fit(const Matrix& x, const std::vector<double>& y) {
-  check_regression_data(name(), x, y);
-  const std::size_t n = x.rows(), f = x.cols();
-  const double nd = static_cast<double>(n);
+namespace {
 
-  // Center X and y so the intercept drops out of the penalized problem (sklearn's
-  // _preprocess_data with fit_intercept=True); columns are stored contiguously for the sweeps.
-  std::vector<double> x_mean(f, 0.0);
-  for (std::size_t r = 0; r < n; ++r) {
-    for (std::size_t j = 0; j < f; ++j) x_mean[j] += x(r, j);
+/// X and y centred so that the intercept drops out of the penalized problem (sklearn's
+/// _preprocess_data with fit_intercept=True); columns stored contiguously for the sweeps.
+struct CentredData {
+  std::size_t n = 0, f = 0;
+  std::vector<double> x_mean, cols, norm2, yc;
+  double y_mean = 0, y_norm2 = 0;
+
+  const double* col(std::size_t j) const { return cols.data() + j * n; }
+  double dot(const double* a, const double* b) const {
+    double s = 0;
+    for (std::size_t r = 0; r < n; ++r) s += a[r] * b[r];
+    return s;
   }
-  for (double& m : x_mean) m /= nd;
-  double y_mean = 0;
-  for (double v : y) y_mean += v;
-  y_mean /= nd;
-  std::vector<double> cols(n * f);
-  std::vector<double> norm2(f, 0.0);
+};
+
+CentredData centre(const Matrix& x, const std::vector<double>& y) {
+  CentredData d;
+  d.n = x.rows();
+  d.f = x.cols();
+  const std::size_t n = d.n, f = d.f;
+  const double nd = static_cast<double>(n);
+  d.x_mean.assign(f, 0.0);
+  for (std::size_t r = 0; r < n; ++r) {
+    for (std::size_t j = 0; j < f; ++j) d.x_mean[j] += x(r, j);
+  }
+  for (double& m : d.x_mean) m /= nd;
+  for (double v : y) d.y_mean += v;
+  d.y_mean /= nd;
+  d.cols.resize(n * f);
+  d.norm2.assign(f, 0.0);
   for (std::size_t j = 0; j < f; ++j) {
-    double* c = cols.data() + j * n;
+    double* c = d.cols.data() + j * n;
     for (std::size_t r = 0; r < n; ++r) {
-      c[r] = x(r, j) - x_mean[j];
-      norm2[j] += c[r] * c[r];
+      c[r] = x(r, j) - d.x_mean[j];
+      d.norm2[j] += c[r] * c[r];
     }
   }
-  std::vector<double> yc(n), resid(n);
-  double y_norm2 = 0;
+  d.yc.resize(n);
   for (std::size_t r = 0; r < n; ++r) {
-    yc[r] = y[r] - y_mean;
-    resid[r] = yc[r];
-    y_norm2 += yc[r] * yc[r];
+    d.yc[r] = y[r] - d.y_mean;
+    d.y_norm2 += d.yc[r] * d.yc[r];
   }
+  return d;
+}
+
+/// One pass of coordinate descent over the features (sklearn's enet_coordinate_descent), updating
+/// @p w and the residual; returns {max |w_j|, max |dw_j|}.
+std::pair<double, double> sweep(const CentredData& d, double l1, double l2, std::vector<double>& w,
+                                std::vector<double>& resid) {
+  const std::size_t n = d.n;
+  double w_max = 0, dw_max = 0;
+  for (std::size_t j = 0; j < d.f; ++j) {
+    if (d.norm2[j] == 0.0) continue;
+    const double* c = d.col(j);
+    double w_old = w[j];
+    if (w_old != 0.0) {
+      for (std::size_t r = 0; r < n; ++r) resid[r] += w_old * c[r];
+    }
+    double rho = d.dot(c, resid.data());
+    double shrunk = std::max(std::fabs(rho) - l1, 0.0);
+    w[j] = (rho < 0 ? -shrunk : shrunk) / (d.norm2[j] + l2);
+    if (w[j] != 0.0) {
+      for (std::size_t r = 0; r < n; ++r) resid[r] -= w[j] * c[r];
+    }
+    dw_max = std::max(dw_max, std::fabs(w[j] - w_old));
+    w_max = std::max(w_max, std::fabs(w[j]));
+  }
+  return {w_max, dw_max};
+}
+
+/// Duality gap of the elastic-net problem (sklearn's rule; Friedman et al. 2010 sec. 2.6).
+double duality_gap(const CentredData& d, double l1, double l2, const std::vector<double>& w,
+                   const std::vector<double>& resid) {
+  double dual_norm = 0, w_norm2 = 0, l1_norm = 0;
+  for (std::size_t j = 0; j < d.f; ++j) {
+    double xta = d.dot(d.col(j), resid.data()) - l2 * w[j];
+    dual_norm = std::max(dual_norm, std::fabs(xta));
+    w_norm2 += w[j] * w[j];
+    l1_norm += std::fabs(w[j]);
+  }
+  double r_norm2 = d.dot(resid.data(), resid.data());
+  double scale = 1.0, gap = 0;
+  if (dual_norm > l1) {
+    scale = l1 / dual_norm;
+    gap = 0.5 * (r_norm2 + r_norm2 * scale * scale);
+  } else {
+    gap = r_norm2;
+  }
+  gap += l1 * l1_norm - scale * d.dot(resid.data(), d.yc.data()) + 0.5 * l2 * (1.0 + scale * scale) * w_norm2;
+  return gap;
+}
+
+}  // namespace
+
+void ElasticNet::fit(const Matrix& x, const std::vector<double>& y) {
+  check_regression_data(name(), x, y);
+  const CentredData d = centre(x, y);
+  const double nd = static_cast<double>(d.n);
 
   // sklearn's enet_coordinate_descent (linear_model/_cd_fast.pyx) works with the objective
   // multiplied by N: l1 = alpha·l1_ratio·N, l2 = alpha·(1-l1_ratio)·N.
   const double l1 = params_.alpha * params_.l1_ratio * nd;
   const double l2 = params_.alpha * (1.0 - params_.l1_ratio) * nd;
-  const double gap_tol = params_.tol * y_norm2;
-  std::vector<double> w(f, 0.0);
+  const double gap_tol = params_.tol * d.y_norm2;
+  std::vector<double> w(d.f, 0.0);
+  std::vector<double> resid = d.yc;
   converged_ = false;
   n_iter_ = 0;
-  auto dot = [n](const double* a, const double* b) {
-    double s = 0;
-    for (std::size_t r = 0; r < n; ++r) s += a[r] * b[r];
-    return s;
-  };
-
   for (int iter = 0; iter < params_.max_iter; ++iter) {
     n_iter_ = iter + 1;
-    double w_max = 0, dw_max = 0;
-    for (std::size_t j = 0; j < f; ++j) {
-      if (norm2[j] == 0.0) continue;
-      const double* c = cols.data() + j * n;
-      double w_old = w[j];
-      if (w_old != 0.0) {
-        for (std::size_t r = 0; r < n; ++r) resid[r] += w_old * c[r];
-      }
-      double rho = dot(c, resid.data());
-      double shrunk = std::max(std::fabs(rho) - l1, 0.0);
-      w[j] = (rho < 0 ? -shrunk : shrunk) / (norm2[j] + l2);
-      if (w[j] != 0.0) {
-        for (std::size_t r = 0; r < n; ++r) resid[r] -= w[j] * c[r];
-      }
-      dw_max = std::max(dw_max, std::fabs(w[j] - w_old));
-      w_max = std::max(w_max, std::fabs(w[j]));
-    }
+    const auto [w_max, dw_max] = sweep(d, l1, l2, w, resid);
     if (w_max == 0.0 || dw_max / w_max < params_.tol || iter == params_.max_iter - 1) {
-      // Duality gap of the elastic-net problem (sklearn's rule; Friedman et al. 2010 sec. 2.6).
-      double dual_norm = 0, w_norm2 = 0, l1_norm = 0;
-      for (std::size_t j = 0; j < f; ++j) {
-        double xta = dot(cols.data() + j * n, resid.data()) - l2 * w[j];
-        dual_norm = std::max(dual_norm, std::fabs(xta));
-        w_norm2 += w[j] * w[j];
-        l1_norm += std::fabs(w[j]);
-      }
-      double r_norm2 = dot(resid.data(), resid.data());
-      double scale = 1.0, gap = 0;
-      if (dual_norm > l1) {
-        scale = l1 / dual_norm;
-        gap = 0.5 * (r_norm2 + r_norm2 * scale * scale);
-      } else {
-        gap = r_norm2;
-      }
-      gap += l1 * l1_norm - scale * dot(resid.data(), yc.data()) + 0.5 * l2 * (1.0 + scale * scale) * w_norm2;
-      if (gap < gap_tol) {
+      if (duality_gap(d, l1, l2, w, resid) < gap_tol) {
         converged_ = true;
         break;
       }
@@ -125,8 +157,8 @@ void ElasticNet::fit(const Matrix& x, const std::vector<double>& y) {
                    params_.max_iter, params_.alpha, params_.l1_ratio);
   }
   coef_ = w;
-  intercept_ = y_mean;
-  for (std::size_t j = 0; j < f; ++j) intercept_ -= x_mean[j] * w[j];
+  intercept_ = d.y_mean;
+  for (std::size_t j = 0; j < d.f; ++j) intercept_ -= d.x_mean[j] * w[j];
   fitted_ = true;
 }
 

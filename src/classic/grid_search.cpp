@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "tomograd/classic/group_kfold.hpp"
@@ -154,6 +155,85 @@ nlohmann::json GridSearchResult::to_json() const {
   return j;
 }
 
+namespace {
+
+/// The selection metric (the task's default when none is given), checked against the task.
+std::string selection_metric(const ModelEntry& model, const GridSearchOptions& options) {
+  const std::string metric =
+      options.metric.empty() ? (model.task == Task::kRegression ? "r2" : "auc") : options.metric;
+  higher_is_better(metric);  // throws for an unknown metric
+  if (!metrics_of(model.task).count(metric)) {
+    throw ConfigError("metric '" + metric + "' is not a " + task_name(model.task) + " metric (valid: " +
+                      (model.task == Task::kRegression ? "mae, r2, rmse" : "accuracy, auc, log_loss") + ")");
+  }
+  return metric;
+}
+
+std::vector<FoldData> standardized_folds(const Matrix& x, const std::vector<double>& y,
+                                         const std::vector<int>& fold_of_row, int n_folds) {
+  std::vector<FoldData> folds(static_cast<std::size_t>(n_folds));
+  for (int k = 0; k < n_folds; ++k) {
+    FoldRows rows = fold_rows(fold_of_row, k);
+    StandardScaler scaler;
+    Matrix x_train = x.select_rows(rows.train);
+    scaler.fit(x_train);
+    FoldData& d = folds[static_cast<std::size_t>(k)];
+    d.x_train = scaler.transform(x_train);
+    d.x_test = scaler.transform(x.select_rows(rows.test));
+    d.y_train = select(y, rows.train);
+    d.y_test = select(y, rows.test);
+  }
+  return folds;
+}
+
+/// Fits one single-threaded model on a fold's training rows and scores its test rows.
+std::map<std::string, double> fit_and_score(const ModelEntry& model, const ParamMap& params, const FoldData& d) {
+  if (model.task == Task::kRegression) {
+    auto m = model.make_regressor(params);
+    m->set_threads(1);
+    m->fit(d.x_train, d.y_train);
+    return to_map(regression_scores(d.y_test, m->predict(d.x_test)));
+  }
+  auto m = model.make_classifier(params);
+  m->set_threads(1);
+  m->fit(d.x_train, d.y_train);
+  return to_map(binary_scores(d.y_test, m->predict_proba(d.x_test)));
+}
+
+/// Mean and standard deviation of every score over a point's folds (NaN folds left out).
+void summarize(GridPoint& p) {
+  for (const auto& [name, unused] : p.folds.front().scores) {
+    double sum = 0, sum2 = 0, n = 0;
+    for (const auto& f : p.folds) {
+      double v = f.scores.at(name);
+      if (std::isnan(v)) continue;  // e.g. R² of a fold whose targets are all equal
+      sum += v;
+      sum2 += v * v;
+      n += 1;
+    }
+    double mean = n > 0 ? sum / n : std::nan("");
+    p.mean[name] = mean;
+    p.stddev[name] = n > 0 ? std::sqrt(std::max(0.0, sum2 / n - mean * mean)) : std::nan("");
+  }
+}
+
+/// Best by the mean selection metric; NaN never wins; ties keep the earlier combination.
+std::size_t best_point(const GridSearchResult& result) {
+  std::size_t best = 0;
+  double best_value = std::nan("");
+  for (std::size_t c = 0; c < result.points.size(); ++c) {
+    double v = result.points[c].mean.at(result.metric);
+    if (std::isnan(v)) continue;
+    if (std::isnan(best_value) || (result.higher_is_better ? v > best_value : v < best_value)) {
+      best_value = v;
+      best = c;
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
 GridSearchResult grid_search(const ModelEntry& model, const ParamMap& base, const ParamGrid& grid, const Matrix& x,
                              const std::vector<double>& y, const std::vector<std::string>& groups,
                              const GridSearchOptions& options) {
@@ -164,12 +244,8 @@ GridSearchResult grid_search(const ModelEntry& model, const ParamMap& base, cons
   result.folds = options.folds;
   result.seed = options.seed;
   result.grid = grid;
-  result.metric = options.metric.empty() ? (model.task == Task::kRegression ? "r2" : "auc") : options.metric;
-  result.higher_is_better = higher_is_better(result.metric);  // throws for an unknown metric
-  if (!metrics_of(model.task).count(result.metric)) {
-    throw ConfigError("metric '" + result.metric + "' is not a " + task_name(model.task) + " metric (valid: " +
-                      (model.task == Task::kRegression ? "mae, r2, rmse" : "accuracy, auc, log_loss") + ")");
-  }
+  result.metric = selection_metric(model, options);
+  result.higher_is_better = higher_is_better(result.metric);
   if (x.rows() != y.size() || x.rows() != groups.size()) {
     throw ValueError("grid search: " + std::to_string(x.rows()) + " rows, " + std::to_string(y.size()) +
                      " targets and " + std::to_string(groups.size()) + " ids");
@@ -180,18 +256,7 @@ GridSearchResult grid_search(const ModelEntry& model, const ParamMap& base, cons
   for (auto& c : combos) c = model.resolve(c);
 
   result.fold_of_row = group_k_fold(groups, options.folds, options.seed);
-  std::vector<FoldData> folds(static_cast<std::size_t>(options.folds));
-  for (int k = 0; k < options.folds; ++k) {
-    FoldRows rows = fold_rows(result.fold_of_row, k);
-    StandardScaler scaler;
-    Matrix x_train = x.select_rows(rows.train);
-    scaler.fit(x_train);
-    FoldData& d = folds[static_cast<std::size_t>(k)];
-    d.x_train = scaler.transform(x_train);
-    d.x_test = scaler.transform(x.select_rows(rows.test));
-    d.y_train = select(y, rows.train);
-    d.y_test = select(y, rows.test);
-  }
+  const std::vector<FoldData> folds = standardized_folds(x, y, result.fold_of_row, options.folds);
 
   const std::size_t n_folds = folds.size();
   const std::size_t n_tasks = combos.size() * n_folds;
@@ -213,17 +278,7 @@ GridSearchResult grid_search(const ModelEntry& model, const ParamMap& base, cons
     out.n_train = d.y_train.size();
     out.n_test = d.y_test.size();
     try {
-      if (model.task == Task::kRegression) {
-        auto m = model.make_regressor(combos[c]);
-        m->set_threads(1);
-        m->fit(d.x_train, d.y_train);
-        out.scores = to_map(regression_scores(d.y_test, m->predict(d.x_test)));
-      } else {
-        auto m = model.make_classifier(combos[c]);
-        m->set_threads(1);
-        m->fit(d.x_train, d.y_train);
-        out.scores = to_map(binary_scores(d.y_test, m->predict_proba(d.x_test)));
-      }
+      out.scores = fit_and_score(model, combos[c], d);
     } catch (const ValueError& e) {
       throw ValueError("cross-validation fold " + std::to_string(k + 1) + " of " + std::to_string(n_folds) + ": " +
                        e.what());
@@ -232,32 +287,8 @@ GridSearchResult grid_search(const ModelEntry& model, const ParamMap& base, cons
   });
   bar.finish();
 
-  for (auto& p : result.points) {
-    for (const auto& [name, unused] : p.folds.front().scores) {
-      double sum = 0, sum2 = 0, n = 0;
-      for (const auto& f : p.folds) {
-        double v = f.scores.at(name);
-        if (std::isnan(v)) continue;  // e.g. R² of a fold whose targets are all equal
-        sum += v;
-        sum2 += v * v;
-        n += 1;
-      }
-      double mean = n > 0 ? sum / n : std::nan("");
-      p.mean[name] = mean;
-      p.stddev[name] = n > 0 ? std::sqrt(std::max(0.0, sum2 / n - mean * mean)) : std::nan("");
-    }
-  }
-  // Best by the mean selection metric; NaN never wins; ties keep the earlier combination.
-  result.best = 0;
-  double best_value = std::nan("");
-  for (std::size_t c = 0; c < result.points.size(); ++c) {
-    double v = result.points[c].mean.at(result.metric);
-    if (std::isnan(v)) continue;
-    if (std::isnan(best_value) || (result.higher_is_better ? v > best_value : v < best_value)) {
-      best_value = v;
-      result.best = c;
-    }
-  }
+  for (auto& p : result.points) summarize(p);
+  result.best = best_point(result);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }

@@ -97,6 +97,138 @@ DicomEncoding parse_dicom_encoding(const std::string& name) {
   throw ValueError("unknown DICOM encoding '" + name + "' (valid: " + valid + ")");
 }
 
+namespace {
+
+/// What every slice file of one series shares.
+struct SeriesPlan {
+  std::string study_uid, series_uid, frame_uid, description;
+  double intercept = 0, slope = 1;
+  torch::Tensor stored;  ///< int16 codes [D, H, W]
+  E_TransferSyntax xfer = EXS_LittleEndianExplicit;
+  bool ct = true;
+};
+
+SeriesPlan plan_series(const Volume& volume, const DicomWriteOptions& options) {
+  const VolumeInfo& info = volume.info();
+  SeriesPlan p;
+  p.study_uid = !options.study_uid.empty() ? options.study_uid : !info.study_uid.empty() ? info.study_uid : new_uid();
+  p.series_uid = !options.series_uid.empty() ? options.series_uid : new_uid();
+  p.frame_uid = new_uid();
+  p.description = !options.series_description.empty() ? options.series_description : info.series_description;
+  torch::Tensor data = volume.data().contiguous();
+  choose_rescale(data, options, p.intercept, p.slope);
+  torch::Tensor stored = ((data - p.intercept) / p.slope).round_();
+  if (stored.min().item<double>() < -32768 || stored.max().item<double>() > 32767) {
+    throw ValueError("values do not fit int16 with RescaleIntercept " + fmt_number(p.intercept) +
+                     " and RescaleSlope " + fmt_number(p.slope));
+  }
+  p.stored = stored.to(torch::kInt16).contiguous();
+  p.xfer = to_xfer(options.encoding);
+  p.ct = options.modality == "CT";
+  return p;
+}
+
+/// SOP common, patient, study and series modules (the patient module holds only the ID: no
+/// name, birth date or other identifying data).
+void put_series_tags(DcmDataset& ds, const SeriesPlan& p, const DicomWriteOptions& options, const VolumeInfo& info,
+                     const std::string& file) {
+  put_string(ds, DCM_SOPClassUID, p.ct ? UID_CTImageStorage : UID_MRImageStorage, file);
+  put_string(ds, DCM_SOPInstanceUID, new_uid(), file);
+  put_string(ds, DCM_SpecificCharacterSet, "ISO_IR 100", file);
+  put_string(ds, DCM_ImageType, p.ct ? "ORIGINAL\\PRIMARY\\AXIAL" : "ORIGINAL\\PRIMARY", file);
+  put_string(ds, DCM_Modality, options.modality, file);
+  put_string(ds, DCM_Manufacturer, "tomograd", file);
+  put_string(ds, DCM_PatientName, "", file);
+  put_string(ds, DCM_PatientID, options.patient_id, file);
+  put_string(ds, DCM_PatientBirthDate, "", file);
+  put_string(ds, DCM_PatientSex, info.sex, file);
+  put_string(ds, DCM_StudyInstanceUID, p.study_uid, file);
+  put_string(ds, DCM_StudyID, options.study_id, file);
+  put_string(ds, DCM_StudyDate, "", file);
+  put_string(ds, DCM_StudyTime, "", file);
+  put_string(ds, DCM_ReferringPhysicianName, "", file);
+  put_string(ds, DCM_AccessionNumber, "", file);
+  put_string(ds, DCM_SeriesInstanceUID, p.series_uid, file);
+  put_string(ds, DCM_SeriesNumber, std::to_string(options.series_number), file);
+  if (!p.description.empty()) put_string(ds, DCM_SeriesDescription, p.description, file);
+  put_string(ds, DCM_FrameOfReferenceUID, p.frame_uid, file);
+  put_string(ds, DCM_PositionReferenceIndicator, "", file);
+}
+
+/// Instance number, position, orientation, slice location, spacing and thickness of slice @p k.
+void put_slice_geometry(DcmDataset& ds, const Volume& volume, int64_t k, const std::string& file) {
+  const Mat3& d = volume.direction();
+  const Vec3& sp = volume.spacing_mm();
+  const Vec3 normal{d[0][2], d[1][2], d[2][2]};
+  put_string(ds, DCM_InstanceNumber, std::to_string(k + 1), file);
+  const Vec3 pos = volume.index_to_lps(static_cast<double>(k), 0, 0);
+  put_string(ds, DCM_ImagePositionPatient, join_numbers({pos[0], pos[1], pos[2]}), file);
+  put_string(ds, DCM_ImageOrientationPatient, join_numbers({d[0][0], d[1][0], d[2][0], d[0][1], d[1][1], d[2][1]}),
+             file);
+  put_string(ds, DCM_SliceLocation, fmt_number(pos[0] * normal[0] + pos[1] * normal[1] + pos[2] * normal[2]), file);
+  put_string(ds, DCM_PixelSpacing, join_numbers({sp[1], sp[2]}), file);
+  const double thickness = volume.info().slice_thickness_mm;
+  put_string(ds, DCM_SliceThickness, fmt_number(thickness > 0 ? thickness : sp[0]), file);
+}
+
+/// The CT or MR image module's own attributes.
+void put_modality_tags(DcmDataset& ds, const Volume& volume, bool ct, const std::string& file) {
+  const VolumeInfo& info = volume.info();
+  if (ct) {
+    put_string(ds, DCM_KVP, "", file);
+    put_string(ds, DCM_AcquisitionNumber, "", file);
+    put_string(ds, DCM_RescaleType, "HU", file);
+    return;
+  }
+  put_string(ds, DCM_ScanningSequence, "SE", file);
+  put_string(ds, DCM_SequenceVariant, "NONE", file);
+  put_string(ds, DCM_ScanOptions, "", file);
+  put_string(ds, DCM_MRAcquisitionType, "2D", file);
+  put_string(ds, DCM_EchoTime, "", file);
+  put_string(ds, DCM_EchoTrainLength, "", file);
+  put_string(ds, DCM_SpacingBetweenSlices, fmt_number(volume.spacing_mm()[0]), file);
+  if (info.field_strength_t > 0) put_string(ds, DCM_MagneticFieldStrength, fmt_number(info.field_strength_t), file);
+}
+
+/// Rescale, window and the image pixel module with slice @p k's int16 codes.
+void put_pixels(DcmDataset& ds, const SeriesPlan& p, const Volume& volume, int64_t k, const std::string& file) {
+  const VolumeInfo& info = volume.info();
+  const int64_t rows = volume.rows(), cols = volume.cols();
+  put_string(ds, DCM_RescaleIntercept, fmt_number(p.intercept), file);
+  put_string(ds, DCM_RescaleSlope, fmt_number(p.slope), file);
+  if (!info.window_centers.empty() && !info.window_widths.empty()) {
+    put_string(ds, DCM_WindowCenter, fmt_number(info.window_centers[0]), file);
+    put_string(ds, DCM_WindowWidth, fmt_number(info.window_widths[0]), file);
+  }
+  ds.putAndInsertUint16(DCM_SamplesPerPixel, 1);
+  put_string(ds, DCM_PhotometricInterpretation, "MONOCHROME2", file);
+  ds.putAndInsertUint16(DCM_Rows, static_cast<Uint16>(rows));
+  ds.putAndInsertUint16(DCM_Columns, static_cast<Uint16>(cols));
+  ds.putAndInsertUint16(DCM_BitsAllocated, 16);
+  ds.putAndInsertUint16(DCM_BitsStored, 16);
+  ds.putAndInsertUint16(DCM_HighBit, 15);
+  ds.putAndInsertUint16(DCM_PixelRepresentation, 1);
+  const auto* slice = reinterpret_cast<const Uint16*>(p.stored[k].data_ptr<int16_t>());
+  OFCondition st = ds.putAndInsertUint16Array(DCM_PixelData, slice, static_cast<unsigned long>(rows * cols));
+  if (st.bad()) throw DicomError("cannot set PixelData in '" + file + "': " + st.text());
+}
+
+/// Compresses the pixel data for an encapsulated transfer syntax (RLE, JPEG, JPEG-LS).
+void encode_pixels(DcmDataset& ds, E_TransferSyntax xfer, DicomEncoding encoding, const std::string& file) {
+  if (!DcmXfer(xfer).isEncapsulated()) return;
+  DJ_RPLossless jpeg_params;
+  DJLSRepresentationParameter jls_params(2, OFTrue);
+  const DcmRepresentationParameter* params = nullptr;
+  if (encoding == DicomEncoding::kJpegLossless) params = &jpeg_params;
+  if (encoding == DicomEncoding::kJpegLsLossless) params = &jls_params;
+  OFCondition st = ds.chooseRepresentation(xfer, params);
+  if (st.bad() || !ds.canWriteXfer(xfer)) {
+    throw DicomError("cannot encode '" + file + "' as " + DcmXfer(xfer).getXferName() + ": " + st.text());
+  }
+}
+
+}  // namespace
+
 std::vector<fs::path> write_dicom_series(const Volume& volume, const fs::path& dir,
                                          const DicomWriteOptions& options) {
   detail::ensure_dcmtk_ready();
@@ -105,28 +237,7 @@ std::vector<fs::path> write_dicom_series(const Volume& volume, const fs::path& d
   }
   if (volume.empty()) throw ValueError("cannot write an empty volume as DICOM");
   ensure_directory(dir);
-  const VolumeInfo& info = volume.info();
-  const std::string study_uid = !options.study_uid.empty() ? options.study_uid
-                                : !info.study_uid.empty()  ? info.study_uid : new_uid();
-  const std::string series_uid = !options.series_uid.empty() ? options.series_uid : new_uid();
-  const std::string frame_uid = new_uid();
-  const std::string description = !options.series_description.empty() ? options.series_description
-                                                                        : info.series_description;
-  double intercept = 0, slope = 1;
-  torch::Tensor data = volume.data().contiguous();
-  choose_rescale(data, options, intercept, slope);
-  torch::Tensor stored = ((data - intercept) / slope).round_();
-  if (stored.min().item<double>() < -32768 || stored.max().item<double>() > 32767) {
-    throw ValueError("values do not fit int16 with RescaleIntercept " + fmt_number(intercept) +
-                     " and RescaleSlope " + fmt_number(slope));
-  }
-  stored = stored.to(torch::kInt16).contiguous();
-  const int64_t rows = volume.rows(), cols = volume.cols();
-  const Mat3& d = volume.direction();
-  const Vec3& sp = volume.spacing_mm();
-  const Vec3 normal{d[0][2], d[1][2], d[2][2]};
-  const E_TransferSyntax xfer = to_xfer(options.encoding);
-
+  const SeriesPlan plan = plan_series(volume, options);
   std::vector<fs::path> written;
   for (int64_t k = 0; k < volume.depth(); ++k) {
     char name[32];
@@ -135,88 +246,19 @@ std::vector<fs::path> write_dicom_series(const Volume& volume, const fs::path& d
     const std::string file = target.string();
     DcmFileFormat ff;
     DcmDataset& ds = *ff.getDataset();
-    const bool ct = options.modality == "CT";
-    put_string(ds, DCM_SOPClassUID, ct ? UID_CTImageStorage : UID_MRImageStorage, file);
-    put_string(ds, DCM_SOPInstanceUID, new_uid(), file);
-    put_string(ds, DCM_SpecificCharacterSet, "ISO_IR 100", file);
-    put_string(ds, DCM_ImageType, ct ? "ORIGINAL\\PRIMARY\\AXIAL" : "ORIGINAL\\PRIMARY", file);
-    put_string(ds, DCM_Modality, options.modality, file);
-    put_string(ds, DCM_Manufacturer, "tomograd", file);
-    // Patient module (type 2): only the ID; no name, birth date or other identifying data.
-    put_string(ds, DCM_PatientName, "", file);
-    put_string(ds, DCM_PatientID, options.patient_id, file);
-    put_string(ds, DCM_PatientBirthDate, "", file);
-    put_string(ds, DCM_PatientSex, info.sex, file);
-    put_string(ds, DCM_StudyInstanceUID, study_uid, file);
-    put_string(ds, DCM_StudyID, options.study_id, file);
-    put_string(ds, DCM_StudyDate, "", file);
-    put_string(ds, DCM_StudyTime, "", file);
-    put_string(ds, DCM_ReferringPhysicianName, "", file);
-    put_string(ds, DCM_AccessionNumber, "", file);
-    put_string(ds, DCM_SeriesInstanceUID, series_uid, file);
-    put_string(ds, DCM_SeriesNumber, std::to_string(options.series_number), file);
-    if (!description.empty()) put_string(ds, DCM_SeriesDescription, description, file);
-    put_string(ds, DCM_FrameOfReferenceUID, frame_uid, file);
-    put_string(ds, DCM_PositionReferenceIndicator, "", file);
-    put_string(ds, DCM_InstanceNumber, std::to_string(k + 1), file);
-    const Vec3 pos = volume.index_to_lps(static_cast<double>(k), 0, 0);
-    put_string(ds, DCM_ImagePositionPatient, join_numbers({pos[0], pos[1], pos[2]}), file);
-    put_string(ds, DCM_ImageOrientationPatient,
-        join_numbers({d[0][0], d[1][0], d[2][0], d[0][1], d[1][1], d[2][1]}), file);
-    put_string(ds, DCM_SliceLocation, fmt_number(pos[0] * normal[0] + pos[1] * normal[1] + pos[2] * normal[2]), file);
-    put_string(ds, DCM_PixelSpacing, join_numbers({sp[1], sp[2]}), file);
-    put_string(ds, DCM_SliceThickness, fmt_number(info.slice_thickness_mm > 0 ? info.slice_thickness_mm : sp[0]), file);
-    if (ct) {
-      put_string(ds, DCM_KVP, "", file);
-      put_string(ds, DCM_AcquisitionNumber, "", file);
-      put_string(ds, DCM_RescaleType, "HU", file);
-    } else {
-      put_string(ds, DCM_ScanningSequence, "SE", file);
-      put_string(ds, DCM_SequenceVariant, "NONE", file);
-      put_string(ds, DCM_ScanOptions, "", file);
-      put_string(ds, DCM_MRAcquisitionType, "2D", file);
-      put_string(ds, DCM_EchoTime, "", file);
-      put_string(ds, DCM_EchoTrainLength, "", file);
-      put_string(ds, DCM_SpacingBetweenSlices, fmt_number(sp[0]), file);
-      if (info.field_strength_t > 0) put_string(ds, DCM_MagneticFieldStrength, fmt_number(info.field_strength_t), file);
-    }
-    put_string(ds, DCM_RescaleIntercept, fmt_number(intercept), file);
-    put_string(ds, DCM_RescaleSlope, fmt_number(slope), file);
-    if (!info.window_centers.empty() && !info.window_widths.empty()) {
-      put_string(ds, DCM_WindowCenter, fmt_number(info.window_centers[0]), file);
-      put_string(ds, DCM_WindowWidth, fmt_number(info.window_widths[0]), file);
-    }
-    ds.putAndInsertUint16(DCM_SamplesPerPixel, 1);
-    put_string(ds, DCM_PhotometricInterpretation, "MONOCHROME2", file);
-    ds.putAndInsertUint16(DCM_Rows, static_cast<Uint16>(rows));
-    ds.putAndInsertUint16(DCM_Columns, static_cast<Uint16>(cols));
-    ds.putAndInsertUint16(DCM_BitsAllocated, 16);
-    ds.putAndInsertUint16(DCM_BitsStored, 16);
-    ds.putAndInsertUint16(DCM_HighBit, 15);
-    ds.putAndInsertUint16(DCM_PixelRepresentation, 1);
-    const auto* slice = reinterpret_cast<const Uint16*>(stored[k].data_ptr<int16_t>());
-    OFCondition st = ds.putAndInsertUint16Array(DCM_PixelData, slice, static_cast<unsigned long>(rows * cols));
-    if (st.bad()) throw DicomError("cannot set PixelData in '" + file + "': " + st.text());
-
-    if (DcmXfer(xfer).isEncapsulated()) {
-      DJ_RPLossless jpeg_params;
-      DJLSRepresentationParameter jls_params(2, OFTrue);
-      const DcmRepresentationParameter* params = nullptr;
-      if (options.encoding == DicomEncoding::kJpegLossless) params = &jpeg_params;
-      if (options.encoding == DicomEncoding::kJpegLsLossless) params = &jls_params;
-      st = ds.chooseRepresentation(xfer, params);
-      if (st.bad() || !ds.canWriteXfer(xfer)) {
-        throw DicomError("cannot encode '" + file + "' as " + DcmXfer(xfer).getXferName() + ": " + st.text());
-      }
-    }
+    put_series_tags(ds, plan, options, volume.info(), file);
+    put_slice_geometry(ds, volume, k, file);
+    put_modality_tags(ds, volume, plan.ct, file);
+    put_pixels(ds, plan, volume, k, file);
+    encode_pixels(ds, plan.xfer, options.encoding, file);
     AtomicFile out(target, options.overwrite);
-    st = ff.saveFile(out.temp_path().c_str(), xfer, EET_ExplicitLength, EGL_recalcGL, EPD_noChange, 0, 0,
-                     EWM_fileformat);
+    OFCondition st = ff.saveFile(out.temp_path().c_str(), plan.xfer, EET_ExplicitLength, EGL_recalcGL, EPD_noChange, 0,
+                                 0, EWM_fileformat);
     if (st.bad()) throw DicomError("cannot write '" + file + "': " + st.text());
     out.commit();
     written.push_back(target);
   }
-  logger()->debug("wrote {} DICOM files to '{}' ({})", written.size(), dir.string(), DcmXfer(xfer).getXferName());
+  logger()->debug("wrote {} DICOM files to '{}' ({})", written.size(), dir.string(), DcmXfer(plan.xfer).getXferName());
   return written;
 }
 

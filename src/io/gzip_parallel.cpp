@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -85,6 +86,96 @@ void put_le32(std::uint8_t* p, uLong v) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>((v >> (8 * i)) & 0xff);
 }
 
+/// The input cut into blocks, compressed independently.
+struct BlockJob {
+  std::uint64_t total;
+  std::size_t block_bytes, count;
+  const GzipSource& source;
+  int level;
+
+  void compress(Deflater& d, std::size_t index, std::vector<std::uint8_t>& in, Block& block) const {
+    compress_block(d, index, count, total, block_bytes, source, in, block);
+  }
+};
+
+using BlockSink = std::function<void(const Block&)>;
+
+/// Every block on this thread, in order.
+void compress_in_order(const BlockJob& job, const BlockSink& emit) {
+  Deflater d(job.level);
+  std::vector<std::uint8_t> in;
+  Block b;
+  for (std::size_t i = 0; i < job.count; ++i) {
+    job.compress(d, i, in, b);
+    emit(b);
+  }
+}
+
+/// Workers take blocks in order and compress them; this thread emits them in order. A worker
+/// does not run more than `window` blocks ahead of the writer, which bounds memory.
+void compress_on_workers(const BlockJob& job, std::size_t workers, const BlockSink& emit) {
+  const std::size_t count = job.count, window = 4 * workers;
+  std::vector<Block> blocks(count);
+  std::vector<char> done(count, 0);
+  std::mutex m;
+  std::condition_variable cv_done, cv_room;
+  std::size_t next = 0, written = 0;
+  bool failed = false;
+  std::exception_ptr error;
+  auto fail = [&](std::exception_ptr e) {
+    std::lock_guard<std::mutex> lock(m);
+    if (!error) error = e;
+    failed = true;
+    cv_done.notify_all();
+    cv_room.notify_all();
+  };
+  auto work = [&] {
+    try {
+      Deflater d(job.level);
+      std::vector<std::uint8_t> in;
+      for (;;) {
+        std::size_t i;
+        {
+          std::unique_lock<std::mutex> lock(m);
+          cv_room.wait(lock, [&] { return failed || next >= count || next < written + window; });
+          if (failed || next >= count) return;
+          i = next++;
+        }
+        Block b;
+        job.compress(d, i, in, b);
+        std::lock_guard<std::mutex> lock(m);
+        blocks[i] = std::move(b);
+        done[i] = 1;
+        cv_done.notify_all();
+      }
+    } catch (...) {
+      fail(std::current_exception());
+    }
+  };
+  std::vector<std::thread> pool;
+  pool.reserve(workers);
+  for (std::size_t t = 0; t < workers; ++t) pool.emplace_back(work);
+  try {
+    for (std::size_t i = 0; i < count; ++i) {
+      Block b;
+      {
+        std::unique_lock<std::mutex> lock(m);
+        cv_done.wait(lock, [&] { return failed || done[i]; });
+        if (failed) break;
+        b = std::move(blocks[i]);
+      }
+      emit(b);
+      std::lock_guard<std::mutex> lock(m);
+      written = i + 1;
+      cv_room.notify_all();
+    }
+  } catch (...) {
+    fail(std::current_exception());
+  }
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+}
+
 }  // namespace
 
 void GzipOptions::validate() const {
@@ -119,78 +210,9 @@ void gzip_parallel(std::uint64_t total, const GzipSource& source, const GzipSink
   std::size_t workers = options.threads <= 0 ? static_cast<std::size_t>(hardware_threads())
                                              : static_cast<std::size_t>(options.threads);
   workers = std::min(workers, count);
-  if (workers <= 1) {
-    Deflater d(options.level);
-    std::vector<std::uint8_t> in;
-    Block b;
-    for (std::size_t i = 0; i < count; ++i) {
-      compress_block(d, i, count, total, block_bytes, source, in, b);
-      emit(b);
-    }
-  } else {
-    // Workers take blocks in order and compress them; this thread writes them in order. A worker
-    // does not run more than `window` blocks ahead of the writer, which bounds memory.
-    const std::size_t window = 4 * workers;
-    std::vector<Block> blocks(count);
-    std::vector<char> done(count, 0);
-    std::mutex m;
-    std::condition_variable cv_done, cv_room;
-    std::size_t next = 0, written = 0;
-    bool failed = false;
-    std::exception_ptr error;
-    auto fail = [&](std::exception_ptr e) {
-      std::lock_guard<std::mutex> lock(m);
-      if (!error) error = e;
-      failed = true;
-      cv_done.notify_all();
-      cv_room.notify_all();
-    };
-    auto work = [&] {
-      try {
-        Deflater d(options.level);
-        std::vector<std::uint8_t> in;
-        for (;;) {
-          std::size_t i;
-          {
-            std::unique_lock<std::mutex> lock(m);
-            cv_room.wait(lock, [&] { return failed || next >= count || next < written + window; });
-            if (failed || next >= count) return;
-            i = next++;
-          }
-          Block b;
-          compress_block(d, i, count, total, block_bytes, source, in, b);
-          std::lock_guard<std::mutex> lock(m);
-          blocks[i] = std::move(b);
-          done[i] = 1;
-          cv_done.notify_all();
-        }
-      } catch (...) {
-        fail(std::current_exception());
-      }
-    };
-    std::vector<std::thread> pool;
-    pool.reserve(workers);
-    for (std::size_t t = 0; t < workers; ++t) pool.emplace_back(work);
-    try {
-      for (std::size_t i = 0; i < count; ++i) {
-        Block b;
-        {
-          std::unique_lock<std::mutex> lock(m);
-          cv_done.wait(lock, [&] { return failed || done[i]; });
-          if (failed) break;
-          b = std::move(blocks[i]);
-        }
-        emit(b);
-        std::lock_guard<std::mutex> lock(m);
-        written = i + 1;
-        cv_room.notify_all();
-      }
-    } catch (...) {
-      fail(std::current_exception());
-    }
-    for (auto& t : pool) t.join();
-    if (error) std::rethrow_exception(error);
-  }
+  const BlockJob job{total, block_bytes, count, source, options.level};
+  if (workers <= 1) compress_in_order(job, emit);
+  else compress_on_workers(job, workers, emit);
 
   // RFC 1952 trailer: CRC-32 and the input size modulo 2^32, little-endian.
   std::uint8_t trailer[8];

@@ -44,18 +44,53 @@ std::vector<std::string> ModelRegistry::names() const {
   return out;
 }
 
-void register_builtin_models(ModelRegistry& registry) {
-  if (registry.contains("resnet18")) return;
+namespace {
 
-  // Variants are data: one builder per family, parameterized by the layer counts.
-  auto resnet = [](ResNetOptions variant) {
-    return [variant](const ModelSpec& spec) -> ModelPtr {
-      ResNetOptions o = variant;
-      o.in_channels = spec.in_channels;
-      o.head = spec.head;
-      return ResNet(o).ptr();
-    };
+using Builder = std::function<ModelPtr(const ModelSpec&)>;
+
+/// A builder for a network whose options are {in_channels, layout, head}, the layout taken from
+/// the spec's @p layout field (simple_cnn, segresnet3d, dynunet3d, vit3d, swinunetr3d).
+template <class Net, class Options, class Layout>
+Builder with_layout(Layout ModelSpec::*layout) {
+  return [layout](const ModelSpec& spec) -> ModelPtr {
+    Options o;
+    o.in_channels = spec.in_channels;
+    o.layout = spec.*layout;
+    o.head = spec.head;
+    return Net(o).ptr();
   };
+}
+
+// Variants are data: one builder per family, parameterized by the layer counts.
+Builder resnet(ResNetOptions variant) {
+  return [variant](const ModelSpec& spec) -> ModelPtr {
+    ResNetOptions o = variant;
+    o.in_channels = spec.in_channels;
+    o.head = spec.head;
+    return ResNet(o).ptr();
+  };
+}
+
+Builder resnet3d(ResNet3dOptions variant) {
+  return [variant](const ModelSpec& spec) -> ModelPtr {
+    ResNet3dOptions o = variant;
+    o.in_channels = spec.in_channels;
+    o.stem = spec.resnet3d;
+    o.head = spec.head;
+    return ResNet3d(o).ptr();
+  };
+}
+
+Builder densenet3d(DenseNet3dOptions variant) {
+  return [variant](const ModelSpec& spec) -> ModelPtr {
+    DenseNet3dOptions o = variant.with(spec.densenet3d);
+    o.in_channels = spec.in_channels;
+    o.head = spec.head;
+    return DenseNet3d(o).ptr();
+  };
+}
+
+void register_2d_models(ModelRegistry& registry) {
   registry.add({"resnet18", "2D ResNet-18 (torchvision names; BasicBlock 2-2-2-2, embedding 512)", 2,
                 resnet(ResNetOptions::resnet18())});
   registry.add({"resnet34", "2D ResNet-34 (torchvision names; BasicBlock 3-4-6-3, embedding 512)", 2,
@@ -64,42 +99,19 @@ void register_builtin_models(ModelRegistry& registry) {
                 resnet(ResNetOptions::resnet50())});
   registry.add({"resnet101", "2D ResNet-101 (torchvision names; Bottleneck 3-4-23-3, embedding 2048)", 2,
                 resnet(ResNetOptions::resnet101())});
-
   registry.add({"simple_cnn", "2D SimpleCNN: conv blocks (simple_cnn.widths) + MLP (simple_cnn.hidden); "
                               "fixed input size (simple_cnn.input_size)",
-                2, [](const ModelSpec& spec) -> ModelPtr {
-                  SimpleCnnOptions o;
-                  o.in_channels = spec.in_channels;
-                  o.layout = spec.simple_cnn;
-                  o.head = spec.head;
-                  return SimpleCnn(o).ptr();
-                }});
+                2, with_layout<SimpleCnn, SimpleCnnOptions>(&ModelSpec::simple_cnn)});
+}
 
-  auto resnet3d = [](ResNet3dOptions variant) {
-    return [variant](const ModelSpec& spec) -> ModelPtr {
-      ResNet3dOptions o = variant;
-      o.in_channels = spec.in_channels;
-      o.stem = spec.resnet3d;
-      o.head = spec.head;
-      return ResNet3d(o).ptr();
-    };
-  };
+void register_3d_models(ModelRegistry& registry) {
   registry.add({"resnet3d_10", "3D ResNet-10 (MONAI/MedicalNet names; BasicBlock3D 1-1-1-1, embedding 512)", 3,
                 resnet3d(ResNet3dOptions::resnet3d10())});
   registry.add({"resnet3d_18", "3D ResNet-18 (MONAI/MedicalNet names; BasicBlock3D 2-2-2-2, embedding 512)", 3,
                 resnet3d(ResNet3dOptions::resnet3d18())});
   registry.add({"resnet3d_34", "3D ResNet-34 (MONAI/MedicalNet names; BasicBlock3D 3-4-6-3, embedding 512)", 3,
                 resnet3d(ResNet3dOptions::resnet3d34())});
-
   // MONAI's 3D networks (issue 15): names follow MONAI so its state dicts load by name.
-  auto densenet3d = [](DenseNet3dOptions variant) {
-    return [variant](const ModelSpec& spec) -> ModelPtr {
-      DenseNet3dOptions o = variant.with(spec.densenet3d);
-      o.in_channels = spec.in_channels;
-      o.head = spec.head;
-      return DenseNet3d(o).ptr();
-    };
-  };
   registry.add({"densenet121_3d", "3D DenseNet-121 (MONAI names; growth 32, blocks 6-12-24-16, embedding 1024)", 3,
                 densenet3d(DenseNet3dOptions::densenet121())});
   registry.add({"densenet169_3d", "3D DenseNet-169 (MONAI names; growth 32, blocks 6-12-32-32, embedding 1664)", 3,
@@ -108,40 +120,24 @@ void register_builtin_models(ModelRegistry& registry) {
                 densenet3d(DenseNet3dOptions::densenet201())});
   registry.add({"segresnet3d", "SegResNet encoder (MONAI names; segresnet3d.init_filters, blocks_down; embedding "
                                "init_filters*2^(levels-1), 64 by default)",
-                3, [](const ModelSpec& spec) -> ModelPtr {
-                  SegResNet3dOptions o;
-                  o.layout = spec.segresnet3d;
-                  o.in_channels = spec.in_channels;
-                  o.head = spec.head;
-                  return SegResNet3d(o).ptr();
-                }});
+                3, with_layout<SegResNet3d, SegResNet3dOptions>(&ModelSpec::segresnet3d)});
   registry.add({"dynunet3d", "DynUNet (nnU-Net) encoder (MONAI names; dynunet3d.kernel_size, strides, filters per "
                              "level; embedding = last filters, 320 by default)",
-                3, [](const ModelSpec& spec) -> ModelPtr {
-                  DynUNet3dOptions o;
-                  o.layout = spec.dynunet3d;
-                  o.in_channels = spec.in_channels;
-                  o.head = spec.head;
-                  return DynUNet3d(o).ptr();
-                }});
+                3, with_layout<DynUNet3d, DynUNet3dOptions>(&ModelSpec::dynunet3d)});
   registry.add({"vit3d", "3D ViT (MONAI names; vit3d.patch_size, hidden_size, num_layers, num_heads; mean-pooled "
                          "tokens, embedding hidden_size, 768 by default)",
-                3, [](const ModelSpec& spec) -> ModelPtr {
-                  ViT3dOptions o;
-                  o.layout = spec.vit3d;
-                  o.in_channels = spec.in_channels;
-                  o.head = spec.head;
-                  return ViT3d(o).ptr();
-                }});
+                3, with_layout<ViT3d, ViT3dOptions>(&ModelSpec::vit3d)});
   registry.add({"swinunetr3d", "SwinUNETR's Swin encoder (MONAI names swinViT.*; shifted 3D windows; embedding "
                                "16*feature_size, 384 by default)",
-                3, [](const ModelSpec& spec) -> ModelPtr {
-                  SwinUNETR3dOptions o;
-                  o.layout = spec.swinunetr3d;
-                  o.in_channels = spec.in_channels;
-                  o.head = spec.head;
-                  return SwinUNETR3d(o).ptr();
-                }});
+                3, with_layout<SwinUNETR3d, SwinUNETR3dOptions>(&ModelSpec::swinunetr3d)});
+}
+
+}  // namespace
+
+void register_builtin_models(ModelRegistry& registry) {
+  if (registry.contains("resnet18")) return;
+  register_2d_models(registry);
+  register_3d_models(registry);
 }
 
 ModelSpec spec_for_weights(const std::string& arch, const StateDict& weights) {

@@ -82,6 +82,78 @@ SliceQualityReport SliceQualityReport::from_json(const nlohmann::json& j) {
   return r;
 }
 
+namespace {
+
+/// One slice's brain area, contrast and left-right asymmetry. @p m is the slice's brain mask,
+/// @p w its brain-windowed values in [0, 1].
+void measure_slice(SliceQuality& q, const uint8_t* m, const float* w, int64_t rows, int64_t cols, double pixel_mm2,
+                   double sigma_px) {
+  int64_t n = 0;
+  double sum = 0, sum2 = 0, col_sum = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) {
+      const int64_t i = r * cols + c;
+      if (!m[i]) continue;
+      ++n;
+      sum += w[i];
+      sum2 += static_cast<double>(w[i]) * w[i];
+      col_sum += static_cast<double>(c);
+    }
+  }
+  q.brain_area_mm2 = static_cast<double>(n) * pixel_mm2;
+  if (n < 2) return;
+  const double mean = sum / n;
+  q.contrast_hu = 80.0 * std::sqrt(std::max(0.0, sum2 / n - mean * mean));
+  // Mirror about the centroid column: c' = 2 * centroid - c.
+  const double centroid = col_sum / n;
+  cv::Mat smooth;
+  cv::Mat src(static_cast<int>(rows), static_cast<int>(cols), CV_32F, const_cast<float*>(w));
+  if (sigma_px > 0) cv::GaussianBlur(src, smooth, cv::Size(0, 0), sigma_px, sigma_px, cv::BORDER_REFLECT);
+  else smooth = src;
+  double diff = 0;
+  int64_t pairs = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* srow = smooth.ptr<float>(static_cast<int>(r));
+    for (int64_t c = 0; c < cols; ++c) {
+      if (!m[r * cols + c]) continue;
+      const int64_t mc = std::llround(2.0 * centroid - static_cast<double>(c));
+      if (mc < 0 || mc >= cols || !m[r * cols + mc]) continue;
+      diff += std::abs(srow[c] - srow[mc]);
+      ++pairs;
+    }
+  }
+  q.asymmetry = pairs > 0 ? diff / pairs : 0.0;
+}
+
+/// Keeps or drops a measured slice (brain_fraction set), with the reason.
+void decide(SliceQuality& q, const SliceQualityOptions& o) {
+  if (!o.enabled) {
+    q.kept = true;
+    return;
+  }
+  if (q.brain_area_mm2 <= 0) {
+    q.reason = "no brain";
+    return;
+  }
+  std::string why;
+  if (q.brain_fraction < o.min_brain_fraction) {
+    why = "little brain (" + fmt(100 * q.brain_fraction, 0) + "% of the largest slice's area < " +
+          fmt(100 * o.min_brain_fraction, 0) + "%)";
+  } else if (q.contrast_hu < o.min_contrast_hu) {
+    why = "low contrast (" + fmt(q.contrast_hu, 1) + " HU < " + fmt(o.min_contrast_hu, 1) + " HU)";
+  }
+  if (why.empty()) {
+    q.kept = true;
+  } else if (q.asymmetry >= o.asymmetry_keep) {
+    q.kept = true;
+    q.reason = "asymmetric";
+  } else {
+    q.reason = why;
+  }
+}
+
+}  // namespace
+
 SliceQualityReport assess_slice_quality(const Volume& ct, const torch::Tensor& brain_mask, const SliceQualityOptions& o) {
   o.validate();
   if (!brain_mask.defined() || !brain_mask.sizes().equals(ct.data().sizes())) {
@@ -99,69 +171,14 @@ SliceQualityReport assess_slice_quality(const Volume& ct, const torch::Tensor& b
     const int64_t z = static_cast<int64_t>(zi);
     SliceQuality& q = report.slices[zi];
     q.index = z;
-    const uint8_t* m = mask.data_ptr<uint8_t>() + z * rows * cols;
-    const float* w = windowed.data_ptr<float>() + z * rows * cols;
-    int64_t n = 0;
-    double sum = 0, sum2 = 0, col_sum = 0;
-    for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t c = 0; c < cols; ++c) {
-        const int64_t i = r * cols + c;
-        if (!m[i]) continue;
-        ++n;
-        sum += w[i];
-        sum2 += static_cast<double>(w[i]) * w[i];
-        col_sum += static_cast<double>(c);
-      }
-    }
-    q.brain_area_mm2 = static_cast<double>(n) * pixel_mm2;
-    if (n < 2) return;
-    const double mean = sum / n;
-    q.contrast_hu = 80.0 * std::sqrt(std::max(0.0, sum2 / n - mean * mean));
-    // Mirror about the centroid column: c' = 2 * centroid - c.
-    const double centroid = col_sum / n;
-    cv::Mat smooth;
-    cv::Mat src(static_cast<int>(rows), static_cast<int>(cols), CV_32F, const_cast<float*>(w));
-    if (sigma_px > 0) cv::GaussianBlur(src, smooth, cv::Size(0, 0), sigma_px, sigma_px, cv::BORDER_REFLECT);
-    else smooth = src;
-    double diff = 0;
-    int64_t pairs = 0;
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* srow = smooth.ptr<float>(static_cast<int>(r));
-      for (int64_t c = 0; c < cols; ++c) {
-        if (!m[r * cols + c]) continue;
-        const int64_t mc = std::llround(2.0 * centroid - static_cast<double>(c));
-        if (mc < 0 || mc >= cols || !m[r * cols + mc]) continue;
-        diff += std::abs(srow[c] - srow[mc]);
-        ++pairs;
-      }
-    }
-    q.asymmetry = pairs > 0 ? diff / pairs : 0.0;
+    measure_slice(q, mask.data_ptr<uint8_t>() + z * rows * cols, windowed.data_ptr<float>() + z * rows * cols, rows,
+                  cols, pixel_mm2, sigma_px);
   });
   double max_area = 0;
   for (const auto& q : report.slices) max_area = std::max(max_area, q.brain_area_mm2);
   for (auto& q : report.slices) {
     q.brain_fraction = max_area > 0 ? q.brain_area_mm2 / max_area : 0.0;
-    if (!o.enabled) {
-      q.kept = true;
-    } else if (q.brain_area_mm2 <= 0) {
-      q.reason = "no brain";
-    } else {
-      std::string why;
-      if (q.brain_fraction < o.min_brain_fraction) {
-        why = "little brain (" + fmt(100 * q.brain_fraction, 0) + "% of the largest slice's area < " +
-              fmt(100 * o.min_brain_fraction, 0) + "%)";
-      } else if (q.contrast_hu < o.min_contrast_hu) {
-        why = "low contrast (" + fmt(q.contrast_hu, 1) + " HU < " + fmt(o.min_contrast_hu, 1) + " HU)";
-      }
-      if (why.empty()) {
-        q.kept = true;
-      } else if (q.asymmetry >= o.asymmetry_keep) {
-        q.kept = true;
-        q.reason = "asymmetric";
-      } else {
-        q.reason = why;
-      }
-    }
+    decide(q, o);
     if (q.kept) report.kept.push_back(q.index);
     else report.dropped.emplace_back(q.index, q.reason);
   }

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "tomograd/core/atomic_file.hpp"
@@ -44,6 +45,145 @@ std::optional<double> number(const std::string& text) {
   return v;
 }
 
+using SeriesKeys = std::set<std::pair<std::string, std::string>>;
+
+/// The rows of <split>_series_descriptions.csv with a known description and an image folder,
+/// into ds.series; returns their (study, series) keys.
+SeriesKeys read_series_rows(LumbarDataset& ds, const CsvTable& desc, const std::string& desc_name,
+                            std::vector<std::string>& problems) {
+  SeriesKeys known_series;
+  const auto& kinds = series_descriptions();
+  for (std::size_t r = 0; r < desc.num_rows(); ++r) {
+    SeriesRow s{desc.at(r, desc.column_index("study_id")), desc.at(r, desc.column_index("series_id")),
+                desc.at(r, desc.column_index("series_description")), desc.line_of(r)};
+    const std::string where = desc_name + " line " + std::to_string(s.line) + " (study " + s.study_id + ", series " +
+                              s.series_id + "): ";
+    if (std::find(kinds.begin(), kinds.end(), s.description) == kinds.end()) {
+      problems.push_back(where + "unknown series description '" + s.description +
+                         "' (known: Sagittal T1, Sagittal T2/STIR, Axial T2)");
+      continue;
+    }
+    if (!fs::is_directory(ds.series_dir(s.study_id, s.series_id))) {
+      problems.push_back(where + "no folder " + ds.split + "_images/" + s.study_id + "/" + s.series_id);
+      continue;
+    }
+    known_series.emplace(s.study_id, s.series_id);
+    ds.series.push_back(s);
+  }
+  return known_series;
+}
+
+/// Every labelled study must have a series.
+void check_labelled_studies(const LumbarDataset& ds, const std::string& desc_name, std::vector<std::string>& problems) {
+  std::set<std::string> studies_with_images;
+  for (const auto& s : ds.series) studies_with_images.insert(s.study_id);
+  for (const auto& l : ds.labels) {
+    if (!studies_with_images.count(l.study_id)) {
+      problems.push_back("train.csv line " + std::to_string(l.line) + " (study " + l.study_id +
+                         "): no series of this study in " + desc_name);
+    }
+  }
+}
+
+/// Reading <split>_label_coordinates.csv: the problems found and the image sizes already read.
+struct CoordinateReader {
+  const LumbarDataset& ds;
+  const SeriesKeys& known_series;
+  std::string name, desc_name;
+  bool check_images;
+  std::vector<std::string>& problems;
+  std::map<std::string, std::pair<int, int>> image_size;  // instance file -> rows, cols
+
+  /// Row @p r with its values checked, or nothing (the problems recorded).
+  std::optional<CoordinateRow> parse(const CsvTable& c, std::size_t r) {
+    auto cell = [&](const char* col) { return c.at(r, c.column_index(col)); };
+    CoordinateRow k;
+    k.study_id = cell("study_id");
+    k.series_id = cell("series_id");
+    k.line = c.line_of(r);
+    const std::string at = where(k);
+    k.condition = condition_index(cell("condition"));
+    k.level = level_index(cell("level"));
+    const auto inst = number(cell("instance_number"));
+    const auto x = number(cell("x")), y = number(cell("y"));
+    bool ok = true;
+    if (k.condition < 0) {
+      problems.push_back(at + "unknown condition '" + cell("condition") + "'");
+      ok = false;
+    }
+    if (k.level < 0) {
+      problems.push_back(at + "unknown level '" + cell("level") + "' (L1/L2 ... L5/S1)");
+      ok = false;
+    }
+    if (!inst || *inst != std::floor(*inst) || !x || !y) {
+      problems.push_back(at + "instance_number, x and y must be numbers (instance_number an integer)");
+      ok = false;
+    }
+    if (!known_series.count({k.study_id, k.series_id})) {
+      problems.push_back(at + "series " + k.series_id + " is not a usable series of " + desc_name);
+      ok = false;
+    }
+    if (!ok) return std::nullopt;
+    k.instance_number = static_cast<int>(*inst);
+    k.x = *x;
+    k.y = *y;
+    return k;
+  }
+
+  std::string where(const CoordinateRow& k) const {
+    return name + " line " + std::to_string(k.line) + " (study " + k.study_id + "): ";
+  }
+
+  /// True when the instance file exists and (with check_images) the point lies in its image.
+  bool in_image(const CoordinateRow& k, const std::string& x_text, const std::string& y_text) {
+    const fs::path file = ds.series_dir(k.study_id, k.series_id) / (std::to_string(k.instance_number) + ".dcm");
+    if (!fs::is_regular_file(file)) {
+      problems.push_back(where(k) + "instance " + std::to_string(k.instance_number) + " has no file " +
+                         fs::relative(file, ds.dir).string());
+      return false;
+    }
+    if (!check_images) return true;
+    auto it = image_size.find(file.string());
+    if (it == image_size.end()) {
+      try {
+        io::DicomScanOptions so;
+        so.threads = 1;
+        so.show_progress = false;
+        const auto series = io::scan_dicom(file, so);
+        it = image_size.emplace(file.string(), std::make_pair(series.at(0).rows, series.at(0).cols)).first;
+      } catch (const Error& e) {
+        problems.push_back(where(k) + "unreadable instance " + fs::relative(file, ds.dir).string() + ": " + e.what());
+        return false;
+      }
+    }
+    const auto [rows, cols] = it->second;
+    if (k.x < 0 || k.y < 0 || k.x >= cols || k.y >= rows) {
+      problems.push_back(where(k) + "coordinate (" + x_text + ", " + y_text + ") is outside the " +
+                         std::to_string(cols) + "x" + std::to_string(rows) + " image");
+      return false;
+    }
+    return true;
+  }
+};
+
+void read_coordinates(LumbarDataset& ds, const fs::path& coords_file, const std::string& desc_name,
+                      const SeriesKeys& known_series, bool check_images, std::vector<std::string>& problems) {
+  CoordinateReader reader{ds, known_series, coords_file.filename().string(), desc_name, check_images, problems, {}};
+  const CsvTable c = CsvTable::read(coords_file);
+  bool columns = true;
+  for (const char* col : {"study_id", "series_id", "instance_number", "condition", "level", "x", "y"}) {
+    if (!c.has_column(col)) {
+      problems.push_back(reader.name + ": missing column '" + col + "'");
+      columns = false;
+    }
+  }
+  for (std::size_t r = 0; columns && r < c.num_rows(); ++r) {
+    const auto k = reader.parse(c, r);
+    if (k && reader.in_image(*k, c.at(r, c.column_index("x")), c.at(r, c.column_index("y")))) {
+      ds.coordinates.push_back(*k);
+    }
+  }
+}
 
 }  // namespace
 
@@ -67,107 +207,10 @@ LumbarDataset read_dataset(const fs::path& dir, const std::string& split, bool c
     if (!desc.has_column(c)) problems.push_back(desc_name + ": missing column '" + c + "'");
   }
   internal::throw_problems(dir.string(), problems, " in the dataset");
-  std::set<std::pair<std::string, std::string>> known_series;
-  const auto& kinds = series_descriptions();
-  for (std::size_t r = 0; r < desc.num_rows(); ++r) {
-    SeriesRow s{desc.at(r, desc.column_index("study_id")), desc.at(r, desc.column_index("series_id")),
-                desc.at(r, desc.column_index("series_description")), desc.line_of(r)};
-    const std::string where = desc_name + " line " + std::to_string(s.line) + " (study " + s.study_id + ", series " +
-                              s.series_id + "): ";
-    if (std::find(kinds.begin(), kinds.end(), s.description) == kinds.end()) {
-      problems.push_back(where + "unknown series description '" + s.description +
-                         "' (known: Sagittal T1, Sagittal T2/STIR, Axial T2)");
-      continue;
-    }
-    if (!fs::is_directory(ds.series_dir(s.study_id, s.series_id))) {
-      problems.push_back(where + "no folder " + split + "_images/" + s.study_id + "/" + s.series_id);
-      continue;
-    }
-    known_series.emplace(s.study_id, s.series_id);
-    ds.series.push_back(s);
-  }
-  std::set<std::string> studies_with_images;
-  for (const auto& s : ds.series) studies_with_images.insert(s.study_id);
-  for (const auto& l : ds.labels) {
-    if (!studies_with_images.count(l.study_id)) {
-      problems.push_back("train.csv line " + std::to_string(l.line) + " (study " + l.study_id +
-                         "): no series of this study in " + desc_name);
-    }
-  }
+  const SeriesKeys known_series = read_series_rows(ds, desc, desc_name, problems);
+  check_labelled_studies(ds, desc_name, problems);
   const fs::path coords_file = dir / (split + "_label_coordinates.csv");
-  if (fs::is_regular_file(coords_file)) {
-    const std::string name = coords_file.filename().string();
-    const CsvTable c = CsvTable::read(coords_file);
-    bool columns = true;
-    for (const char* col : {"study_id", "series_id", "instance_number", "condition", "level", "x", "y"}) {
-      if (!c.has_column(col)) {
-        problems.push_back(name + ": missing column '" + col + "'");
-        columns = false;
-      }
-    }
-    std::map<std::string, std::pair<int, int>> image_size;  // instance file -> rows, cols
-    for (std::size_t r = 0; columns && r < c.num_rows(); ++r) {
-      auto cell = [&](const char* col) { return c.at(r, c.column_index(col)); };
-      CoordinateRow k;
-      k.study_id = cell("study_id");
-      k.series_id = cell("series_id");
-      k.line = c.line_of(r);
-      const std::string where = name + " line " + std::to_string(k.line) + " (study " + k.study_id + "): ";
-      k.condition = condition_index(cell("condition"));
-      k.level = level_index(cell("level"));
-      const auto inst = number(cell("instance_number"));
-      const auto x = number(cell("x")), y = number(cell("y"));
-      bool ok = true;
-      if (k.condition < 0) {
-        problems.push_back(where + "unknown condition '" + cell("condition") + "'");
-        ok = false;
-      }
-      if (k.level < 0) {
-        problems.push_back(where + "unknown level '" + cell("level") + "' (L1/L2 ... L5/S1)");
-        ok = false;
-      }
-      if (!inst || *inst != std::floor(*inst) || !x || !y) {
-        problems.push_back(where + "instance_number, x and y must be numbers (instance_number an integer)");
-        ok = false;
-      }
-      if (!known_series.count({k.study_id, k.series_id})) {
-        problems.push_back(where + "series " + k.series_id + " is not a usable series of " + desc_name);
-        ok = false;
-      }
-      if (!ok) continue;
-      k.instance_number = static_cast<int>(*inst);
-      k.x = *x;
-      k.y = *y;
-      const fs::path file = ds.series_dir(k.study_id, k.series_id) / (std::to_string(k.instance_number) + ".dcm");
-      if (!fs::is_regular_file(file)) {
-        problems.push_back(where + "instance " + std::to_string(k.instance_number) + " has no file " +
-                           fs::relative(file, dir).string());
-        continue;
-      }
-      if (check_images) {
-        auto it = image_size.find(file.string());
-        if (it == image_size.end()) {
-          try {
-            io::DicomScanOptions so;
-            so.threads = 1;
-            so.show_progress = false;
-            const auto series = io::scan_dicom(file, so);
-            it = image_size.emplace(file.string(), std::make_pair(series.at(0).rows, series.at(0).cols)).first;
-          } catch (const Error& e) {
-            problems.push_back(where + "unreadable instance " + fs::relative(file, dir).string() + ": " + e.what());
-            continue;
-          }
-        }
-        const auto [rows, cols] = it->second;
-        if (k.x < 0 || k.y < 0 || k.x >= cols || k.y >= rows) {
-          problems.push_back(where + "coordinate (" + cell("x") + ", " + cell("y") + ") is outside the " +
-                             std::to_string(cols) + "x" + std::to_string(rows) + " image");
-          continue;
-        }
-      }
-      ds.coordinates.push_back(k);
-    }
-  }
+  if (fs::is_regular_file(coords_file)) read_coordinates(ds, coords_file, desc_name, known_series, check_images, problems);
   internal::throw_problems(dir.string(), problems, " in the dataset");
   return ds;
 }

@@ -1,6 +1,5 @@
-// Synthetic lumbar spine MRI in the RSNA 2024 layout (generative model: docs/synthetic_lumbar.md).
-#include <dcmtk/config/osconfig.h>
-#include <dcmtk/dcmdata/dctk.h>
+// Synthetic lumbar spine MRI in the RSNA 2024 layout (generative model: docs/synthetic_lumbar.md):
+// one study's phantom. The cohort written as DICOM and CSV files: synth_cohort.cpp.
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -64,35 +63,33 @@ struct Rendered {
   torch::Tensor img, csf, foramen_fat;
 };
 
-// Paints the anatomy on the grid given by broadcastable coordinate tensors (x, y, z in mm, the
-// internal frame) and adds scanner effects. @p shape is the [D,H,W] of the result.
-Rendered render_grid(const LumbarPhantomParams& p, const Contrast& c, double gain, const torch::Tensor& x,
-                     const torch::Tensor& y, const torch::Tensor& z, std::vector<int64_t> shape, const double spacing[3], torch::Generator& gen) {
-  // Coordinates stay broadcastable ([D,1,1], [1,H,1], [1,1,W]): only masks become full size.
-  auto opts = torch::TensorOptions().dtype(torch::kFloat32);
-  const torch::Tensor zs = z - p.spine_offset_mm;  // relative to the spine's midline
-  torch::Tensor img = torch::zeros(shape, opts);
-  auto paint = [&](const torch::Tensor& mask, double v) { img = torch::where(mask, torch::full_like(img, v), img); };
+/// The image being painted: a mask sets its voxels to a value.
+struct Canvas {
+  torch::Tensor img;
+  void paint(const torch::Tensor& mask, double v) { img = torch::where(mask, torch::full_like(img, v), img); }
+};
 
-  // Narrowing profiles along y: a Gaussian bump of 7 mm at each disc.
-  torch::Tensor canal_shrink = torch::zeros_like(y), left_shrink = torch::zeros_like(y),
-                right_shrink = torch::zeros_like(y);
+/// Narrowing profiles along y: a Gaussian bump of 7 mm at each disc.
+struct Shrink {
+  torch::Tensor canal, left, right;
+};
+
+Shrink shrink_profiles(const LumbarPhantomParams& p, const torch::Tensor& y) {
+  Shrink s{torch::zeros_like(y), torch::zeros_like(y), torch::zeros_like(y)};
   for (int l = 0; l < lumbar::kLevels; ++l) {
     const torch::Tensor prof = torch::exp(-((y - disc_y(l)) / 7.0).pow(2));
-    canal_shrink = canal_shrink + narrowing(p, 0, l) * prof;
-    left_shrink = left_shrink + narrowing(p, 3, l) * prof;
-    right_shrink = right_shrink + narrowing(p, 4, l) * prof;
+    s.canal = s.canal + narrowing(p, 0, l) * prof;
+    s.left = s.left + narrowing(p, 3, l) * prof;
+    s.right = s.right + narrowing(p, 4, l) * prof;
   }
+  return s;
+}
 
-  torch::Tensor body = ((x - 10.0) / 135.0).pow(2) + (z / 160.0).pow(2) <= 1.0;
-  paint(body, c.soft);
-  paint(body & (x > 95.0), c.fat);
-  paint(body & (x > 42.0) & (x <= 95.0) & (zs.abs() < 60.0), c.muscle);
-  // Posterior elements (laminae, facets, ligamenta flava) around the canal and foramina.
-  paint(body & (x >= kBodyX + kBodyA - 2.0) & (x < 48.0) & (zs.abs() < 26.0), c.post);
-
-  // Vertebral bodies L1-L5 and S1, discs L1/L2 ... L5/S1 (thinner when the canal is stenotic:
-  // disc degeneration goes with it), marrow texture.
+// Vertebral bodies L1-L5 and S1, discs L1/L2 ... L5/S1 (thinner when the canal is stenotic:
+// disc degeneration goes with it), pedicles, marrow texture.
+void paint_spine(Canvas& cv, const LumbarPhantomParams& p, const Contrast& c, const torch::Tensor& x,
+                 const torch::Tensor& y, const torch::Tensor& zs, const std::vector<int64_t>& shape,
+                 const double spacing[3], torch::Generator& gen) {
   torch::Tensor marrow = torch::zeros(shape, torch::kBool), cortex = torch::zeros(shape, torch::kBool),
                 discs = torch::zeros(shape, torch::kBool), pedicles = torch::zeros(shape, torch::kBool);
   const torch::Tensor xb = x - kBodyX;
@@ -109,33 +106,41 @@ Rendered render_grid(const LumbarPhantomParams& p, const Contrast& c, double gai
       discs = discs | superellipsoid(xb, y - disc_y(v), zs, kBodyA - 1, dh, kBodyC - 1, 4.0);
     }
   }
-  paint(pedicles, c.pedicle);
-  torch::Tensor disc_value = torch::full_like(img, c.disc);
+  cv.paint(pedicles, c.pedicle);
+  torch::Tensor disc_value = torch::full_like(cv.img, c.disc);
   if (c.csf > 0.5) {  // T2: degenerated (stenotic-level) discs lose water signal
     for (int l = 0; l < lumbar::kLevels; ++l) {
       const torch::Tensor near = (y - disc_y(l)).abs() < kDiscHalfHeight + 1.0;
-      disc_value = torch::where(near, torch::full_like(img, c.disc * (1.0 - 0.35 * narrowing(p, 0, l))), disc_value);
+      disc_value = torch::where(near, torch::full_like(cv.img, c.disc * (1.0 - 0.35 * narrowing(p, 0, l))), disc_value);
     }
   }
-  img = torch::where(discs, disc_value, img);
-  paint(cortex, c.cortex);
+  cv.img = torch::where(discs, disc_value, cv.img);
+  cv.paint(cortex, c.cortex);
   const double sp_marrow[3] = {spacing[0], spacing[1], spacing[2]};
   torch::Tensor texture = smooth_noise(gen, shape[0], shape[1], shape[2], sp_marrow, 1.5);
-  img = torch::where(marrow, c.marrow + 0.04 * texture, img);
+  cv.img = torch::where(marrow, c.marrow + 0.04 * texture, cv.img);
+}
 
-  // Spinal canal: the disc bulge and ligamentum flavum move its front and back in by up to half
-  // its depth each; facet hypertrophy closes each lateral recess from the side.
+// Spinal canal: the disc bulge and ligamentum flavum move its front and back in by up to half
+// its depth each; facet hypertrophy closes each lateral recess from the side. Returns its CSF.
+torch::Tensor paint_canal(Canvas& cv, const Contrast& c, const torch::Tensor& x, const torch::Tensor& y,
+                          const torch::Tensor& zs, const torch::Tensor& body, const Shrink& shrink) {
   const double depth = kCanalBack - kCanalFront;
-  torch::Tensor front = kCanalFront + 0.5 * depth * canal_shrink;
-  torch::Tensor back = kCanalBack - 0.5 * depth * canal_shrink;
-  torch::Tensor left_w = kCanalHalfWidth - 7.0 * left_shrink, right_w = kCanalHalfWidth - 7.0 * right_shrink;
+  torch::Tensor front = kCanalFront + 0.5 * depth * shrink.canal;
+  torch::Tensor back = kCanalBack - 0.5 * depth * shrink.canal;
+  torch::Tensor left_w = kCanalHalfWidth - 7.0 * shrink.left, right_w = kCanalHalfWidth - 7.0 * shrink.right;
   torch::Tensor csf = body & (x > front) & (x < back) & (zs > -left_w) & (zs < right_w);
-  paint(csf, c.csf);
+  cv.paint(csf, c.csf);
   // Conus medullaris above L1/L2; below it the cauda equina is left out.
-  paint(csf & ((x - (kCanalFront + kCanalBack) / 2).abs() < 4.0) & (zs.abs() < 5.0) & (y < disc_y(0) - 10.0), c.cord);
+  cv.paint(csf & ((x - (kCanalFront + kCanalBack) / 2).abs() < 4.0) & (zs.abs() < 5.0) & (y < disc_y(0) - 10.0), c.cord);
+  return csf;
+}
 
-  // Neural foramina between the pedicles at each disc: fat with the exiting root, shrunk toward
-  // its centre by foraminal narrowing on that side (z < 0 is the patient's left).
+// Neural foramina between the pedicles at each disc: fat with the exiting root, shrunk toward
+// its centre by foraminal narrowing on that side (z < 0 is the patient's left). Returns the fat
+// around the roots.
+torch::Tensor paint_foramina(Canvas& cv, const LumbarPhantomParams& p, const Contrast& c, const torch::Tensor& x,
+                             const torch::Tensor& y, const torch::Tensor& zs, const std::vector<int64_t>& shape) {
   torch::Tensor fat = torch::zeros(shape, torch::kBool), root = torch::zeros(shape, torch::kBool);
   const torch::Tensor in_slab = (zs.abs() - kForamenZ).abs() < kForamenZHalf;
   for (int l = 0; l < lumbar::kLevels; ++l) {
@@ -149,43 +154,41 @@ Rendered render_grid(const LumbarPhantomParams& p, const Contrast& c, double gai
       root = root | (in & ((x - kForamenX).pow(2) + (y - (yf - 4.0)).pow(2) <= 4.0));
     }
   }
-  paint(fat, c.foramen_fat);
-  paint(root, c.root);
+  cv.paint(fat, c.foramen_fat);
+  cv.paint(root, c.root);
+  return fat & ~root;
+}
+
+// Paints the anatomy on the grid given by broadcastable coordinate tensors (x, y, z in mm, the
+// internal frame) and adds scanner effects. @p shape is the [D,H,W] of the result.
+Rendered render_grid(const LumbarPhantomParams& p, const Contrast& c, double gain, const torch::Tensor& x,
+                     const torch::Tensor& y, const torch::Tensor& z, std::vector<int64_t> shape, const double spacing[3], torch::Generator& gen) {
+  // Coordinates stay broadcastable ([D,1,1], [1,H,1], [1,1,W]): only masks become full size.
+  auto opts = torch::TensorOptions().dtype(torch::kFloat32);
+  const torch::Tensor zs = z - p.spine_offset_mm;  // relative to the spine's midline
+  Canvas cv{torch::zeros(shape, opts)};
+  const Shrink shrink = shrink_profiles(p, y);
+
+  torch::Tensor body = ((x - 10.0) / 135.0).pow(2) + (z / 160.0).pow(2) <= 1.0;
+  cv.paint(body, c.soft);
+  cv.paint(body & (x > 95.0), c.fat);
+  cv.paint(body & (x > 42.0) & (x <= 95.0) & (zs.abs() < 60.0), c.muscle);
+  // Posterior elements (laminae, facets, ligamenta flava) around the canal and foramina.
+  cv.paint(body & (x >= kBodyX + kBodyA - 2.0) & (x < 48.0) & (zs.abs() < 26.0), c.post);
+  paint_spine(cv, p, c, x, y, zs, shape, spacing, gen);
+  const torch::Tensor csf = paint_canal(cv, c, x, y, zs, body, shrink);
+  const torch::Tensor foramen_fat = paint_foramina(cv, p, c, x, y, zs, shape);
 
   // Scanner: gain, smooth multiplicative bias field (coil sensitivity), Gaussian noise.
   torch::Tensor bias = 1.0 + 0.10 * smooth_noise(gen, shape[0], shape[1], shape[2], spacing, 120.0);
-  img = img * bias * gain;
+  torch::Tensor img = cv.img * bias * gain;
   img = img + 0.015 * gain * torch::randn(shape, gen, opts);
   img = (img * 1000.0).clamp(0.0, 4000.0).round();
-  return {img, csf, fat & ~root};
+  return {img, csf, foramen_fat};
 }
 
 int64_t nearest_slice(double z, double spacing, int64_t n) {
   return std::clamp<int64_t>(std::lround(z / spacing + (n - 1) / 2.0), 0, n - 1);
-}
-
-// Rewrites one file of write_dicom_series() under its RSNA name, with its InstanceNumber and the
-// study's FrameOfReferenceUID (all three series share the patient frame, PS3.3 C.7.4.1).
-void finalize_instance(const fs::path& written, const fs::path& target, int instance_number,
-                       const std::string& frame_uid) {
-  DcmFileFormat ff;
-  OFCondition st = ff.loadFile(written.string().c_str());
-  if (st.bad()) throw IoError("cannot re-read '" + written.string() + "': " + st.text());
-  DcmDataset* ds = ff.getDataset();
-  ds->putAndInsertString(DCM_InstanceNumber, std::to_string(instance_number).c_str());
-  ds->putAndInsertString(DCM_FrameOfReferenceUID, frame_uid.c_str());
-  fs::path tmp = target;
-  tmp += ".tmp";
-  st = ff.saveFile(tmp.string().c_str(), EXS_LittleEndianExplicit);
-  if (st.bad()) throw IoError("cannot write '" + tmp.string() + "': " + st.text());
-  fs::rename(tmp, target);
-  fs::remove(written);
-}
-
-std::string fmt(double v, const char* f) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
 }
 
 }  // namespace
@@ -199,7 +202,9 @@ std::string lumbar_series_description(LumbarSeries series) {
   return "";
 }
 
-LumbarPhantom render_lumbar_phantom(const LumbarPhantomParams& p) {
+namespace {
+
+void check_params(const LumbarPhantomParams& p) {
   if (p.size < 16) throw ValueError("lumbar phantom size must be at least 16, got " + std::to_string(p.size));
   if (p.sagittal_slices < 5) {
     throw ValueError("lumbar phantom needs at least 5 sagittal slices, got " + std::to_string(p.sagittal_slices));
@@ -210,6 +215,81 @@ LumbarPhantom render_lumbar_phantom(const LumbarPhantomParams& p) {
   for (int s : p.severity) {
     if (s < 0 || s > 2) throw ValueError("lumbar severity must be 0, 1 or 2, got " + std::to_string(s));
   }
+}
+
+// Axial blocks: 3 slices per disc, columns toward the patient's left, rows posterior, slices
+// feet to head (LPS), centred on the spine.
+void render_axial_blocks(const LumbarPhantomParams& p, torch::Generator& gen, LumbarPhantom& out) {
+  auto opts = torch::TensorOptions().dtype(torch::kFloat32);
+  const int64_t n = p.size;
+  const double pa = p.axial_fov_mm / static_cast<double>(n), sa = p.axial_spacing_mm;
+  const double ax_spacing[3] = {sa, pa, pa};
+  torch::Tensor xa = (kAxialCentreX + (torch::arange(n, opts) - (n - 1) / 2.0) * pa).view({1, n, 1});
+  torch::Tensor za = (p.spine_offset_mm - (torch::arange(n, opts) - (n - 1) / 2.0) * pa).view({1, 1, n});
+  for (int l = 0; l < lumbar::kLevels; ++l) {
+    // k = 0 is the inferior slice: y = disc + sa, then disc, then disc - sa.
+    torch::Tensor ya = (disc_y(l) + sa - torch::arange(3, opts) * sa).view({3, 1, 1});
+    Rendered ax = render_grid(p, kT2, p.gain_axial, xa, ya, za, {3, n, n}, ax_spacing, gen);
+    const Vec3 origin{-p.spine_offset_mm - (n - 1) / 2.0 * pa, kAxialCentreX - (n - 1) / 2.0 * pa,
+                      -(disc_y(l) + sa)};
+    VolumeInfo info;
+    info.modality = "MR";
+    info.series_description = "Axial T2";
+    info.field_strength_t = 1.5;
+    info.slice_thickness_mm = 0.9 * sa;
+    out.axial_t2.emplace_back(ax.img, Vec3{sa, pa, pa}, origin, identity_direction(), info);
+    out.axial_csf_mask.push_back(ax.csf);
+  }
+}
+
+// Label points (pixel coordinates of the image they are annotated on).
+std::vector<LumbarLabelPoint> label_points(const LumbarPhantomParams& p) {
+  const int64_t n = p.size, d = p.sagittal_slices;
+  const double px = p.fov_mm / static_cast<double>(n), sp = p.sagittal_spacing_mm;
+  const double pa = p.axial_fov_mm / static_cast<double>(n);
+  const double canal_mid_x = (kCanalFront + kCanalBack) / 2;
+  auto sag_col = [&](double x) { return x / px + (n - 1) / 2.0; };
+  auto sag_row = [&](double y) { return y / px + (n - 1) / 2.0; };
+  const int64_t mid = nearest_slice(p.spine_offset_mm, sp, d);
+  const int64_t left = nearest_slice(p.spine_offset_mm - kForamenZ, sp, d);
+  const int64_t right = nearest_slice(p.spine_offset_mm + kForamenZ, sp, d);
+  std::vector<LumbarLabelPoint> points;
+  for (int c = 0; c < lumbar::kConditions; ++c) {
+    for (int l = 0; l < lumbar::kLevels; ++l) {
+      LumbarLabelPoint pt;
+      pt.condition = c;
+      pt.level = l;
+      if (c == 0) {
+        pt.series = LumbarSeries::kSagittalT2;
+        pt.slice = mid;
+        pt.x = sag_col(canal_mid_x);
+        pt.y = sag_row(disc_y(l));
+      } else if (c <= 2) {
+        pt.series = LumbarSeries::kSagittalT1;
+        pt.slice = c == 1 ? left : right;
+        pt.x = sag_col(kForamenX);
+        pt.y = sag_row(disc_y(l) - 1.0);
+      } else {
+        // The lateral recess: front of the canal, 7 mm off the midline on that side.
+        pt.series = LumbarSeries::kAxialT2;
+        pt.slice = 1;
+        const double z = p.spine_offset_mm + (c == 3 ? -7.0 : 7.0);
+        pt.x = -(z - p.spine_offset_mm) / pa + (n - 1) / 2.0;
+        pt.y = (kCanalFront + 3.0 - kAxialCentreX) / pa + (n - 1) / 2.0;
+      }
+      // Sagittal instances are numbered as the slices; axial ones head to feet, L1/L2 first.
+      pt.instance_number = pt.series == LumbarSeries::kAxialT2 ? 3 * l + (2 - static_cast<int>(pt.slice)) + 1
+                                                               : static_cast<int>(pt.slice) + 1;
+      points.push_back(pt);
+    }
+  }
+  return points;
+}
+
+}  // namespace
+
+LumbarPhantom render_lumbar_phantom(const LumbarPhantomParams& p) {
+  check_params(p);
   auto gen = at::detail::createCPUGenerator(p.seed);
   auto opts = torch::TensorOptions().dtype(torch::kFloat32);
   LumbarPhantom out;
@@ -237,212 +317,9 @@ LumbarPhantom render_lumbar_phantom(const LumbarPhantomParams& p) {
   out.sagittal_t2 = Volume(t2.img, {sp, px, px}, sag_origin, sag_dir, sag_info("Sagittal T2/STIR"));
   out.sagittal_csf_mask = t2.csf;
   out.foramen_fat_mask = t1.foramen_fat;
-
-  // Axial blocks: 3 slices per disc, columns toward the patient's left, rows posterior, slices
-  // feet to head (LPS), centred on the spine.
-  const double pa = p.axial_fov_mm / static_cast<double>(n), sa = p.axial_spacing_mm;
-  const double ax_spacing[3] = {sa, pa, pa};
-  torch::Tensor xa = (kAxialCentreX + (torch::arange(n, opts) - (n - 1) / 2.0) * pa).view({1, n, 1});
-  torch::Tensor za = (p.spine_offset_mm - (torch::arange(n, opts) - (n - 1) / 2.0) * pa).view({1, 1, n});
-  for (int l = 0; l < lumbar::kLevels; ++l) {
-    // k = 0 is the inferior slice: y = disc + sa, then disc, then disc - sa.
-    torch::Tensor ya = (disc_y(l) + sa - torch::arange(3, opts) * sa).view({3, 1, 1});
-    Rendered ax = render_grid(p, kT2, p.gain_axial, xa, ya, za, {3, n, n}, ax_spacing, gen);
-    const Vec3 origin{-p.spine_offset_mm - (n - 1) / 2.0 * pa, kAxialCentreX - (n - 1) / 2.0 * pa,
-                      -(disc_y(l) + sa)};
-    VolumeInfo info;
-    info.modality = "MR";
-    info.series_description = "Axial T2";
-    info.field_strength_t = 1.5;
-    info.slice_thickness_mm = 0.9 * sa;
-    out.axial_t2.emplace_back(ax.img, Vec3{sa, pa, pa}, origin, identity_direction(), info);
-    out.axial_csf_mask.push_back(ax.csf);
-  }
-
-  // Label points (pixel coordinates of the image they are annotated on).
-  const double canal_mid_x = (kCanalFront + kCanalBack) / 2;
-  auto sag_col = [&](double x) { return x / px + (n - 1) / 2.0; };
-  auto sag_row = [&](double y) { return y / px + (n - 1) / 2.0; };
-  const int64_t mid = nearest_slice(p.spine_offset_mm, sp, d);
-  const int64_t left = nearest_slice(p.spine_offset_mm - kForamenZ, sp, d);
-  const int64_t right = nearest_slice(p.spine_offset_mm + kForamenZ, sp, d);
-  for (int c = 0; c < lumbar::kConditions; ++c) {
-    for (int l = 0; l < lumbar::kLevels; ++l) {
-      LumbarLabelPoint pt;
-      pt.condition = c;
-      pt.level = l;
-      if (c == 0) {
-        pt.series = LumbarSeries::kSagittalT2;
-        pt.slice = mid;
-        pt.x = sag_col(canal_mid_x);
-        pt.y = sag_row(disc_y(l));
-      } else if (c <= 2) {
-        pt.series = LumbarSeries::kSagittalT1;
-        pt.slice = c == 1 ? left : right;
-        pt.x = sag_col(kForamenX);
-        pt.y = sag_row(disc_y(l) - 1.0);
-      } else {
-        // The lateral recess: front of the canal, 7 mm off the midline on that side.
-        pt.series = LumbarSeries::kAxialT2;
-        pt.slice = 1;
-        const double z = p.spine_offset_mm + (c == 3 ? -7.0 : 7.0);
-        pt.x = -(z - p.spine_offset_mm) / pa + (n - 1) / 2.0;
-        pt.y = (kCanalFront + 3.0 - kAxialCentreX) / pa + (n - 1) / 2.0;
-      }
-      // Sagittal instances are numbered as the slices; axial ones head to feet, L1/L2 first.
-      pt.instance_number = pt.series == LumbarSeries::kAxialT2 ? 3 * l + (2 - static_cast<int>(pt.slice)) + 1
-                                                               : static_cast<int>(pt.slice) + 1;
-      out.points.push_back(pt);
-    }
-  }
+  render_axial_blocks(p, gen, out);
+  out.points = label_points(p);
   return out;
-}
-
-std::vector<LumbarStudyRow> synthesize_lumbar_cohort(const LumbarSynthOptions& o) {
-  if (o.studies < 1) throw ValueError("--studies must be at least 1, got " + std::to_string(o.studies));
-  if (!(o.scale > 0) || o.scale > 2) throw ValueError("--scale must be in (0, 2], got " + std::to_string(o.scale));
-  if (!(o.missing_fraction >= 0) || o.missing_fraction > 1) {
-    throw ValueError("missing fraction must be in [0, 1], got " + std::to_string(o.missing_fraction));
-  }
-  train::require_empty_dir(o.out, o.force, "use --force to write into it");
-  if (o.test_studies < 0) throw ValueError("--test-studies must be >= 0, got " + std::to_string(o.test_studies));
-  ensure_directory(o.out / "train_images");
-  if (o.test_studies > 0) ensure_directory(o.out / "test_images");
-
-  // Draws per study from its own stream, so a study depends only on (seed, index); test study j
-  // is drawn as study (studies + j).
-  const std::size_t n = static_cast<std::size_t>(o.studies + o.test_studies);
-  auto split_of = [&o](std::size_t i) { return i < static_cast<std::size_t>(o.studies) ? "train" : "test"; };
-  std::vector<LumbarPhantomParams> params(n);
-  std::vector<LumbarStudyRow> rows(n);
-  std::set<int64_t> used_ids;
-  const int64_t size = std::max<int64_t>(32, std::lround(512 * o.scale));
-  // Degeneration is commoner at the lower levels (L4/L5, L5/S1).
-  constexpr double kLevelBias[lumbar::kLevels] = {-0.35, -0.2, 0.0, 0.25, 0.3};
-  for (std::size_t i = 0; i < n; ++i) {
-    std::mt19937_64 rng(derive_seed(o.seed, 1000 + i));
-    std::uniform_real_distribution<double> u(0.0, 1.0);
-    std::normal_distribution<double> gauss(0.0, 1.0);
-    LumbarStudyRow& r = rows[i];
-    LumbarPhantomParams& p = params[i];
-    // Ids in [4,000,000, 4,290,000,000] by uniform_below (std::uniform_int_distribution's draws
-    // differ between standard libraries, and the ids order the studies that folds are dealt from).
-    auto id_draw = [&] { return int64_t{4'000'000} + static_cast<int64_t>(uniform_below(rng, 4'286'000'001ULL)); };
-    auto unique_id = [&] {
-      int64_t id = id_draw();
-      while (!used_ids.insert(id).second) id = id_draw();  // collisions: practically never
-      return id;
-    };
-    r.study_id = unique_id();
-    for (auto& s : r.series_id) s = unique_id();
-    r.age_years = 20.0 + 70.0 * u(rng);
-    // Latent degeneration: age, a study effect, the level and noise; thresholds chosen for about
-    // 70/20/10 % (latent sd ≈ 1.22).
-    const double age_z = (r.age_years - 55.0) / 20.2, study_effect = 0.4 * gauss(rng);
-    for (int c = 0; c < lumbar::kConditions; ++c) {
-      for (int l = 0; l < lumbar::kLevels; ++l) {
-        const int k = lumbar::label_index(c, l);
-        const double latent = 0.53 * age_z + study_effect + kLevelBias[l] + gauss(rng);
-        p.severity[k] = latent < 0.64 ? 0 : latent < 1.57 ? 1 : 2;
-        p.narrowing_jitter[k] = 2.0 * u(rng) - 1.0;
-        r.severity[k] = u(rng) < o.missing_fraction ? -1 : p.severity[k];
-      }
-    }
-    p.size = size;
-    p.sagittal_slices = 15 + static_cast<int64_t>(u(rng) * 6);  // 15..20
-    p.sagittal_spacing_mm = 3.3 + 0.7 * u(rng);
-    p.fov_mm = 280.0 + 40.0 * u(rng);
-    p.axial_fov_mm = 180.0 + 40.0 * u(rng);
-    p.spine_offset_mm = 6.0 * u(rng) - 3.0;
-    p.gain_t1 = std::exp(0.2 * gauss(rng));
-    p.gain_t2 = std::exp(0.2 * gauss(rng));
-    p.gain_axial = std::exp(0.2 * gauss(rng));
-    p.seed = derive_seed(o.seed, 100000 + i);
-    r.size = p.size;
-    r.sagittal_slices = p.sagittal_slices;
-  }
-
-  std::vector<std::vector<LumbarLabelPoint>> points(n);
-  ProgressBar bar(o.show_progress ? o.studies : 0, "synthesizing", "studies");
-  parallel_for(n, o.threads, [&](std::size_t i) {
-    const LumbarStudyRow& r = rows[i];
-    LumbarPhantom ph = render_lumbar_phantom(params[i]);
-    const std::string study = std::to_string(r.study_id);
-    const std::string frame_uid = study + ".1";
-    io::DicomWriteOptions w;
-    w.modality = "MR";
-    w.patient_id = study;
-    w.study_uid = study;
-    w.study_id = "1";
-    w.rescale_intercept = 0.0;
-    w.rescale_slope = 1.0;
-    w.overwrite = Overwrite::kAllow;  // only our own IM*.dcm, renamed right away
-    for (int s = 0; s < 3; ++s) {
-      const auto series = static_cast<LumbarSeries>(s);
-      const fs::path dir = o.out / (std::string(split_of(i)) + "_images") / study / std::to_string(r.series_id[s]);
-      w.series_uid = std::to_string(r.series_id[s]);
-      w.series_description = lumbar_series_description(series);
-      w.series_number = s + 1;
-      if (series != LumbarSeries::kAxialT2) {
-        const Volume& v = series == LumbarSeries::kSagittalT1 ? ph.sagittal_t1 : ph.sagittal_t2;
-        const auto files = io::write_dicom_series(v, dir / ".writing", w);
-        for (std::size_t k = 0; k < files.size(); ++k) {
-          finalize_instance(files[k], dir / (std::to_string(k + 1) + ".dcm"), static_cast<int>(k + 1), frame_uid);
-        }
-      } else {
-        for (int l = 0; l < lumbar::kLevels; ++l) {
-          const auto files = io::write_dicom_series(ph.axial_t2[static_cast<std::size_t>(l)], dir / ".writing", w);
-          for (int k = 0; k < 3; ++k) {
-            const int instance = 3 * l + (2 - k) + 1;
-            finalize_instance(files[static_cast<std::size_t>(k)], dir / (std::to_string(instance) + ".dcm"), instance,
-                              frame_uid);
-          }
-        }
-      }
-      fs::remove_all(dir / ".writing");
-    }
-    points[i] = ph.points;
-    bar.tick();
-  });
-  bar.finish();
-
-  const Overwrite ow = o.force ? Overwrite::kAllow : Overwrite::kNever;
-  CsvTable descriptions({"study_id", "series_id", "series_description"}, {});
-  std::vector<std::string> header{"study_id"};
-  for (int c = 0; c < lumbar::kConditions; ++c) {
-    for (int l = 0; l < lumbar::kLevels; ++l) header.push_back(std::string(lumbar::kConditionKeys[c]) + "_" + lumbar::kLevelKeys[l]);
-  }
-  CsvTable train(header, {});
-  CsvTable test_descriptions = descriptions, test_solution = train;
-  CsvTable coords({"study_id", "series_id", "instance_number", "condition", "level", "x", "y"}, {});
-  for (std::size_t i = 0; i < n; ++i) {
-    const LumbarStudyRow& r = rows[i];
-    const std::string study = std::to_string(r.study_id);
-    const bool test = i >= static_cast<std::size_t>(o.studies);
-    for (int s = 0; s < 3; ++s) {
-      (test ? test_descriptions : descriptions)
-          .add_row({study, std::to_string(r.series_id[s]), lumbar_series_description(static_cast<LumbarSeries>(s))});
-    }
-    std::vector<std::string> row{study};
-    for (int sev : r.severity) row.push_back(sev < 0 ? "" : lumbar::kGradeNames[sev]);
-    (test ? test_solution : train).add_row(row);
-    if (test) continue;  // as in the competition, no coordinates for test studies
-    for (const LumbarLabelPoint& pt : points[i]) {
-      if (r.severity[lumbar::label_index(pt.condition, pt.level)] < 0) continue;  // unlabelled: no point either
-      coords.add_row({study, std::to_string(r.series_id[static_cast<int>(pt.series)]),
-                      std::to_string(pt.instance_number), lumbar::kConditionNames[pt.condition],
-                      lumbar::kLevelNames[pt.level], fmt(pt.x, "%.3f"), fmt(pt.y, "%.3f")});
-    }
-  }
-  write_file_atomic(o.out / "train_series_descriptions.csv", descriptions.to_string(), ow);
-  write_file_atomic(o.out / "train.csv", train.to_string(), ow);
-  write_file_atomic(o.out / "train_label_coordinates.csv", coords.to_string(), ow);
-  if (o.test_studies > 0) {
-    write_file_atomic(o.out / "test_series_descriptions.csv", test_descriptions.to_string(), ow);
-    write_file_atomic(o.out / "test_solution.csv", test_solution.to_string(), ow);
-  }
-  logger()->info("wrote {} synthetic lumbar studies to '{}'", rows.size(), o.out.string());
-  return rows;
 }
 
 }  // namespace tomograd::tasks
