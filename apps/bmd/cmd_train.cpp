@@ -1,38 +1,22 @@
 // bmd train --config C --manifest M --out RUN: trains the CNN into a run directory.
-#include <memory>
-
 #include "../common/train_options.hpp"
 #include "commands.hpp"
 
 namespace tomograd::app {
 
-namespace {
-
-struct TrainOptions {
-  ConfigArgs config;
-  tasks::TrainRequest request;
-};
-
-void run_train(const TrainOptions& o) {
-  const auto config = load(o.config);
-  print_train_summary(tasks::bmd::train_model(config, o.request), config.train.monitor, o.request);
-}
-
-}  // namespace
-
 void setup_train(CLI::App& app) {
-  auto o = std::make_shared<TrainOptions>();
-  auto* cmd = app.add_subcommand(
-      "train",
+  add_train_command<ConfigArgs>(
+      app,
       "Train a CNN on the manifest's patients (split 80/10/10 by patient, stratified by BMD, unless the\n"
       "manifest has a split column). Every manifest problem is reported before training starts.\n"
       "Writes RUN/config.yaml, splits.csv, target_scaler.json, history.csv, train.log, checkpoints/.\n"
       "Data-parallel: launch one process per device with torchrun or srun (docs/distributed.md).\n"
       "Example: bmd train --config configs/bmd_resnet18.yaml --manifest cohort/manifest.csv --out runs/r18 \\\n"
-      "           --set train.epochs=20 --set optim.lr=3e-4");
-  add_config_options(cmd, o->config);
-  add_train_request_options(cmd, o->request);
-  cmd->callback([o] { run_train(*o); });
+      "           --set train.epochs=20 --set optim.lr=3e-4",
+      [](const ConfigArgs& args, const tasks::TrainRequest& request) {
+        const auto config = load(args);
+        print_train_summary(tasks::bmd::train_model(config, request), config.train.monitor, request);
+      });
 }
 
 }  // namespace tomograd::app

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+#include <memory>
 #include <string>
 
 #include "device_option.hpp"
@@ -26,6 +27,22 @@ inline void print_train_summary(const train::TrainSummary& s, const std::string&
                                 const tasks::TrainRequest& request) {
   std::cout << "trained " << s.epochs_run << " epochs; best epoch " << s.best_epoch + 1 << " (" << monitor << " "
             << s.best_value << "); run: " << request.out.string() << "\n";
+}
+
+/// Adds the `train` subcommand of a slice task (bmd, metastasis): the app's config options
+/// (add_config_options(cmd, ConfigArgs&), found by argument-dependent lookup) and the train request
+/// options; on run, @p train(config_args, request).
+template <class ConfigArgs, class Train>
+void add_train_command(CLI::App& app, const std::string& help, Train train) {
+  struct Options {
+    ConfigArgs config;
+    tasks::TrainRequest request;
+  };
+  auto o = std::make_shared<Options>();
+  auto* cmd = app.add_subcommand("train", help);
+  add_config_options(cmd, o->config);
+  add_train_request_options(cmd, o->request);
+  cmd->callback([o, train] { train(o->config, o->request); });
 }
 
 }  // namespace tomograd::app

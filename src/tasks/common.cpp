@@ -94,6 +94,22 @@ std::vector<std::optional<SliceStudy>> cached_slice_studies(const std::filesyste
   return out;
 }
 
+std::vector<SliceStudy> labelled_slice_studies(const std::filesystem::path& cache_dir,
+                                               const preprocess::PreprocessOptions& options,
+                                               const preprocess::SliceOptions& slices,
+                                               const std::vector<preprocess::CacheInput>& inputs, int threads,
+                                               std::vector<std::string>& problems, const StudyLabeller& label) {
+  auto studies = cached_slice_studies(cache_dir, options, slices, inputs, threads, problems);
+  std::vector<SliceStudy> out;
+  for (std::size_t i = 0; i < studies.size(); ++i) {
+    if (!studies[i]) continue;
+    SliceStudy s = std::move(*studies[i]);
+    label(i, s);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 }  // namespace tomograd::tasks::detail
 
 namespace tomograd::tasks {

@@ -1,6 +1,7 @@
 #pragma once
 // Internals shared by the task pipelines (bmd, metastasis, ...): not installed.
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -47,5 +48,24 @@ std::vector<std::optional<SliceStudy>> cached_slice_studies(const std::filesyste
                                                             const preprocess::SliceOptions& slices,
                                                             const std::vector<preprocess::CacheInput>& inputs,
                                                             int threads, std::vector<std::string>& problems);
+
+/// Sets a loaded study's labels from its input (@p index into the inputs).
+using StudyLabeller = std::function<void(std::size_t index, SliceStudy& study)>;
+
+/// cached_slice_studies() of @p inputs under the task config's data.cache_dir, prep.preprocess,
+/// prep.slices and data.threads, each loaded study labelled by @p label; the inputs that failed
+/// are left out (their reasons in @p problems).
+std::vector<SliceStudy> labelled_slice_studies(const std::filesystem::path& cache_dir,
+                                               const preprocess::PreprocessOptions& options,
+                                               const preprocess::SliceOptions& slices,
+                                               const std::vector<preprocess::CacheInput>& inputs, int threads,
+                                               std::vector<std::string>& problems, const StudyLabeller& label);
+
+template <class TaskConfig>
+std::vector<SliceStudy> labelled_slice_studies(const TaskConfig& config, const std::vector<preprocess::CacheInput>& inputs,
+                                               std::vector<std::string>& problems, const StudyLabeller& label) {
+  return labelled_slice_studies(cache_dir(config.data.cache_dir), config.prep.preprocess, config.prep.slices, inputs,
+                                config.data.threads, problems, label);
+}
 
 }  // namespace tomograd::tasks::detail

@@ -189,18 +189,11 @@ std::vector<SliceStudy> load_studies(const BmdConfig& config, const std::vector<
                                      double std, std::vector<std::string>& problems) {
   std::vector<preprocess::CacheInput> inputs;
   for (const auto& p : patients) inputs.push_back({p.patient_id, p.path, ""});
-  auto studies = tasks::detail::cached_slice_studies(cache_dir(config.data.cache_dir), config.prep.preprocess,
-                                                     config.prep.slices, inputs, config.data.threads, problems);
-  std::vector<SliceStudy> out;
-  for (std::size_t i = 0; i < patients.size(); ++i) {
-    if (!studies[i]) continue;
-    SliceStudy s = std::move(*studies[i]);
+  return tasks::detail::labelled_slice_studies(config, inputs, problems, [&](std::size_t i, SliceStudy& s) {
     const double y = patients[i].bmd;
     if (std::isfinite(y)) s.target = torch::tensor({static_cast<float>((y - mean) / std)});
     s.label = std::isfinite(y) ? num(y) : "";
-    out.push_back(std::move(s));
-  }
-  return out;
+  });
 }
 
 std::vector<Patient> patients_of(const std::vector<Patient>& patients, const std::string& split) {

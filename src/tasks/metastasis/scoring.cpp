@@ -32,19 +32,12 @@ std::vector<SliceStudy> load_studies(const MetastasisConfig& config, const std::
                                      std::vector<std::string>& problems) {
   std::vector<preprocess::CacheInput> inputs;
   for (const auto& p : patients) inputs.push_back({p.patient_id, p.path, p.series});
-  auto studies = tasks::detail::cached_slice_studies(cache_dir(config.data.cache_dir), config.prep.preprocess,
-                                                     config.prep.slices, inputs, config.data.threads, problems);
-  std::vector<SliceStudy> out;
-  for (std::size_t i = 0; i < patients.size(); ++i) {
-    if (!studies[i]) continue;
-    SliceStudy s = std::move(*studies[i]);
+  return tasks::detail::labelled_slice_studies(config, inputs, problems, [&](std::size_t i, SliceStudy& s) {
     const int label = patients[i].label;
     if (label >= 0) s.target = torch::tensor({static_cast<float>(label)});
     s.label = label >= 0 ? std::to_string(label) : "";
     s.cls = label;
-    out.push_back(std::move(s));
-  }
-  return out;
+  });
 }
 
 CsvTable splits_table(const std::vector<Patient>& patients) {
