@@ -13,10 +13,7 @@ void setup_train(CLI::App& app) {
       "Data-parallel: launch one process per device with torchrun or srun (docs/distributed.md).\n"
       "Example: bmd train --config configs/bmd_resnet18.yaml --manifest cohort/manifest.csv --out runs/r18 \\\n"
       "           --set train.epochs=20 --set optim.lr=3e-4",
-      [](const ConfigArgs& args, const tasks::TrainRequest& request) {
-        const auto config = load(args);
-        print_train_summary(tasks::bmd::train_model(config, request), config.train.monitor, request);
-      });
+      &tasks::bmd::train_model);
 }
 
 }  // namespace tomograd::app

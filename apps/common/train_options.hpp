@@ -29,11 +29,13 @@ inline void print_train_summary(const train::TrainSummary& s, const std::string&
             << s.best_value << "); run: " << request.out.string() << "\n";
 }
 
-/// Adds the `train` subcommand of a slice task (bmd, metastasis): the app's config options
-/// (add_config_options(cmd, ConfigArgs&), found by argument-dependent lookup) and the train request
-/// options; on run, @p train(config_args, request).
-template <class ConfigArgs, class Train>
-void add_train_command(CLI::App& app, const std::string& help, Train train) {
+/// Adds the `train` subcommand of a slice task (bmd, metastasis): the app's config options and
+/// the train request options; on run, loads the config, trains with @p train_model and prints the
+/// summary. add_config_options(cmd, ConfigArgs&) and load(const ConfigArgs&) are the app's own
+/// (found by argument-dependent lookup: ConfigArgs lives in tomograd::app).
+template <class ConfigArgs, class Config>
+void add_train_command(CLI::App& app, const std::string& help,
+                       train::TrainSummary (*train_model)(const Config&, const tasks::TrainRequest&)) {
   struct Options {
     ConfigArgs config;
     tasks::TrainRequest request;
@@ -42,7 +44,10 @@ void add_train_command(CLI::App& app, const std::string& help, Train train) {
   auto* cmd = app.add_subcommand("train", help);
   add_config_options(cmd, o->config);
   add_train_request_options(cmd, o->request);
-  cmd->callback([o, train] { train(o->config, o->request); });
+  cmd->callback([o, train_model] {
+    const Config config = load(o->config);
+    print_train_summary(train_model(config, o->request), config.train.monitor, o->request);
+  });
 }
 
 }  // namespace tomograd::app

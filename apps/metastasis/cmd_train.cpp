@@ -14,10 +14,7 @@ void setup_train(CLI::App& app) {
       "end of each curriculum stage, last, final, with the validation threshold;\n"
       "checkpoints/summary.csv lists them.\n"
       "Example: metastasis train --config configs/metastasis_resnet50.yaml --data data --out runs/m50",
-      [](const ConfigArgs& args, const tasks::TrainRequest& request) {
-        const auto config = load(args);
-        print_train_summary(tasks::metastasis::train_model(config, request), config.train.monitor, request);
-      });
+      &tasks::metastasis::train_model);
 }
 
 }  // namespace tomograd::app

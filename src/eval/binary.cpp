@@ -113,10 +113,7 @@ MetricValue average_precision(const std::vector<double>& y_true, const std::vect
 MetricValue binary_log_loss(const std::vector<double>& y_true, const std::vector<double>& probs,
                             const std::vector<double>& sample_weight) {
   detail::check_binary(y_true, probs);
-  if (!sample_weight.empty() && sample_weight.size() != y_true.size()) {
-    throw ValueError("mismatched lengths: sample_weight has " + std::to_string(sample_weight.size()) +
-                     " values, y_true has " + std::to_string(y_true.size()));
-  }
+  detail::check_sample_weight_size(sample_weight, y_true.size());
   const double eps = std::numeric_limits<double>::epsilon();
   double total = 0, weights = 0;
   for (std::size_t i = 0; i < y_true.size(); ++i) {

@@ -41,4 +41,12 @@ inline void check_binary(const std::vector<double>& y_true, const std::vector<do
   }
 }
 
+/// Throws unless @p sample_weight is empty (every row weighs 1) or holds one weight per row.
+inline void check_sample_weight_size(const std::vector<double>& sample_weight, std::size_t rows) {
+  if (!sample_weight.empty() && sample_weight.size() != rows) {
+    throw ValueError("mismatched lengths: sample_weight has " + std::to_string(sample_weight.size()) +
+                     " values, y_true has " + std::to_string(rows));
+  }
+}
+
 }  // namespace tomograd::eval::detail

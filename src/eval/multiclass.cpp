@@ -91,10 +91,7 @@ std::vector<std::vector<int64_t>> confusion_matrix(const std::vector<int>& y_tru
 MetricValue log_loss(const std::vector<int>& y_true, const std::vector<std::vector<double>>& probabilities,
                      const std::vector<double>& sample_weight) {
   check_multiclass(y_true, probabilities);
-  if (!sample_weight.empty() && sample_weight.size() != y_true.size()) {
-    throw ValueError("mismatched lengths: sample_weight has " + std::to_string(sample_weight.size()) +
-                     " values, y_true has " + std::to_string(y_true.size()));
-  }
+  detail::check_sample_weight_size(sample_weight, y_true.size());
   const double eps = std::numeric_limits<double>::epsilon();
   double total = 0, weights = 0;
   for (std::size_t i = 0; i < y_true.size(); ++i) {
