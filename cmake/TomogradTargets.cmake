@@ -18,8 +18,13 @@ function(tomograd_torch_flags target)
   endif()
 endfunction()
 
+# tomograd_add_library(<name> SOURCES ... [PUBLIC_DEPS ...] [PRIVATE_DEPS ...] [HEADERS_OF <layer>]
+#                      [NO_TORCH]): the static library tomograd::<name>. HEADERS_OF: a second
+# target of one layer's folder (core_base: the part of core without LibTorch) shares that
+# layer's include root. NO_TORCH: no precompiled header (it includes torch/torch.h), so that
+# the target compiles and links without LibTorch; LibTorch's ABI define still applies.
 function(tomograd_add_library layer)
-  cmake_parse_arguments(ARG "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "NO_TORCH" "HEADERS_OF" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
   set(target tomograd_${layer})
   add_library(${target} ${ARG_SOURCES})
   add_library(tomograd::${layer} ALIAS ${target})
@@ -29,32 +34,39 @@ function(tomograd_add_library layer)
   # target_link_libraries, so a layer (and a test or app) sees the headers of the layers it
   # links, and no others: including a layer you may not use fails to compile. The layer table
   # itself is docs/architecture.md, checked by scripts/check-layout.py.
-  set(root ${PROJECT_BINARY_DIR}/layer-include/${layer})
-  if(NOT IS_SYMLINK ${root}/tomograd/${layer})
+  set(headers ${layer})
+  if(ARG_HEADERS_OF)
+    set(headers ${ARG_HEADERS_OF})
+  endif()
+  set(root ${PROJECT_BINARY_DIR}/layer-include/${headers})
+  if(NOT IS_SYMLINK ${root}/tomograd/${headers})
     file(MAKE_DIRECTORY ${root}/tomograd)
-    file(CREATE_LINK ${PROJECT_SOURCE_DIR}/include/tomograd/${layer} ${root}/tomograd/${layer} SYMBOLIC)
+    file(CREATE_LINK ${PROJECT_SOURCE_DIR}/include/tomograd/${headers} ${root}/tomograd/${headers} SYMBOLIC)
   endif()
   target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${root}> $<INSTALL_INTERFACE:include>)
-  if(layer STREQUAL "core")  # generated headers (build_info.hpp)
+  if(headers STREQUAL "core")  # generated headers (build_info.hpp)
     target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${PROJECT_BINARY_DIR}/include>)
   endif()
   target_link_libraries(${target} PUBLIC ${ARG_PUBLIC_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
   target_compile_features(${target} PUBLIC cxx_std_17)
   tomograd_set_warnings(${target})
-  tomograd_torch_flags(${target})
-  tomograd_use_pch(${target})
+  tomograd_torch_flags(${target})  # the ABI define: every unit of one program agrees on it
+  if(NOT ARG_NO_TORCH)
+    tomograd_use_pch(${target})
+  endif()
   set(TOMOGRAD_EXPORTED_TARGETS ${TOMOGRAD_EXPORTED_TARGETS} ${target} CACHE INTERNAL "")
 endfunction()
 
-# tomograd_add_executable(<name> SOURCES ... DEPS ... [NO_PCH]): an app or test binary; NO_PCH
-# when the caller attaches another precompiled header (the tests' one).
+# tomograd_add_executable(<name> SOURCES ... DEPS ... [NO_PCH] [NO_TORCH]): an app or test binary;
+# NO_PCH when the caller attaches another precompiled header (the tests' one), NO_TORCH for a
+# binary that does not link LibTorch (the light `tomograd` front end).
 function(tomograd_add_executable name)
-  cmake_parse_arguments(ARG "NO_PCH" "" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "NO_PCH;NO_TORCH" "" "SOURCES;DEPS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS})
   tomograd_set_warnings(${name})
   tomograd_torch_flags(${name})
-  if(NOT ARG_NO_PCH)
+  if(NOT ARG_NO_PCH AND NOT ARG_NO_TORCH)
     tomograd_use_pch(${name})
   endif()
 endfunction()

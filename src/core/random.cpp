@@ -1,12 +1,6 @@
 #include "tomograd/core/random.hpp"
 
-#include <torch/torch.h>
-
 namespace tomograd {
-
-void seed_everything(uint64_t seed) {
-  torch::manual_seed(seed);  // seeds the CPU generator and, when present, every CUDA device
-}
 
 uint64_t derive_seed(uint64_t seed, uint64_t stream) {
   // SplitMix64 (Steele, Lea & Flood 2014) over seed and stream.

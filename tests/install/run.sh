@@ -8,6 +8,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cmake --install "$build" --prefix "$work/prefix" >/dev/null
 test -x "$work/prefix/bin/tomograd"
+# The light front end runs `--version` itself and finds tomograd-torch in libexec/ for the rest.
+"$work/prefix/bin/tomograd" --version >/dev/null
+"$work/prefix/bin/tomograd" info --help | grep -q 'info' || { echo "installed tomograd could not run 'info'"; exit 1; }
 test -f "$work/prefix/include/tomograd/io/dicom.hpp"
 cmake -S "$src/tests/install" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$work/prefix" >"$work/configure.log" 2>&1 || { cat "$work/configure.log"; exit 1; }

@@ -7,6 +7,7 @@
 
 #include "support/cli.hpp"
 #include "tomograd/core/atomic_file.hpp"
+#include "tomograd/core/build_info.hpp"
 #include "tomograd/io/dicom.hpp"
 #include "tomograd/io/nifti.hpp"
 
@@ -251,4 +252,35 @@ TEST_CASE("files from our DICOM writer read identically in pydicom and parse in 
     CHECK(torch::equal(theirs, v.data()));
     fs::remove(tmp / "vol.raw");
   }
+}
+
+TEST_CASE("the tomograd front end links no LibTorch, runs metrics itself and hands the rest on", "[cli]") {
+  // Its dynamic section names no LibTorch library (so `metrics`, `ml` and `--version` never load
+  // it); tomograd-torch does.
+  auto needed = run_command("readelf -d " + shell_quote(TOMOGRAD_APP));
+  REQUIRE(needed.exit_code == 0);
+  CHECK_THAT(needed.out, Catch::Contains("(NEEDED)") && !Catch::Contains("libtorch") && !Catch::Contains("libc10"));
+  auto full = run_command("readelf -d " + shell_quote(TOMOGRAD_TORCH_APP));
+  CHECK_THAT(full.out, Catch::Contains("libtorch"));
+  // `tomograd --version` and `tomograd metrics --help` from the front end, `info --help` from
+  // tomograd-torch: the same program to the user.
+  auto version = run_command(tomograd_app() + " --version");
+  CHECK(version.exit_code == 0);
+  CHECK_THAT(version.out, Catch::Contains(TOMOGRAD_VERSION));
+  auto metrics = run_command(tomograd_app() + " --log-level warn metrics --help");
+  CHECK(metrics.exit_code == 0);
+  CHECK_THAT(metrics.out, Catch::Contains("metrics"));
+  auto info = run_command(tomograd_app() + " info --help");
+  CHECK(info.exit_code == 0);
+  CHECK_THAT(info.out, Catch::Contains("--json"));
+  // Usage errors keep their exit code through execv.
+  CHECK(run_command(tomograd_app() + " info --no-such-option").exit_code == 2);
+  // Copied away from tomograd-torch, the front end still runs metrics and names what is missing.
+  test::TempDir tmp;
+  fs::copy_file(TOMOGRAD_APP, tmp / "tomograd");
+  fs::permissions(tmp / "tomograd", fs::perms::owner_all);
+  CHECK(run_command(test::q(tmp / "tomograd") + " metrics --help").exit_code == 0);
+  auto lost = run_command(test::q(tmp / "tomograd") + " info x");
+  CHECK(lost.exit_code == 1);
+  CHECK_THAT(lost.err, Catch::Contains("cannot find tomograd-torch"));
 }
