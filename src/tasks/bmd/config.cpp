@@ -2,6 +2,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "../common.hpp"
+#include "../slice_task_config.hpp"
 #include "tomograd/core/config.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/tasks/bmd.hpp"
@@ -46,13 +47,8 @@ BmdConfig decode(YAML::Node root, const std::string& source, const std::filesyst
   // config.yaml works from anywhere.
   tasks::detail::make_data_path_absolute(root, "manifest", base);
   tasks::detail::make_data_path_absolute(root, "cache_dir", base);
-  BmdConfig c;
   ConfigReader r(root, source);
-  c.data = read_data(r.child("data"));
-  c.prep = preprocess::read_preprocess_config(r);
-  static_cast<TrainingSections&>(c) = read_training_sections(r);
-  c.eval = read_eval(r.child("eval"));
-  r.finish();
+  BmdConfig c = tasks::detail::read_slice_task_sections<BmdConfig>(r, read_data, read_eval);
   const int64_t window = 2 * c.prep.slices.context + 1;
   const int64_t channels = window * static_cast<int64_t>(c.prep.preprocess.windows.size());
   if (c.model.in_channels != channels) {

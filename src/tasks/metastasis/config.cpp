@@ -2,6 +2,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "../common.hpp"
+#include "../slice_task_config.hpp"
 #include "tomograd/core/config.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/eval/threshold.hpp"
@@ -50,13 +51,8 @@ MetastasisConfig load_config(const std::filesystem::path& path, const std::vecto
   tasks::detail::make_data_path_absolute(root, "dir");
   tasks::detail::make_data_path_absolute(root, "cache_dir");
   const std::string source = path.string();
-  MetastasisConfig c;
   ConfigReader r(root, source);
-  c.data = read_data(r.child("data"));
-  c.prep = preprocess::read_preprocess_config(r);
-  static_cast<TrainingSections&>(c) = read_training_sections(r);
-  c.eval = read_eval(r.child("eval"));
-  r.finish();
+  MetastasisConfig c = tasks::detail::read_slice_task_sections<MetastasisConfig>(r, read_data, read_eval);
   if (c.model.head.type != models::HeadType::kBinary || c.model.head.num_outputs != 1) {
     throw ConfigError(source + ": metastasis detection is binary: use model.head {type: binary, num_outputs: 1}");
   }
