@@ -51,10 +51,14 @@ SimpleCnnImpl::SimpleCnnImpl(const SimpleCnnOptions& options) : options_(options
     if (w < 1) throw ConfigError("simple_cnn.widths: every width must be >= 1, got " + std::to_string(w));
   }
   const int64_t factor = int64_t{1} << l.widths.size();
+  // input_size [0, 0]: no fixed size; the last block's maps are max-pooled over the plane (global
+  // max pooling), so a small finding counts the same wherever it lies in the slice.
+  const bool global_max = l.input_size[0] == 0 && l.input_size[1] == 0;
   for (int64_t s : l.input_size) {
-    if (s < factor || s % factor != 0) {
+    if (!global_max && (s < factor || s % factor != 0)) {
       throw ConfigError("simple_cnn.input_size: each side must be a positive multiple of " + std::to_string(factor) +
-                        " (2^blocks), got " + std::to_string(l.input_size[0]) + "x" + std::to_string(l.input_size[1]));
+                        " (2^blocks), or [0, 0] for global max pooling, got " + std::to_string(l.input_size[0]) +
+                        "x" + std::to_string(l.input_size[1]));
     }
   }
   if (l.hidden < 0) throw ConfigError("simple_cnn.hidden: expected >= 0, got " + std::to_string(l.hidden));
@@ -65,7 +69,8 @@ SimpleCnnImpl::SimpleCnnImpl(const SimpleCnnOptions& options) : options_(options
     blocks_->push_back(ConvBlock(in, w));
     in = w;
   }
-  const int64_t flat = l.widths.back() * (l.input_size[0] / factor) * (l.input_size[1] / factor);
+  const int64_t flat =
+      global_max ? l.widths.back() : l.widths.back() * (l.input_size[0] / factor) * (l.input_size[1] / factor);
   int64_t embedding = flat;
   if (l.hidden > 0) {
     fc1_ = register_module("fc1", nn::Linear(flat, l.hidden));
@@ -76,11 +81,17 @@ SimpleCnnImpl::SimpleCnnImpl(const SimpleCnnOptions& options) : options_(options
 
 torch::Tensor SimpleCnnImpl::embed(const torch::Tensor& x) {
   const auto& size = options_.layout.input_size;
-  if (x.size(2) != size[0] || x.size(3) != size[1]) {
-    throw ValueError("simple_cnn input: expected " + std::to_string(size[0]) + "x" + std::to_string(size[1]) +
+  const bool global_max = size[0] == 0 && size[1] == 0;
+  const int64_t factor = int64_t{1} << options_.layout.widths.size();
+  if (global_max ? (x.dim() != 4 || x.size(2) < factor || x.size(3) < factor)
+                 : (x.dim() != 4 || x.size(2) != size[0] || x.size(3) != size[1])) {
+    throw ValueError("simple_cnn input: expected " +
+                     (global_max ? "at least " + std::to_string(factor) + "x" + std::to_string(factor)
+                                 : std::to_string(size[0]) + "x" + std::to_string(size[1])) +
                      " (simple_cnn.input_size), got " + shape_string(x.sizes()));
   }
-  torch::Tensor y = torch::flatten(blocks_->forward(x), 1);
+  const torch::Tensor maps = blocks_->forward(x);
+  torch::Tensor y = global_max ? maps.amax({2, 3}) : torch::flatten(maps, 1);
   if (fc1_) y = torch::relu(fc1_(y));
   return y;
 }
