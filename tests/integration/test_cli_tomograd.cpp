@@ -254,12 +254,15 @@ TEST_CASE("files from our DICOM writer read identically in pydicom and parse in 
   }
 }
 
-TEST_CASE("the tomograd front end links no LibTorch, runs metrics itself and hands the rest on", "[cli]") {
+TEST_CASE("the tomograd and lumbar front ends link no LibTorch, run their own commands and hand the rest on", "[cli]") {
   // Its dynamic section names no LibTorch library (so `metrics`, `ml` and `--version` never load
   // it); tomograd-torch does.
-  auto needed = run_command("readelf -d " + shell_quote(TOMOGRAD_APP));
-  REQUIRE(needed.exit_code == 0);
-  CHECK_THAT(needed.out, Catch::Contains("(NEEDED)") && !Catch::Contains("libtorch") && !Catch::Contains("libc10"));
+  for (const char* light : {TOMOGRAD_APP, TOMOGRAD_LUMBAR_APP}) {
+    INFO(light);
+    auto needed = run_command("readelf -d " + shell_quote(light));
+    REQUIRE(needed.exit_code == 0);
+    CHECK_THAT(needed.out, Catch::Contains("(NEEDED)") && !Catch::Contains("libtorch") && !Catch::Contains("libc10"));
+  }
   auto full = run_command("readelf -d " + shell_quote(TOMOGRAD_TORCH_APP));
   CHECK_THAT(full.out, Catch::Contains("libtorch"));
   // `tomograd --version` and `tomograd metrics --help` from the front end, `info --help` from
@@ -275,6 +278,13 @@ TEST_CASE("the tomograd front end links no LibTorch, runs metrics itself and han
   CHECK_THAT(info.out, Catch::Contains("--json"));
   // Usage errors keep their exit code through execv.
   CHECK(run_command(tomograd_app() + " info --no-such-option").exit_code == 2);
+  // `lumbar score --help` from its front end, `lumbar train --help` from lumbar-torch.
+  auto score = run_command(test::lumbar_app() + " score --help");
+  CHECK(score.exit_code == 0);
+  CHECK_THAT(score.out, Catch::Contains("--submission"));
+  auto train = run_command(test::lumbar_app() + " train --help");
+  CHECK(train.exit_code == 0);
+  CHECK_THAT(train.out, Catch::Contains("--config"));
   // Copied away from tomograd-torch, the front end still runs metrics and names what is missing.
   test::TempDir tmp;
   fs::copy_file(TOMOGRAD_APP, tmp / "tomograd");
