@@ -88,6 +88,8 @@ void fill_headers(DcmDataset& ds, const ScSeriesOptions& o, const std::string& s
   put_string(ds, DCM_SOPClassUID, UID_SecondaryCaptureImageStorage, file);
   put_string(ds, DCM_SOPInstanceUID, new_uid(), file);
   // Patient and study: only the linkage (PatientID, StudyInstanceUID); the type 2 rest is empty.
+  // Laterality (type 2C) is written empty: dciodvfy reports its absence as an error, an empty
+  // value only as a warning.
   for (const DcmTagKey& empty : {DCM_PatientName, DCM_PatientBirthDate, DCM_PatientSex, DCM_StudyDate, DCM_StudyTime,
                                  DCM_ReferringPhysicianName, DCM_StudyID, DCM_AccessionNumber, DCM_PatientOrientation,
                                  DCM_Laterality}) {

@@ -5,9 +5,9 @@
 
 #include <torch/torch.h>
 
+#include <cstdio>
 #include <map>
 
-#include "../common.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/io/dicom.hpp"
 #include "tomograd/io/dicom_sc.hpp"
@@ -59,6 +59,13 @@ void check_dicom_out_input(const InputOptions& in) {
 
 namespace {
 
+/// A probability as burned into an image: two decimals.
+std::string p2(double p) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", p);
+  return buf;
+}
+
 /// The source series of a crop: every slice's reference, by InstanceNumber.
 struct SourceSeries {
   VolumeInfo info;
@@ -104,8 +111,7 @@ std::size_t write_study_dicom(const LumbarDataset& ds, const std::string& study_
       const torch::Tensor p = prob[label_index(cond, c.level)];
       const int g = static_cast<int>(p.argmax().item<int64_t>());
       im.burned_text.push_back(std::string(kConditionShort[static_cast<std::size_t>(cond)]) + ": " +
-                               kGradeNames[static_cast<std::size_t>(g)] + " (p " + detail::num(p[g].item<double>()) +
-                               ")");
+                               kGradeNames[static_cast<std::size_t>(g)] + " (p " + p2(p[g].item<double>()) + ")");
     }
     im.comment = "tomograd lumbar: the crop graded at this level, not for diagnostic use";
     images.push_back(std::move(im));

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <map>
 
@@ -22,6 +23,13 @@ namespace {
 
 Vec3 slice_axis(const Mat3& d) { return {d[0][2], d[1][2], d[2][2]}; }
 double dot(const Vec3& a, const Vec3& b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
+
+/// A probability as burned into an image: three decimals.
+std::string p3(double p) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", p);
+  return buf;
+}
 
 /// The source series of a patient, its slice references and geometry (in read_dicom_series()
 /// order, the order preprocessing starts from).
@@ -70,8 +78,12 @@ std::vector<std::size_t> source_slices(const Source& src, const preprocess::Prep
     throw ValueError("patient " + patient_id + ": preprocessed slice " + std::to_string(z) +
                      " lies outside the source series (--dicom-out)");
   }
+  // Within half a slice of the first or last slice (an extent-preserving resampling puts the
+  // outermost slices there): the edge slice alone.
+  if (t <= 0) return {0};
+  if (t >= n - 1) return {src.refs.size() - 1};
   const double lo = std::floor(t);
-  if (t - lo < 0.05 || lo + 1 > n - 1) return {static_cast<std::size_t>(std::max(0.0, lo))};
+  if (t - lo < 0.05) return {static_cast<std::size_t>(lo)};
   if (lo + 1 - t < 0.05) return {static_cast<std::size_t>(lo + 1)};
   return {static_cast<std::size_t>(lo), static_cast<std::size_t>(lo + 1)};
 }
@@ -120,8 +132,8 @@ std::size_t write_patient(Loaded& l, const Patient& p, const SliceStudy& st, con
       source_numbers += (source_numbers.empty() ? "" : "+") + std::to_string(frame.instance_number);
     }
     im.burned_text = {p.patient_id + " slice " + std::to_string(z) + " (image " + source_numbers + ")",
-                      "p(metastasis) = " + num(prob) + (k == 0 ? " (max)" : ""),
-                      "patient: " + num(score.probability) + (score.prediction ? " suspected" : " not suspected")};
+                      "p(metastasis) = " + p3(prob) + (k == 0 ? " (max)" : ""),
+                      "patient: " + p3(score.probability) + (score.prediction ? " suspected" : " not suspected")};
     if (!cam.defined()) im.burned_text.push_back("no Grad-CAM for this model");
     im.comment = "tomograd metastasis: rank " + std::to_string(k + 1) + " of the patient's slices, threshold " +
                  num(l.threshold) + ", not for diagnostic use";

@@ -2,7 +2,8 @@
 """Reads Secondary Capture results and their source series with pydicom, for tomograd's tests.
 
 Usage: read_dicom_sc.py SOURCE_DIR SC_FILE... ; prints JSON
-  {"source": {file name: {"sop_class", "sop_instance", "study", "series"}},
+  {"source": {path relative to SOURCE_DIR (searched recursively):
+              {"sop_class", "sop_instance", "study", "series", "instance_number", "position"}},
    "sc": [{"sop_class", "sop_instance", "study", "series", "modality", "patient_id", "patient_name",
            "birth_date", "sex", "accession", "study_date", "burned_in", "image_type", "photometric",
            "rows", "cols", "samples", "references": [[class, instance], ...],
@@ -24,10 +25,15 @@ IDENTIFYING = ["PatientName", "PatientBirthDate", "PatientSex", "PatientAge", "O
 
 def main(source_dir, sc_files):
     out = {"source": {}, "sc": []}
-    for name in sorted(os.listdir(source_dir)):
-        ds = pydicom.dcmread(os.path.join(source_dir, name), stop_before_pixels=True)
-        out["source"][name] = {"sop_class": ds.SOPClassUID, "sop_instance": ds.SOPInstanceUID,
-                               "study": ds.StudyInstanceUID, "series": ds.SeriesInstanceUID}
+    for root, _, names in sorted(os.walk(source_dir)):
+        for name in sorted(names):
+            path = os.path.join(root, name)
+            ds = pydicom.dcmread(path, stop_before_pixels=True)
+            position = ds.get("ImagePositionPatient")
+            out["source"][os.path.relpath(path, source_dir)] = {
+                "sop_class": ds.SOPClassUID, "sop_instance": ds.SOPInstanceUID, "study": ds.StudyInstanceUID,
+                "series": ds.SeriesInstanceUID, "instance_number": int(ds.get("InstanceNumber", 0)),
+                "position": [float(v) for v in position] if position is not None else None}
     for f in sc_files:
         ds = pydicom.dcmread(f)
         px = ds.pixel_array
@@ -40,6 +46,7 @@ def main(source_dir, sc_files):
             "burned_in": ds.get("BurnedInAnnotation", ""), "image_type": list(ds.ImageType),
             "photometric": ds.PhotometricInterpretation, "rows": rows, "cols": cols,
             "samples": int(ds.SamplesPerPixel), "shape": list(px.shape),
+            "instance_number": int(ds.get("InstanceNumber", 0)), "comment": str(ds.get("ImageComments", "")),
             "references": [[r.ReferencedSOPClassUID, r.ReferencedSOPInstanceUID] for r in ds.SourceImageSequence],
             "identifying": [k for k in IDENTIFYING if k in ds and str(ds.get(k, "")) != ""],
             "pixel": {"%d,%d" % p: [int(v) for v in px[p[0], p[1]]] for p in probes},

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 
+#include "support/dicom_check.hpp"
 #include "support/fixtures.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/io/dicom.hpp"
@@ -72,20 +73,13 @@ TEST_CASE("Secondary Capture series in the source study: dciodvfy-valid, referen
   REQUIRE(files.size() == 2);
 
   for (const auto& f : files) {
-    auto v = test::run_command("dciodvfy " + test::shell_quote(f.string()) + " 2>&1");
-    const std::string report = v.out + v.err;  // dciodvfy reports on stderr
+    const std::string report = test::dciodvfy(f);
     INFO(f << "\n" << report);
-    CHECK(report.find("Error") == std::string::npos);
+    CHECK(test::dciodvfy_errors(report).empty());
     CHECK_THAT(report, Contains("SCImage"));  // dciodvfy recognised the IOD
   }
 
-  const std::string script = std::string(TOMOGRAD_SOURCE_DIR) + "/tests/unit/io/read_dicom_sc.py";
-  auto r = test::run_command("/usr/bin/python3 " + test::shell_quote(script) + " " +
-                             test::shell_quote((tmp / "src").string()) + " " + test::shell_quote(files[0].string()) +
-                             " " + test::shell_quote(files[1].string()));
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
-  const auto j = nlohmann::json::parse(r.out);
+  const auto j = test::read_sc_with_pydicom(tmp / "src", files);
   const auto& src = j["source"];
   REQUIRE(src.size() == 3);
   const std::string study = src["IM0001.dcm"]["study"];
