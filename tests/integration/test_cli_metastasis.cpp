@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <cstdlib>
 #include <map>
 
 #include "support/cli.hpp"
@@ -130,25 +131,30 @@ TEST_CASE("metastasis train: bad inputs listed, or skipped with --skip-bad", "[c
 
 namespace {
 
-/// A 20-slice head CT whose only lesion lies within one slice: thick slices (8 mm) and a lesion
-/// of 7.5 mm centred in slice @p lesion_slice, in the parenchyma. Returns the lesion's slice.
-int write_one_slice_lesion_patient(const fs::path& dir, int lesion_slice) {
+/// A 20-slice head CT whose only lesion lies within one slice: thick slices (@p slice_mm) and a
+/// lesion of @p diameter_mm (at most the slice thickness) centred in slice @p lesion_slice, in the
+/// parenchyma. Returns the lesion's slice.
+int write_one_slice_lesion_patient(const fs::path& dir, int lesion_slice, double slice_mm = 8.0,
+                                   double diameter_mm = 7.5) {
   tasks::MetastasisPhantomParams p;
   p.size = 128;
   p.slices = 20;
-  p.slice_spacing_mm = 8.0;
+  p.slice_spacing_mm = slice_mm;
   p.noise_hu = 4.0;
   p.seed = 77;
-  // Find a parenchyma voxel on the slice with parenchyma all around it (7 x 7 voxels, 13 mm).
+  // Find a parenchyma voxel on the slice with parenchyma all around it (the lesion and 3 mm more
+  // on each side).
   const tasks::MetastasisPhantom plain = tasks::render_metastasis_phantom(p);
+  const double px = p.fov_mm / static_cast<double>(p.size);
+  const int64_t window = 2 * static_cast<int64_t>(std::ceil((diameter_mm / 2 + 3.0) / px)) + 1;
   const torch::Tensor par = plain.parenchyma_mask[lesion_slice].to(torch::kFloat32).unsqueeze(0).unsqueeze(0);
-  const torch::Tensor full = torch::avg_pool2d(par, 7, 1, 3)[0][0].ge(0.999) & par[0][0].ne(0);
+  const torch::Tensor full = torch::avg_pool2d(par, window, 1, window / 2)[0][0].ge(0.999) & par[0][0].ne(0);
   const torch::Tensor where = full.nonzero();
   REQUIRE(where.size(0) > 0);
   const auto pick = where[where.size(0) / 2];
   tasks::MetastasisLesion l;
   l.center_lps_mm = plain.volume.index_to_lps(lesion_slice, pick[0].item<double>(), pick[1].item<double>());
-  l.diameter_mm = 7.5;
+  l.diameter_mm = diameter_mm;
   l.kind = tasks::LesionKind::kHyperdense;
   l.rim_hu = 45.0;
   p.lesions = {l};
@@ -165,34 +171,72 @@ int write_one_slice_lesion_patient(const fs::path& dir, int lesion_slice) {
   return lesion_slice;
 }
 
+/// Settings of the learning test: the shipped recipe with a model small enough to train from
+/// scratch in seconds. A two-block SimpleCNN whose maps are max-pooled over the plane
+/// (simple_cnn.input_size [0, 0]) is a local detector: a lesion counts wherever it lies, and the
+/// model cannot tell patients apart by their head's pose or size. A SimpleCNN that flattens its
+/// maps (or a deeper one) memorizes its training patients instead (docs/metastasis.md,
+/// "Learning test").
+std::string learning_settings(const fs::path& tmp) {
+  return " --set data.cache_dir=" + q(tmp / "cache") +
+         " --set preprocess.resize.height=64 --set preprocess.resize.width=64 --set model.arch=simple_cnn"
+         " --set 'model.simple_cnn={widths: [16, 32], input_size: [0, 0], hidden: 0}'"
+         " --set model.head.hidden=0 --set model.head.dropout=0.0 --set augment.enabled=false"
+         " --set data.patients_per_batch=1 --set train.epochs=15 --set train.loader.workers=0"
+         " --set eval.bootstrap=100 --set eval.top_slices=2 --set data.val=0.25 --set data.test=0.25"
+         " --set optim.lr=1e-3 --set train.monitor=val_loss --set train.monitor_mode=min"
+         " --set \"curriculum=[{name: all, from_epoch: 0, trainable: ['*'], lr: {'': 1.0e-3}}]\"";
+}
+
+/// Mean and maximum of the slice probabilities of a `metastasis infer --slices` file, and the
+/// slice of the maximum.
+struct SlicePooling {
+  double mean = 0, max = 0;
+  int arg = -1;
+  std::size_t n = 0;
+};
+
+SlicePooling pool_slices(const fs::path& slices_csv) {
+  const CsvTable sl = CsvTable::read(slices_csv);
+  const auto z = sl.numbers("slice"), prob = sl.numbers("probability");
+  SlicePooling p;
+  p.n = prob.size();
+  for (std::size_t i = 0; i < prob.size(); ++i) {
+    p.mean += prob[i] / static_cast<double>(prob.size());
+    if (prob[i] > p.max) {
+      p.max = prob[i];
+      p.arg = static_cast<int>(z[i]);
+    }
+  }
+  return p;
+}
+
 }  // namespace
 
-// The pipeline must learn, and MAX pooling must decide. Seeded. Hidden ([.]) until its settings
-// are measured to pass within about 90 s on 2 cores: run it with tests_cli "[learning]".
+// The pipeline must learn, and MAX pooling must decide. Seeded; about 50 s on 2 cores.
 TEST_CASE("metastasis learns: test AUC >= 0.9, and one lesion on one slice of twenty is found by MAX pooling",
-          "[cli][metastasis][learning][.]") {
+          "[cli][metastasis][learning]") {
   test::TempDir tmp;
-  auto r = run_command(tomograd_app() + " -q synth metastasis --out " + q(tmp / "data") +
-                       " --patients 40 --scale 0.125 --seed 12");
+  // 60 patients (28 train, 16 validation, 16 test), 64², lesions of 15-25 mm enhancing by 40-45 HU
+  // (the default cohort's 3-15 mm lesions are mostly a pixel or two at this size).
+  // Seed 12 in CI; TOMOGRAD_LEARNING_SEED=N reruns it on another cohort and initialization.
+  const char* env_seed = std::getenv("TOMOGRAD_LEARNING_SEED");
+  const std::string seed = env_seed && *env_seed ? env_seed : "12";
+  auto r = run_command(tomograd_app() + " -q synth metastasis --out " + q(tmp / "data") + " --patients 60 --scale 0.125" +
+                       " --seed " + seed + " --lesion-mm 15 25 --enhancement-hu 40 45");
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   const fs::path run = tmp / "run";
   r = run_command(met_app() + " -q train --config " + config() + " --data " + q(tmp / "data") + " --out " + q(run) +
-                  " --set data.cache_dir=" + q(tmp / "cache") +
-                  " --set preprocess.resize.height=64 --set preprocess.resize.width=64 --set model.arch=simple_cnn"
-                  " --set 'model.simple_cnn={widths: [16, 32, 64, 64], input_size: [64, 64], hidden: 64}'"
-                  " --set model.head.hidden=0 --set model.head.dropout=0.0 --set augment.enabled=false"
-                  " --set train.epochs=12 --set train.loader.workers=0 --set eval.bootstrap=100 --set eval.top_slices=2"
-                  " --set data.val=0.25 --set data.test=0.25 --set optim.lr=1e-3"
-                  " --set \"curriculum=[{name: all, from_epoch: 0, trainable: ['*'], lr: {'': 1.0e-3}}]\"");
-  INFO(r.out << r.err);
+                  learning_settings(tmp.path()) + " --set train.seed=" + seed);
+  INFO("seed " << seed << "\n" << r.out << r.err);
   REQUIRE(r.exit_code == 0);
   // Held-out test patients, stratified: none of them trained or chose the threshold.
   const CsvTable splits = CsvTable::read(run / "splits.csv");
   std::map<std::string, int> n;
   for (const auto& s : splits.strings("split")) ++n[s];
-  CHECK(n["test"] > 0);
-  CHECK(n["val"] > 0);
+  CHECK(n["test"] == 16);
+  CHECK(n["val"] == 16);
 
   r = run_command(met_app() + " -q evaluate " + q(run));  // default: the test patients
   INFO(r.err);
@@ -207,28 +251,18 @@ TEST_CASE("metastasis learns: test AUC >= 0.9, and one lesion on one slice of tw
   INFO("patient-level test AUC " << auc);
   CHECK(auc >= 0.9);
 
-  // One lesion, on one slice of twenty.
-  const int lesion = write_one_slice_lesion_patient(tmp / "one" / "ONESLICE", 9);
+  // One lesion of 15.5 mm, within one 16 mm slice of twenty.
+  const int lesion = write_one_slice_lesion_patient(tmp / "one" / "ONESLICE", 9, 16.0, 15.5);
   r = run_command(met_app() + " -q infer " + q(run) + " --input " + q(tmp / "one" / "ONESLICE") + " --slices " +
                   q(tmp / "slices.csv"));
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("metastasis suspected"));
   const double threshold = nlohmann::json::parse(read_file(run / "checkpoints" / "best.json"))["threshold"].get<double>();
-  const CsvTable sl = CsvTable::read(tmp / "slices.csv");
-  const auto z = sl.numbers("slice"), prob = sl.numbers("probability");
-  double mean = 0, max = 0;
-  int arg = -1;
-  for (std::size_t i = 0; i < prob.size(); ++i) {
-    mean += prob[i] / static_cast<double>(prob.size());
-    if (prob[i] > max) {
-      max = prob[i];
-      arg = static_cast<int>(z[i]);
-    }
-  }
-  INFO("threshold " << threshold << ", max " << max << " at slice " << arg << ", mean " << mean << " over "
-                    << prob.size() << " slices");
-  CHECK(arg == lesion);         // the slice that decided is the lesion's
-  CHECK(max >= threshold);      // MAX pooling: positive
-  CHECK(mean < threshold);      // the mean of the slice probabilities would have missed it
+  const SlicePooling p = pool_slices(tmp / "slices.csv");
+  INFO("threshold " << threshold << ", max " << p.max << " at slice " << p.arg << ", mean " << p.mean << " over "
+                    << p.n << " slices");
+  CHECK(p.arg == lesion);         // the slice that decided is the lesion's
+  CHECK(p.max >= threshold);      // MAX pooling: positive
+  CHECK(p.mean < threshold);      // the mean of the slice probabilities would have missed it
 }
