@@ -23,7 +23,7 @@ struct BenchOptions {
   int64_t width = 0;  ///< from a config's input.volume_shape when not square; 0 = size
   int steps = 20, warmup = 3, threads = 0;
   bool channels_last = false, json = false;
-  bool size_given = false, batch_given = false;  ///< set on the command line (they beat --config)
+  bool depth_given = false, size_given = false, batch_given = false;  ///< on the command line (beat --config)
 };
 
 /// The model of a run configuration (its `model:` section: arch, head, the arch's options) and
@@ -35,10 +35,12 @@ models::ModelSpec spec_from_config(BenchOptions& o) {
   models::ModelSpec spec = models::decode_model_spec(m);
   std::vector<int64_t> shape;
   root.child("input").get("volume_shape", shape);
-  if (!o.size_given && shape.size() == 3) {
-    o.depth = shape[0];
-    o.size = shape[1];
-    o.width = shape[2];
+  if (shape.size() == 3) {
+    if (!o.depth_given) o.depth = shape[0];
+    if (!o.size_given) {
+      o.size = shape[1];
+      o.width = shape[2];
+    }
   }
   if (!o.batch_given) root.child("data").get("batch_size", o.batch);
   o.model = spec.arch;
@@ -112,7 +114,8 @@ void add_options(CLI::App* cmd, BenchOptions& o) {
 
 /// @p o with the flags saying which input settings the command line gave (they beat --config).
 BenchOptions& given(BenchOptions& o, const CLI::App& cmd) {
-  o.size_given = cmd.count("--size") + cmd.count("--depth") > 0;
+  o.depth_given = cmd.count("--depth") > 0;
+  o.size_given = cmd.count("--size") > 0;
   o.batch_given = cmd.count("--batch") > 0;
   return o;
 }

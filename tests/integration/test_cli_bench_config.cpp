@@ -36,6 +36,13 @@ TEST_CASE("tomograd bench train --config takes the recipe's network, head and in
   j = nlohmann::json::parse(r.out);
   CHECK(j["depth"] == 8);
   CHECK(j["width"] == 32);
+  r = run_command(app + " bench infer --config " + q(source_path("configs/lumbar_3d_segresnet.yaml")) +
+                  " --batch 1 --depth 8 --steps 1 --warmup 0 --device cpu --json");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  j = nlohmann::json::parse(r.out);
+  CHECK(j["depth"] == 8);  // each dimension on its own: H x W still the config's
+  CHECK(j["size"] == 64);
 
   // A file without a model section, and a bad key inside one: one line naming the file and key.
   tomograd::test::TempDir tmp;
