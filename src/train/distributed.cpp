@@ -214,27 +214,64 @@ void Communicator::broadcast(std::vector<torch::Tensor>& tensors, int root) {
   });
 }
 
+namespace {
+// What allgather_cat's ranks tell each other first: rows, defined, dtype, dimensions, sizes.
+constexpr int64_t kMaxGatherDims = 8;
+constexpr int64_t kGatherHeader = 4 + kMaxGatherDims;
+}  // namespace
+
 torch::Tensor Communicator::allgather_cat(const torch::Tensor& t_in) {
-  const bool is_bool = t_in.scalar_type() == torch::kBool;
-  torch::Tensor t = (is_bool ? t_in.to(torch::kUInt8) : t_in).contiguous();
+  if (t_in.defined() && t_in.dim() > kMaxGatherDims) {
+    throw ValueError("all-gather: tensors of up to " + std::to_string(kMaxGatherDims) + " dimensions, got " +
+                     std::to_string(t_in.dim()));
+  }
   const int w = world_size();
-  torch::Tensor n = torch::tensor({t.size(0)}, torch::kInt64);
-  std::vector<std::vector<at::Tensor>> sizes_out(1);
-  for (int r = 0; r < w; ++r) sizes_out[0].push_back(torch::zeros({1}, torch::kInt64));
-  std::vector<at::Tensor> sizes_in{n};
-  run("all-gather", [&] { impl_->pg->allgather(sizes_out, sizes_in)->wait(); });
+  torch::Tensor header = torch::zeros({kGatherHeader}, torch::kInt64);
+  if (t_in.defined()) {
+    header[0] = t_in.dim() > 0 ? t_in.size(0) : 1;
+    header[1] = 1;
+    header[2] = static_cast<int64_t>(t_in.scalar_type());
+    header[3] = t_in.dim();
+    for (int64_t d = 0; d < t_in.dim(); ++d) header[4 + d] = t_in.size(d);
+  }
+  std::vector<std::vector<at::Tensor>> headers_out(1);
+  for (int r = 0; r < w; ++r) headers_out[0].push_back(torch::zeros({kGatherHeader}, torch::kInt64));
+  std::vector<at::Tensor> headers_in{header};
+  run("all-gather", [&] { impl_->pg->allgather(headers_out, headers_in)->wait(); });
+  // The dtype and trailing shape of the first rank that has a tensor; an undefined tensor counts
+  // as zero rows of it (a rank whose share was empty). Undefined on every rank: undefined.
+  int model = -1;
   int64_t longest = 0;
-  for (const auto& s : sizes_out[0]) longest = std::max(longest, s.item<int64_t>());
-  std::vector<int64_t> shape = t.sizes().vec();
-  shape[0] = longest;
-  torch::Tensor padded = torch::zeros(shape, t.options());
-  if (t.size(0) > 0) padded.narrow(0, 0, t.size(0)).copy_(t);
+  for (int r = 0; r < w; ++r) {
+    const torch::Tensor& h = headers_out[0][static_cast<std::size_t>(r)];
+    if (h[1].item<int64_t>() == 0) continue;
+    if (model < 0) model = r;
+    const torch::Tensor& m = headers_out[0][static_cast<std::size_t>(model)];
+    if (!torch::equal(h.slice(0, 2, 4), m.slice(0, 2, 4)) || !torch::equal(h.slice(0, 5), m.slice(0, 5))) {
+      throw ValueError("all-gather: rank " + std::to_string(r) + "'s tensor differs from rank " +
+                       std::to_string(model) + "'s in dtype or in a dimension after the first");
+    }
+    longest = std::max(longest, h[0].item<int64_t>());
+  }
+  if (model < 0) return torch::Tensor();
+  const torch::Tensor& m = headers_out[0][static_cast<std::size_t>(model)];
+  const auto dtype = static_cast<torch::ScalarType>(m[2].item<int64_t>());
+  std::vector<int64_t> shape{longest};
+  for (int64_t d = 1; d < m[3].item<int64_t>(); ++d) shape.push_back(m[4 + d].item<int64_t>());
+  const bool is_bool = dtype == torch::kBool;
+  const auto options = torch::TensorOptions().dtype(is_bool ? torch::kUInt8 : dtype);
+  torch::Tensor padded = torch::zeros(shape, options);
+  if (t_in.defined() && t_in.numel() > 0) {
+    const torch::Tensor t = t_in.to(torch::kCPU, options.dtype().toScalarType()).reshape(
+        t_in.dim() == 0 ? std::vector<int64_t>{1} : t_in.sizes().vec());
+    padded.narrow(0, 0, t.size(0)).copy_(t);
+  }
   std::vector<std::vector<at::Tensor>> out(1);
-  for (int r = 0; r < w; ++r) out[0].push_back(torch::empty(shape, t.options()));
+  for (int r = 0; r < w; ++r) out[0].push_back(torch::empty(shape, options));
   std::vector<at::Tensor> in{padded};
   run("all-gather", [&] { impl_->pg->allgather(out, in)->wait(); });
   std::vector<torch::Tensor> parts;
-  for (int r = 0; r < w; ++r) parts.push_back(out[0][r].narrow(0, 0, sizes_out[0][r].item<int64_t>()));
+  for (int r = 0; r < w; ++r) parts.push_back(out[0][r].narrow(0, 0, headers_out[0][r][0].item<int64_t>()));
   torch::Tensor joined = torch::cat(parts);
   return is_bool ? joined.to(torch::kBool) : joined;
 }

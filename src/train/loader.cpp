@@ -14,8 +14,13 @@
 
 namespace tomograd::train {
 
+namespace {
+constexpr std::size_t kNoStandIn = static_cast<std::size_t>(-1);
+}  // namespace
+
 struct DataLoader::State {
   BatchPlan plan;                  // this rank's part of each global batch
+  std::vector<std::size_t> stand_in;  // first sample of each global batch (kNoStandIn: empty)
   std::vector<std::size_t> global_sizes;
   double wait_seconds = 0.0;
   int epoch = 0;
@@ -48,8 +53,22 @@ DataLoader::~DataLoader() {
 }
 
 namespace {
-Batch load_batch(const Dataset& dataset, const std::vector<std::size_t>& indices, uint64_t seed, int epoch, bool pin) {
-  if (indices.empty()) return Batch{};  // a data-parallel rank's empty share of a global batch
+/// The samples @p indices as a batch. A data-parallel rank's empty share of a non-empty global
+/// batch is a batch of zero rows shaped like the global batch's first sample (@p stand_in), so
+/// that the rank can still run the model and join the collectives of its layers (synchronized
+/// BatchNorm) and of the output gather with tensors of the right shape.
+Batch load_batch(const Dataset& dataset, const std::vector<std::size_t>& indices, std::size_t stand_in, uint64_t seed,
+                 int epoch, bool pin) {
+  if (indices.empty()) {
+    if (stand_in == kNoStandIn) return Batch{};
+    Batch b = collate({dataset.get(stand_in, DataLoader::sample_seed(seed, epoch, stand_in))}, {stand_in});
+    for (torch::Tensor* t : {&b.input, &b.target, &b.mask, &b.meta}) {
+      if (t->defined()) *t = t->narrow(0, 0, 0);
+    }
+    b.patient_ids.clear();
+    b.indices.clear();
+    return b;
+  }
   std::vector<Sample> samples;
   samples.reserve(indices.size());
   for (std::size_t i : indices) samples.push_back(dataset.get(i, DataLoader::sample_seed(seed, epoch, i)));
@@ -69,7 +88,10 @@ std::size_t DataLoader::start_epoch(int epoch) {
   }
   state_ = std::make_unique<State>();
   BatchPlan global = sampler_.plan(epoch);
-  for (const auto& b : global) state_->global_sizes.push_back(b.size());
+  for (const auto& b : global) {
+    state_->global_sizes.push_back(b.size());
+    state_->stand_in.push_back(b.empty() ? kNoStandIn : b.front());
+  }
   state_->plan = shard_plan(global, options_.rank, options_.world_size, options_.keep_patients ? &dataset_ : nullptr);
   state_->epoch = epoch;
   State* s = state_.get();
@@ -88,7 +110,7 @@ std::size_t DataLoader::start_epoch(int epoch) {
           b = s->next_to_claim++;
         }
         try {
-          Batch batch = load_batch(dataset_, s->plan[b], options_.seed, s->epoch, options_.pin_memory);
+          Batch batch = load_batch(dataset_, s->plan[b], s->stand_in[b], options_.seed, s->epoch, options_.pin_memory);
           std::lock_guard<std::mutex> lock(s->mutex);
           s->ready.emplace(b, std::move(batch));
         } catch (...) {
@@ -112,7 +134,7 @@ bool DataLoader::next(Batch& batch) {
   const auto t0 = std::chrono::steady_clock::now();
   auto waited = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   if (options_.workers <= 0) {
-    batch = load_batch(dataset_, s->plan[s->next_to_yield], options_.seed, s->epoch, options_.pin_memory);
+    batch = load_batch(dataset_, s->plan[s->next_to_yield], s->stand_in[s->next_to_yield], options_.seed, s->epoch, options_.pin_memory);
     ++s->next_to_yield;
     s->wait_seconds += waited();
     return true;

@@ -123,6 +123,12 @@ void check_global_batches(const DataLoader& loader, std::size_t batches, int wor
   }
 }
 
+/// Outputs of mixed precision (fp16/bf16) in float32 for the loss and the metrics; float32 and
+/// float64 outputs as they are (a float64 model keeps its precision end to end).
+torch::Tensor full_precision(const torch::Tensor& out) {
+  return out.scalar_type() == torch::kHalf || out.scalar_type() == torch::kBFloat16 ? out.to(torch::kFloat32) : out;
+}
+
 Batch to_device(const Batch& batch, const torch::Device& device, bool pin_memory, bool channels_last) {
   Batch on_device = batch.to(device, pin_memory);
   if (channels_last && on_device.input.dim() == 4) {
@@ -135,9 +141,8 @@ Batch to_device(const Batch& batch, const torch::Device& device, bool pin_memory
 void gather_in_plan_order(Communicator& comm, const Dataset& data, const Sampler& sampler, EvalOutputs& r) {
   std::vector<int64_t> idx(r.indices.begin(), r.indices.end());
   torch::Tensor all_idx = comm.allgather_cat(torch::tensor(idx, torch::kInt64));
-  for (torch::Tensor* t : {&r.outputs, &r.targets, &r.masks}) {
-    if (t->defined()) *t = comm.allgather_cat(*t);
-  }
+  // Every rank joins each gather, also without outputs of its own (its shares were empty).
+  for (torch::Tensor* t : {&r.outputs, &r.targets, &r.masks}) *t = comm.allgather_cat(*t);
   // Position of each dataset index in one process's plan order.
   std::map<int64_t, int64_t> position;
   int64_t pos = 0;
@@ -177,6 +182,63 @@ void Trainer::optimizer_step(GradScaler& scaler) {
   ++global_step_;
 }
 
+namespace {
+
+/// What one training batch needs of the trainer.
+struct BatchStep {
+  const ForwardFn& forward;
+  const LossFn& loss;
+  const torch::Device& device;
+  AmpMode amp;
+  bool pin_memory, channels_last;
+  int accumulate;
+};
+
+/// Forward and backward of this rank's share of a global batch of @p global_n samples. Returns
+/// the share's mean loss weighted by its share of the global batch (float64, on the device), so
+/// that the ranks' values, like their gradients, sum to the global batch's; undefined for an empty share.
+torch::Tensor train_share(const BatchStep& st, const Batch& batch, double global_n, GradScaler& scaler) {
+  Batch on_device = to_device(batch, st.device, st.pin_memory, st.channels_last);
+  torch::Tensor loss;
+  {
+    AutocastGuard autocast(st.amp, st.device);
+    loss = st.loss(full_precision(st.forward(on_device)), on_device);
+  }
+  const double share = static_cast<double>(on_device.size()) / global_n;
+  torch::Tensor scaled = share != 1.0 ? loss * share : loss;
+  scaler.scale(scaled / st.accumulate).backward();
+  return share != 1.0 ? loss.detach().to(torch::kFloat64) * share : loss.detach().to(torch::kFloat64);
+}
+
+/// A rank's empty share of a global batch (the last one, or patient-grouped) with synchronized
+/// BatchNorm: the other ranks' BatchNorm layers all-reduce statistics in forward and backward, so
+/// this rank runs the model on the zero-row batch and back-propagates zeros to join those
+/// all-reduces with zero counts and zero sums. Its parameter gradients are zeros.
+void join_empty_share(const BatchStep& st, const Batch& batch) {
+  Batch on_device = to_device(batch, st.device, false, st.channels_last);
+  torch::Tensor out;
+  {
+    AutocastGuard autocast(st.amp, st.device);
+    out = st.forward(on_device);
+  }
+  if (out.requires_grad()) (out.sum() * 0).backward();
+}
+
+/// Gives rank 0's sinks the step's loss: the mean over its global batches of each global batch's
+/// mean loss, as one process computes it (the ranks' weighted shares @p step_sum summed: one
+/// all-reduce of a scalar per step in a data-parallel job, on every rank).
+void report_step(Communicator* comm, const std::vector<std::shared_ptr<TrainSink>>& sinks, StepRecord step,
+                 const torch::Tensor& step_sum, int step_batches) {
+  if (!comm && sinks.empty()) return;
+  std::vector<torch::Tensor> sum{step_sum.to(torch::kCPU)};
+  if (comm) comm->allreduce_sum(sum);
+  if (sinks.empty()) return;
+  step.loss = step_batches > 0 ? sum[0].item<double>() / step_batches : std::nan("");
+  for (const auto& sink : sinks) sink->on_step(step);
+}
+
+}  // namespace
+
 EpochStats Trainer::train_epoch(const Dataset& data, const Sampler& sampler, int epoch) {
   module_->train();
   if (options_.freeze_batchnorm) freeze_batchnorm(*module_);
@@ -184,16 +246,19 @@ EpochStats Trainer::train_epoch(const Dataset& data, const Sampler& sampler, int
   const AmpMode amp = device_.is_cuda() ? parse_amp(options_.amp) : AmpMode::kOff;
   GradScaler scaler(amp == AmpMode::kFp16, loss_scale_);
   const LoaderOptions lo = loader_options(1, sampler);
+  const BatchStep st{forward_, loss_, device_, amp, lo.pin_memory, options_.channels_last, options_.accumulate};
   DataLoader loader(data, sampler, lo);
   const std::size_t batches = loader.start_epoch(epoch);
   if (comm_ && !lo.keep_patients) check_global_batches(loader, batches, comm_->world_size());
   ProgressBar bar(options_.show_progress && main_process() ? static_cast<int64_t>(loader.global_epoch_samples()) : 0,
                   "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(options_.epochs), "samples");
-  // The loss sum stays on the device (float64, so it adds up exactly as a host double would):
-  // on CUDA it is read back every kCheckEvery batches, not after each step.
+  // Loss sums stay on the device (float64, so they add up exactly as a host double would): on
+  // CUDA the epoch's is read back every kCheckEvery batches, not after each step.
   const std::size_t check_every = device_.is_cuda() ? 32 : 1;
-  torch::Tensor loss_sum = torch::zeros({1}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
+  const auto sum_options = torch::TensorOptions().dtype(torch::kFloat64).device(device_);
+  torch::Tensor loss_sum = torch::zeros({1}, sum_options), step_sum = torch::zeros({1}, sum_options);
   const bool report_steps = !sinks_.empty() && main_process();
+  const std::vector<std::shared_ptr<TrainSink>> no_sinks;
   StepRecord step{epoch, 0, 0.0, 0.0, 0};
   int step_batches = 0;
   EpochStats stats;
@@ -202,21 +267,13 @@ EpochStats Trainer::train_epoch(const Dataset& data, const Sampler& sampler, int
   for (std::size_t b = 0; loader.next(batch); ++b) {
     const auto global_n = static_cast<double>(loader.global_batch_size(b));
     if (batch.size() > 0) {
-      Batch on_device = to_device(batch, device_, lo.pin_memory, options_.channels_last);
-      torch::Tensor loss;
-      {
-        AutocastGuard autocast(amp, device_);
-        loss = loss_(forward_(on_device).to(torch::kFloat32), on_device);
-      }
-      // A rank's share of the global batch weighs its mean loss, so that the all-reduced sum of
-      // gradients is the gradient of the global batch's mean loss.
-      const double share = static_cast<double>(on_device.size()) / global_n;
-      torch::Tensor scaled = share != 1.0 ? loss * share : loss;
-      scaler.scale(scaled / options_.accumulate).backward();
-      loss_sum += share != 1.0 ? loss.detach().to(torch::kFloat64) * share : loss.detach().to(torch::kFloat64);
-      if (report_steps) step.loss += loss.detach().item<double>();
-      ++step_batches;
+      const torch::Tensor share_loss = train_share(st, batch, global_n, scaler);
+      loss_sum += share_loss;
+      step_sum += share_loss;
+    } else if (sync_bn_ && batch.input.defined()) {
+      join_empty_share(st, batch);
     }
+    step_batches += global_n > 0;
     if ((b + 1) % check_every == 0 || b + 1 == batches) {
       const double seen = loss_sum.item<double>();
       if (!std::isfinite(seen)) {
@@ -229,13 +286,11 @@ EpochStats Trainer::train_epoch(const Dataset& data, const Sampler& sampler, int
     bar.tick(static_cast<int64_t>(global_n));
     if ((b + 1) % static_cast<std::size_t>(options_.accumulate) == 0 || b + 1 == batches) {
       optimizer_step(scaler);
-      if (report_steps) {
-        step.global_step = global_step_;
-        step.loss = step_batches > 0 ? step.loss / step_batches : std::nan("");
-        step.lr = logged_lr();
-        for (const auto& sink : sinks_) sink->on_step(step);
-      }
+      step.global_step = global_step_;
+      if (report_steps) step.lr = logged_lr();
+      report_step(comm_, report_steps ? sinks_ : no_sinks, step, step_sum, step_batches);
       step = StepRecord{epoch, 0, 0.0, 0.0, 0};
+      step_sum.zero_();
       step_batches = 0;
     }
   }
@@ -275,7 +330,7 @@ EvalOutputs Trainer::evaluate(const Dataset& data, const Sampler& sampler) {
       Batch on_device = to_device(batch, device_, lo.pin_memory, options_.channels_last);
       {
         AutocastGuard autocast(amp, device_);
-        out = forward_(on_device).to(torch::kFloat32);
+        out = full_precision(forward_(on_device));
       }
       if (on_device.target.defined()) {
         total += loss_(out, on_device).item<double>() * static_cast<double>(batch.size()) / static_cast<double>(global_n);

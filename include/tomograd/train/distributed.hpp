@@ -76,7 +76,8 @@ class Communicator {
   /// Copies @p tensors of rank @p root into every rank's tensors, in place.
   void broadcast(std::vector<torch::Tensor>& tensors, int root = 0);
   /// Every rank's @p t concatenated along dim 0 in rank order; first dims may differ per rank,
-  /// the other dims and the dtype must agree.
+  /// the other dims and the dtype must agree (ValueError on every rank otherwise). An undefined
+  /// @p t counts as zero rows (a rank with an empty share); undefined on every rank: undefined.
   torch::Tensor allgather_cat(const torch::Tensor& t);
   void barrier();
 
