@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "../common/device_option.hpp"
-#include "tomograd/tasks/bmd.hpp"
+#include "tomograd/tasks/bmd/pipeline.hpp"
 
 namespace tomograd::app {
 

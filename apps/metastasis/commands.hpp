@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "../common/device_option.hpp"
-#include "tomograd/tasks/metastasis.hpp"
+#include "tomograd/tasks/metastasis/pipeline.hpp"
 
 namespace tomograd::app {
 

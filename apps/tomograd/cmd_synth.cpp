@@ -2,9 +2,9 @@
 #include <iostream>
 
 #include "commands.hpp"
-#include "tomograd/tasks/bmd_synth.hpp"
+#include "tomograd/tasks/bmd/synth.hpp"
 #include "tomograd/tasks/lumbar/synth.hpp"
-#include "tomograd/tasks/metastasis_synth.hpp"
+#include "tomograd/tasks/metastasis/synth.hpp"
 
 namespace tomograd::app {
 

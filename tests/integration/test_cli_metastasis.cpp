@@ -11,7 +11,7 @@
 #include "tomograd/core/atomic_file.hpp"
 #include "tomograd/core/csv.hpp"
 #include "tomograd/io/dicom.hpp"
-#include "tomograd/tasks/metastasis_synth.hpp"
+#include "tomograd/tasks/metastasis/synth.hpp"
 
 using namespace tomograd;
 namespace fs = std::filesystem;

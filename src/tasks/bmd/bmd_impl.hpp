@@ -7,7 +7,7 @@
 
 #include "../common.hpp"
 #include "tomograd/core/csv.hpp"
-#include "tomograd/tasks/bmd.hpp"
+#include "tomograd/tasks/bmd/pipeline.hpp"
 #include "tomograd/tasks/slice_dataset.hpp"
 
 namespace tomograd::tasks::bmd::detail {

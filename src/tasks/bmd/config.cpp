@@ -5,7 +5,7 @@
 #include "../slice_task_config.hpp"
 #include "tomograd/core/config.hpp"
 #include "tomograd/core/error.hpp"
-#include "tomograd/tasks/bmd.hpp"
+#include "tomograd/tasks/bmd/pipeline.hpp"
 
 namespace tomograd::tasks::bmd {
 namespace {

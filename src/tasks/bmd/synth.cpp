@@ -14,7 +14,7 @@
 #include "tomograd/core/progress.hpp"
 #include "tomograd/core/random.hpp"
 #include "tomograd/io/dicom.hpp"
-#include "tomograd/tasks/bmd_synth.hpp"
+#include "tomograd/tasks/bmd/synth.hpp"
 #include "../synth_common.hpp"
 
 namespace fs = std::filesystem;

@@ -6,7 +6,7 @@
 #include "tomograd/core/config.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/eval/threshold.hpp"
-#include "tomograd/tasks/metastasis.hpp"
+#include "tomograd/tasks/metastasis/pipeline.hpp"
 
 namespace tomograd::tasks::metastasis {
 namespace {

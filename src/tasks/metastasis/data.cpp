@@ -13,7 +13,7 @@
 #include "tomograd/core/log.hpp"
 #include "tomograd/core/random.hpp"
 #include "tomograd/io/dicom.hpp"
-#include "tomograd/tasks/metastasis.hpp"
+#include "tomograd/tasks/metastasis/pipeline.hpp"
 #include "metastasis_impl.hpp"
 
 namespace tomograd::tasks::metastasis {

@@ -6,7 +6,7 @@
 
 #include "../common.hpp"
 #include "tomograd/models/model.hpp"
-#include "tomograd/tasks/metastasis.hpp"
+#include "tomograd/tasks/metastasis/pipeline.hpp"
 #include "tomograd/tasks/slice_dataset.hpp"
 
 namespace tomograd::tasks::metastasis::detail {

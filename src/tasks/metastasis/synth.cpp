@@ -18,7 +18,7 @@
 #include "tomograd/core/random.hpp"
 #include "tomograd/io/dicom.hpp"
 #include "tomograd/preprocess/phantom.hpp"
-#include "tomograd/tasks/metastasis_synth.hpp"
+#include "tomograd/tasks/metastasis/synth.hpp"
 
 namespace fs = std::filesystem;
 

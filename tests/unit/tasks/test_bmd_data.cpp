@@ -11,7 +11,7 @@
 #include "support/fixtures.hpp"
 #include "tomograd/core/atomic_file.hpp"
 #include "tomograd/core/error.hpp"
-#include "tomograd/tasks/bmd.hpp"
+#include "tomograd/tasks/bmd/pipeline.hpp"
 #include "tomograd/tasks/slice_dataset.hpp"
 
 using namespace tomograd;

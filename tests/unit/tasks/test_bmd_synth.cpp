@@ -8,7 +8,7 @@
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/progress.hpp"
 #include "tomograd/io/dicom.hpp"
-#include "tomograd/tasks/bmd_synth.hpp"
+#include "tomograd/tasks/bmd/synth.hpp"
 
 using namespace tomograd;
 using namespace tomograd::tasks;

@@ -10,8 +10,8 @@
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/progress.hpp"
 #include "tomograd/io/dicom.hpp"
-#include "tomograd/tasks/metastasis.hpp"
-#include "tomograd/tasks/metastasis_synth.hpp"
+#include "tomograd/tasks/metastasis/pipeline.hpp"
+#include "tomograd/tasks/metastasis/synth.hpp"
 
 using namespace tomograd;
 using namespace tomograd::tasks;

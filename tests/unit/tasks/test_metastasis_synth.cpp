@@ -11,7 +11,7 @@
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/progress.hpp"
 #include "tomograd/io/volume_io.hpp"
-#include "tomograd/tasks/metastasis_synth.hpp"
+#include "tomograd/tasks/metastasis/synth.hpp"
 
 using namespace tomograd;
 using namespace tomograd::tasks;

@@ -11,8 +11,8 @@
 
 #include "tomograd/core/error.hpp"
 #include "tomograd/models/registry.hpp"
-#include "tomograd/tasks/bmd.hpp"
-#include "tomograd/tasks/metastasis.hpp"
+#include "tomograd/tasks/bmd/pipeline.hpp"
+#include "tomograd/tasks/metastasis/pipeline.hpp"
 #include "tomograd/tasks/slice_dataset.hpp"
 #include "tomograd/train/curriculum.hpp"
 #include "tomograd/train/optim.hpp"

@@ -30,7 +30,7 @@ struct InputOptions {
   double gain = 0.15;              ///< training: log-normal intensity gain (sigma), per series
   double noise = 0.02;             ///< training: Gaussian noise (sigma, on the 0..1 scale)
   /// Training: probability of a left-right mirror of the study: the image flipped across the
-  /// patient's midsagittal plane and the left/right condition labels swapped (mirror_sample()).
+  /// patient's midsagittal plane and the left/right condition labels swapped (mirror_input() and mirror_grades() in augment.hpp).
   double flip_lr = 0.0;
   double elastic_p = 0.0;          ///< training: probability of an elastic deformation of the input
   double elastic_alpha_px = 4;     ///< its largest displacement, pixels (voxels for volume) of the model input
