@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include "loss_weight.hpp"
 #include "tomograd/core/error.hpp"
 
 namespace F = torch::nn::functional;
@@ -30,6 +31,27 @@ void validate(const LossOptions& o) {
   }
 }
 
+namespace detail {
+
+namespace {
+thread_local int g_weights_recorded = 0;
+thread_local torch::Tensor g_weight;
+}  // namespace
+
+void reset_loss_weight() { g_weights_recorded = 0; }
+
+void record_loss_weight(const torch::Tensor& denominator) {
+  ++g_weights_recorded;
+  g_weight = denominator.detach();
+}
+
+std::optional<torch::Tensor> recorded_loss_weight() {
+  if (g_weights_recorded != 1) return std::nullopt;
+  return g_weight;
+}
+
+}  // namespace detail
+
 namespace {
 
 // Mean of elementwise losses over labelled entries, optionally weighted per task (last dim).
@@ -37,9 +59,10 @@ torch::Tensor masked_mean(const torch::Tensor& elementwise, const torch::Tensor&
   torch::Tensor w = torch::ones_like(elementwise);
   if (mask.defined()) w = w * mask.to(elementwise.dtype()).reshape(elementwise.sizes());
   if (task_w.defined()) w = w * task_w;
-  torch::Tensor denom = w.sum();
   // clamp keeps an all-missing batch at zero loss instead of 0/0.
-  return (elementwise * w).sum() / denom.clamp_min(1e-12);
+  const torch::Tensor denom = w.sum().clamp_min(1e-12);
+  detail::record_loss_weight(denom);
+  return (elementwise * w).sum() / denom;
 }
 
 }  // namespace
@@ -73,7 +96,9 @@ LossFn make_loss(const LossOptions& o) {
       if (!o.class_weights.empty()) {
         denom = denom * torch::tensor(o.class_weights, outputs.options()).index_select(0, labels).reshape({n, tasks});
       }
-      return (per * include).sum() / denom.sum().clamp_min(1e-12);
+      const torch::Tensor total = denom.sum().clamp_min(1e-12);
+      detail::record_loss_weight(total);
+      return (per * include).sum() / total;
     }
     torch::Tensor y = target.to(outputs.dtype()).reshape(outputs.sizes());
     torch::Tensor per;

@@ -13,6 +13,7 @@
 #include "tomograd/train/checkpoint.hpp"
 #include "tomograd/train/device.hpp"
 #include "tomograd/train/distributed.hpp"
+#include "loss_weight.hpp"
 
 namespace fs = std::filesystem;
 
@@ -192,36 +193,56 @@ struct BatchStep {
   AmpMode amp;
   bool pin_memory, channels_last;
   int accumulate;
+  Communicator* comm;  ///< nullptr for one process
 };
 
+/// This rank's part of the global batch's mean loss, as a factor of its own mean loss: its summed
+/// loss weight over all ranks' (make_loss's weighted means: missing labels, class weights), or its
+/// samples over the global batch's when some rank's loss recorded no single weight. Every rank
+/// calls it once per global batch, between forward and backward (an empty share with @p n = 0):
+/// one all-reduce of two numbers.
+double share_of_global(Communicator& comm, double n, double global_n, const std::optional<torch::Tensor>& weight) {
+  const double own = weight ? weight->to(torch::kCPU, torch::kFloat64).item<double>() : 0.0;
+  std::vector<torch::Tensor> t{torch::tensor({own, n > 0 && !weight ? 1.0 : 0.0}, torch::kFloat64)};
+  comm.allreduce_sum(t);
+  const double total = t[0][0].item<double>();
+  if (n == 0) return 0.0;
+  if (t[0][1].item<double>() > 0 || !(total > 0)) return n / global_n;
+  return own / total;
+}
+
 /// Forward and backward of this rank's share of a global batch of @p global_n samples. Returns
-/// the share's mean loss weighted by its share of the global batch (float64, on the device), so
-/// that the ranks' values, like their gradients, sum to the global batch's; undefined for an empty share.
+/// the share's mean loss weighted by its part of the global batch (float64, on the device), so
+/// that the ranks' values, like their gradients, sum to the global batch's.
 torch::Tensor train_share(const BatchStep& st, const Batch& batch, double global_n, GradScaler& scaler) {
   Batch on_device = to_device(batch, st.device, st.pin_memory, st.channels_last);
   torch::Tensor loss;
+  detail::reset_loss_weight();
   {
     AutocastGuard autocast(st.amp, st.device);
     loss = st.loss(full_precision(st.forward(on_device)), on_device);
   }
-  const double share = static_cast<double>(on_device.size()) / global_n;
+  const double n = static_cast<double>(on_device.size());
+  const double share = st.comm ? share_of_global(*st.comm, n, global_n, detail::recorded_loss_weight()) : 1.0;
   torch::Tensor scaled = share != 1.0 ? loss * share : loss;
   scaler.scale(scaled / st.accumulate).backward();
   return share != 1.0 ? loss.detach().to(torch::kFloat64) * share : loss.detach().to(torch::kFloat64);
 }
 
-/// A rank's empty share of a global batch (the last one, or patient-grouped) with synchronized
-/// BatchNorm: the other ranks' BatchNorm layers all-reduce statistics in forward and backward, so
-/// this rank runs the model on the zero-row batch and back-propagates zeros to join those
-/// all-reduces with zero counts and zero sums. Its parameter gradients are zeros.
-void join_empty_share(const BatchStep& st, const Batch& batch) {
-  Batch on_device = to_device(batch, st.device, false, st.channels_last);
+/// A rank's empty share of a global batch (the last one, or patient-grouped) still joins the
+/// ranks' collectives of that batch. With synchronized BatchNorm (@p run_model) the other ranks'
+/// BatchNorm layers all-reduce statistics in forward and backward, so this rank runs the model on
+/// the zero-row batch and back-propagates zeros, joining them with zero counts and sums (its
+/// parameter gradients are zeros); in between, the loss share's all-reduce.
+void join_empty_share(const BatchStep& st, const Batch& batch, double global_n, bool run_model) {
   torch::Tensor out;
-  {
+  if (run_model && batch.input.defined()) {
+    Batch on_device = to_device(batch, st.device, false, st.channels_last);
     AutocastGuard autocast(st.amp, st.device);
     out = st.forward(on_device);
   }
-  if (out.requires_grad()) (out.sum() * 0).backward();
+  share_of_global(*st.comm, 0.0, global_n, std::nullopt);
+  if (out.defined() && out.requires_grad()) (out.sum() * 0).backward();
 }
 
 /// Gives rank 0's sinks the step's loss: the mean over its global batches of each global batch's
@@ -246,7 +267,7 @@ EpochStats Trainer::train_epoch(const Dataset& data, const Sampler& sampler, int
   const AmpMode amp = device_.is_cuda() ? parse_amp(options_.amp) : AmpMode::kOff;
   GradScaler scaler(amp == AmpMode::kFp16, loss_scale_);
   const LoaderOptions lo = loader_options(1, sampler);
-  const BatchStep st{forward_, loss_, device_, amp, lo.pin_memory, options_.channels_last, options_.accumulate};
+  const BatchStep st{forward_, loss_, device_, amp, lo.pin_memory, options_.channels_last, options_.accumulate, comm_};
   DataLoader loader(data, sampler, lo);
   const std::size_t batches = loader.start_epoch(epoch);
   if (comm_ && !lo.keep_patients) check_global_batches(loader, batches, comm_->world_size());
@@ -270,8 +291,8 @@ EpochStats Trainer::train_epoch(const Dataset& data, const Sampler& sampler, int
       const torch::Tensor share_loss = train_share(st, batch, global_n, scaler);
       loss_sum += share_loss;
       step_sum += share_loss;
-    } else if (sync_bn_ && batch.input.defined()) {
-      join_empty_share(st, batch);
+    } else if (comm_) {
+      join_empty_share(st, batch, global_n, sync_bn_ != nullptr);
     }
     step_batches += global_n > 0;
     if ((b + 1) % check_every == 0 || b + 1 == batches) {

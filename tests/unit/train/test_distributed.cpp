@@ -45,6 +45,9 @@ class Samples : public Dataset {
     // An augmentation drawn from the sample seed: it must not depend on the rank.
     s.input = x_[static_cast<int64_t>(i)] + 0.001 * static_cast<double>(seed % 13);
     s.target = y_[static_cast<int64_t>(i)];
+    // TG_MASKED: missing labels, unevenly spread, so that the ranks' labelled counts are not
+    // their sample counts (the global mean divides by the labelled count of the global batch).
+    if (std::getenv("TG_MASKED")) s.mask = torch::tensor({i % 5 != 0 && i % 7 != 3});
     s.patient_id = patient_of(i);
     return s;
   }
@@ -218,7 +221,10 @@ TEST_CASE("two Gloo processes train to the same weights as one process", "[train
   // Sample batches, patient-grouped batches (unequal shares), and a BatchNorm layer trained with
   // train.sync_batchnorm: statistics of the global batch, so one process with the whole batch
   // is the reference.
-  for (const std::string env : {"", "TG_PATIENTS=1", "TG_SYNC_BN=1", "TG_PATIENTS=1 TG_SYNC_BN=1"}) {
+  // With missing labels (TG_MASKED) each rank's share of the loss is its labelled part of the
+  // global batch, not its sample count.
+  for (const std::string env : {"", "TG_PATIENTS=1", "TG_SYNC_BN=1", "TG_PATIENTS=1 TG_SYNC_BN=1", "TG_MASKED=1",
+                                "TG_MASKED=1 TG_PATIENTS=1"}) {
     INFO("environment: " << env);
     test::TempDir tmp;
     fs::create_directories(tmp / "one");
