@@ -245,6 +245,18 @@ void join_empty_share(const BatchStep& st, const Batch& batch, double global_n, 
   if (out.defined() && out.requires_grad()) (out.sum() * 0).backward();
 }
 
+/// The sum over global batches of each batch's mean loss, from evaluate()'s per-batch parts
+/// (summed over ranks): the weighted mean where every rank's loss recorded its weight and
+/// @p weighted (a data-parallel job), else the sample-share sum (one process: its own mean).
+double summed_batch_losses(const torch::Tensor& parts, bool weighted) {
+  double total = 0.0;
+  auto part = parts.accessor<double, 2>();
+  for (int64_t b = 0; b < parts.size(0); ++b) {
+    total += weighted && part[b][3] == 0 && part[b][2] > 0 ? part[b][1] / part[b][2] : part[b][0];
+  }
+  return total;
+}
+
 /// Gives rank 0's sinks the step's loss: the mean over its global batches of each global batch's
 /// mean loss, as one process computes it (the ranks' weighted shares @p step_sum summed: one
 /// all-reduce of a scalar per step in a data-parallel job, on every rank).
@@ -335,10 +347,13 @@ EvalOutputs Trainer::evaluate(const Dataset& data, const Sampler& sampler) {
   const AmpMode amp = device_.is_cuda() ? parse_amp(options_.amp) : AmpMode::kOff;
   const LoaderOptions lo = loader_options(2, sampler);
   DataLoader loader(data, sampler, lo);
-  loader.start_epoch(0);
+  const std::size_t batches = loader.start_epoch(0);
   EvalOutputs r;
   std::vector<torch::Tensor> outs, targets, masks;
-  double total = 0.0;
+  // Per global batch, this rank's: loss x sample share, loss x loss weight, loss weight, 1 when
+  // its loss recorded no single weight (loss_weight.hpp; summed over ranks in a job).
+  torch::Tensor parts = torch::zeros({static_cast<int64_t>(batches), 4}, torch::kFloat64);
+  auto part = parts.accessor<double, 2>();
   std::size_t counted = 0;
   Batch batch;
   for (std::size_t b = 0; loader.next(batch); ++b) {
@@ -354,7 +369,16 @@ EvalOutputs Trainer::evaluate(const Dataset& data, const Sampler& sampler) {
         out = full_precision(forward_(on_device));
       }
       if (on_device.target.defined()) {
-        total += loss_(out, on_device).item<double>() * static_cast<double>(batch.size()) / static_cast<double>(global_n);
+        detail::reset_loss_weight();
+        const double loss = loss_(out, on_device).item<double>();
+        const auto i = static_cast<int64_t>(b);
+        part[i][0] = loss * static_cast<double>(batch.size()) / static_cast<double>(global_n);
+        if (const auto w = detail::recorded_loss_weight()) {
+          part[i][2] = w->to(torch::kCPU, torch::kFloat64).item<double>();
+          part[i][1] = loss * part[i][2];
+        } else {
+          part[i][3] = 1.0;
+        }
       }
       out = out.to(torch::kCPU);
     }
@@ -372,12 +396,12 @@ EvalOutputs Trainer::evaluate(const Dataset& data, const Sampler& sampler) {
   if (comm_) {
     // Every rank receives all outputs, reordered to the order of one process.
     gather_in_plan_order(*comm_, data, sampler, r);
-    std::vector<torch::Tensor> sum{torch::tensor({total, targets.empty() ? 0.0 : 1.0}, torch::kFloat64)};
+    std::vector<torch::Tensor> sum{torch::tensor({targets.empty() ? 0.0 : 1.0}, torch::kFloat64), parts};
     comm_->allreduce_sum(sum);
-    total = sum[0][0].item<double>();
-    has_targets = sum[0][1].item<double>() > 0;
+    has_targets = sum[0][0].item<double>() > 0;
   }
-  r.loss = has_targets && counted ? total / static_cast<double>(counted) : std::nan("");
+  r.loss = has_targets && counted ? summed_batch_losses(parts, comm_ != nullptr) / static_cast<double>(counted)
+                                  : std::nan("");
   return r;
 }
 

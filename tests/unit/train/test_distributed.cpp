@@ -13,6 +13,7 @@
 #include "support/fixtures.hpp"
 #include "support/ranks.hpp"
 #include "tomograd/models/batch_norm.hpp"
+#include "tomograd/core/csv.hpp"
 #include "tomograd/core/progress.hpp"
 #include "tomograd/train/checkpoint.hpp"
 #include "tomograd/train/distributed.hpp"
@@ -248,6 +249,16 @@ TEST_CASE("two Gloo processes train to the same weights as one process", "[train
     const auto h1 = read_text(tmp / "one" / "run" / "history.csv");
     const auto h2 = read_text(tmp / "two" / "run" / "history.csv");
     CHECK(h1.substr(0, h1.find('\n')) == h2.substr(0, h2.find('\n')));
+    const CsvTable t1 = CsvTable::read(tmp / "one" / "run" / "history.csv");
+    const CsvTable t2 = CsvTable::read(tmp / "two" / "run" / "history.csv");
+    for (const char* column : {"train_loss", "val_loss"}) {
+      const auto v1 = t1.numbers(column), v2 = t2.numbers(column);
+      REQUIRE(v1.size() == v2.size());
+      for (std::size_t e = 0; e < v1.size(); ++e) {
+        INFO(column << " epoch " << e + 1);
+        CHECK(v2[e] == Approx(v1[e]).epsilon(1e-5));
+      }
+    }
   }
 }
 
