@@ -91,6 +91,14 @@ TEST_CASE("bmd: synth, train, evaluate, extract-features, fit-ml, compare, predi
   const CsvTable preds = CsvTable::read(run / "eval" / "all" / "predictions.csv");
   CHECK(preds.num_rows() == 14);
   require_finite_column(preds, "y_pred");
+  {  // the same-seed twin run predicts the same values, to the last digit written
+    auto twin = run_command(bmd_app() + " -q evaluate " + q(tmp / "runs2" / "r18") + " --split all");
+    INFO(twin.err);
+    REQUIRE(twin.exit_code == 0);
+    const CsvTable twin_preds = CsvTable::read(tmp / "runs2" / "r18" / "eval" / "all" / "predictions.csv");
+    CHECK(twin_preds.strings("id") == preds.strings("id"));
+    CHECK(twin_preds.strings("y_pred") == preds.strings("y_pred"));
+  }
   const auto metrics = nlohmann::json::parse(read_file(run / "eval" / "all" / "metrics.json"));
   CHECK(metrics["r2"].is_number());
   CHECK(metrics["r2_ci_low"].is_number());
