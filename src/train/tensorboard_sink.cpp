@@ -2,7 +2,9 @@
 // binary validation curves.
 #include <algorithm>
 #include <cmath>
+#include <map>
 
+#include "tomograd/core/error.hpp"
 #include "tomograd/core/log.hpp"
 #include "tomograd/train/tensorboard.hpp"
 
@@ -97,6 +99,29 @@ void TensorBoardSink::on_start(const Dataset& train) {
 
 void TensorBoardSink::on_step(const StepRecord& step) { writer_.scalar("train/step_loss", step.loss, step.global_step); }
 
+PatientScores patient_max_scores(const std::vector<double>& scores, const std::vector<int>& labels,
+                                 const std::vector<std::string>& patient_ids) {
+  if (scores.size() != labels.size() || scores.size() != patient_ids.size()) {
+    throw ValueError("patient_max_scores: " + std::to_string(scores.size()) + " scores, " +
+                     std::to_string(labels.size()) + " labels and " + std::to_string(patient_ids.size()) +
+                     " patient IDs; expected one of each per sample");
+  }
+  std::map<std::string, std::size_t> row_of;
+  PatientScores out;
+  for (std::size_t i = 0; i < scores.size(); ++i) {
+    const auto [it, added] = row_of.emplace(patient_ids[i], out.scores.size());
+    if (added) {
+      out.scores.push_back(scores[i]);
+      out.labels.push_back(labels[i]);
+      out.patient_ids.push_back(patient_ids[i]);
+    } else {
+      out.scores[it->second] = std::max(out.scores[it->second], scores[i]);
+      out.labels[it->second] = std::max(out.labels[it->second], labels[i]);
+    }
+  }
+  return out;
+}
+
 void TensorBoardSink::on_validation(int epoch, const EvalOutputs& out) {
   if (!out.outputs.defined() || !out.targets.defined() || out.outputs.numel() != out.targets.numel()) return;
   const torch::Tensor logits = out.outputs.reshape({-1}).to(torch::kFloat64);
@@ -109,6 +134,15 @@ void TensorBoardSink::on_validation(int epoch, const EvalOutputs& out) {
   const Image8 roc = curve_image(scores, labels, true), pr = curve_image(scores, labels, false);
   if (!roc.pixels.empty()) writer_.image("val/roc_curve", roc, epoch);
   if (!pr.pixels.empty()) writer_.image("val/pr_curve", pr, epoch);
+  // Several samples of one patient (slices of a study): the curves of the patients too, each
+  // patient scored by its highest sample, as a MAX-pooling task (metastasis) scores patients.
+  if (out.patient_ids.size() != scores.size()) return;
+  const PatientScores patients = patient_max_scores(scores, labels, out.patient_ids);
+  if (patients.scores.size() == scores.size()) return;  // one sample per patient: the curves above
+  const Image8 proc = curve_image(patients.scores, patients.labels, true);
+  const Image8 ppr = curve_image(patients.scores, patients.labels, false);
+  if (!proc.pixels.empty()) writer_.image("val/roc_curve_patient_max", proc, epoch);
+  if (!ppr.pixels.empty()) writer_.image("val/pr_curve_patient_max", ppr, epoch);
 }
 
 void TensorBoardSink::on_epoch(const EpochRecord& r) {

@@ -76,7 +76,10 @@ class TensorBoardWriter {
 /// - at the start: up to 4 training inputs as `inputs/sample_<k>` images (centre channel, or centre
 ///   slice of a volume);
 /// - for binary validation outputs (one logit per sample, 0/1 targets): `val/roc_curve` and
-///   `val/pr_curve` images per epoch (sample level, scores = sigmoid of the logits).
+///   `val/pr_curve` images per epoch (sample level, scores = sigmoid of the logits); when a
+///   patient has several samples (slices), also `val/roc_curve_patient_max` and
+///   `val/pr_curve_patient_max`: one point per patient, scored by its highest sample
+///   (patient_max_scores()), as MAX-pooling tasks score patients.
 class TensorBoardSink : public TrainSink {
  public:
   /// @p optimizer and @p groups give the per-group rates; the optimizer must outlive the sink.
@@ -93,6 +96,17 @@ class TensorBoardSink : public TrainSink {
   const torch::optim::Optimizer* optimizer_;
   std::vector<std::string> group_names_;
 };
+
+/// Per-patient scores: each patient's highest sample score and its highest label (positive when
+/// any sample is), in the order patients first appear.
+struct PatientScores {
+  std::vector<double> scores;
+  std::vector<int> labels;
+  std::vector<std::string> patient_ids;
+};
+/// Throws ValueError when the three lists differ in length.
+PatientScores patient_max_scores(const std::vector<double>& scores, const std::vector<int>& labels,
+                                 const std::vector<std::string>& patient_ids);
 
 /// The ROC (x: false positive rate, y: true positive rate) or precision–recall (x: recall, y:
 /// precision) curve of @p scores against 0/1 @p labels drawn as a @p size × @p size RGB image:

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "support/fixtures.hpp"
 #include "tomograd/core/atomic_file.hpp"
@@ -208,4 +209,43 @@ TEST_CASE("every training run writes TensorBoard events that match history.csv",
   CHECK(images["inputs/sample_3"] == 1);
   CHECK(images["val/roc_curve"] == 3);
   CHECK(images["val/pr_curve"] == 3);
+}
+
+TEST_CASE("binary validation curves per patient: each patient scored by its highest slice", "[train]") {
+  // Two slices per patient: P1 (positive) has one high slice, P2 (negative) has a moderate one.
+  const auto p = patient_max_scores({0.1, 0.9, 0.6, 0.2, 0.3, 0.3}, {1, 1, 0, 0, 1, 1},
+                                    {"P1", "P1", "P2", "P2", "P3", "P3"});
+  CHECK(p.patient_ids == std::vector<std::string>{"P1", "P2", "P3"});
+  CHECK(p.scores == std::vector<double>{0.9, 0.6, 0.3});
+  CHECK(p.labels == std::vector<int>{1, 0, 1});
+  CHECK_THROWS_WITH(patient_max_scores({0.1}, {1, 0}, {"P1"}), Contains("expected one of each per sample"));
+
+  // Through the sink: patient curves only when some patient has several samples.
+  test::TempDir tmp;
+  EvalOutputs slices;
+  slices.outputs = torch::tensor({-2.0, 2.0, 0.5, -1.0, -0.5, -0.7}).reshape({6, 1});
+  slices.targets = torch::tensor({1.0, 1.0, 0.0, 0.0, 1.0, 1.0}).reshape({6, 1});
+  slices.patient_ids = {"P1", "P1", "P2", "P2", "P3", "P3"};
+  EvalOutputs single = slices;
+  single.patient_ids = {"A", "B", "C", "D", "E", "F"};
+  {
+    TensorBoardSink sink(tmp / "tb", nullptr, {});
+    sink.on_validation(0, slices);
+    sink.on_validation(1, single);
+    sink.writer().flush();
+  }
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(tmp / "tb")) files.push_back(e.path());
+  REQUIRE(files.size() == 1);
+  auto r = read_events(files[0]);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto events = nlohmann::json::parse(r.out);
+  std::map<std::string, std::vector<int64_t>> steps;
+  for (const auto& im : events["images"]) {
+    steps[im["tag"].get<std::string>()].push_back(im["step"].get<int64_t>());
+  }
+  CHECK(steps["val/roc_curve"] == std::vector<int64_t>{0, 1});
+  CHECK(steps["val/roc_curve_patient_max"] == std::vector<int64_t>{0});
+  CHECK(steps["val/pr_curve_patient_max"] == std::vector<int64_t>{0});
 }
