@@ -169,7 +169,15 @@ TEST_CASE("lumbar synth -> train 1 epoch -> infer -> score -> evaluate", "[cli][
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(fs::exists(tmp / "run" / "eval" / "metrics.json"));
-  CHECK(fs::exists(tmp / "run" / "eval" / "report.html"));
+  {  // The report as a browser shows it: the summary with the headline score, the folds' TensorBoard.
+    const auto page = test::render_in_chromium(tmp / "run" / "eval" / "report.html", tmp.path());
+    CHECK(page.png.size() > 20000);  // a blank page is a few kB
+    CHECK_THAT(page.dom, Catch::Contains("Lumbar evaluation") && Catch::Contains("Competition score (weighted log loss") &&
+                             Catch::Contains("prior-only baseline") && Catch::Contains("TensorBoard logs of fold_") &&
+                             Catch::Contains("<svg"));
+    const std::string md = read_file(tmp / "run" / "eval" / "report.md");
+    CHECK_THAT(md, Catch::Contains("](../fold_"));
+  }
   // The axial model (with the consistency term) and the 3D model with metadata on the same data,
   // then one table comparing the three runs.
   for (const std::string kind : {"axial", "3d"}) {

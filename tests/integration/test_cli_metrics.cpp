@@ -225,12 +225,6 @@ TEST_CASE("tomograd metrics: bad input fails with exit code 1 and a clear messag
 }
 
 TEST_CASE("report.html renders in headless Chromium", "[cli]") {
-  const fs::path chromium = "/usr/bin/chromium";
-  if (!fs::exists(chromium)) {
-    FAIL("Chromium is required for this test but " << chromium
-                                                   << " does not exist: install Debian's chromium package "
-                                                      "(scripts/install-deps.sh does)");
-  }
   test::TempDir tmp;
   write_slices(tmp / "test.csv", 5);
   write_file_atomic(tmp / "history.csv", "epoch,train_loss,val_loss,val_auc\n1,0.9,1.0,0.6\n2,0.6,0.8,0.7\n"
@@ -240,17 +234,10 @@ TEST_CASE("report.html renders in headless Chromium", "[cli]") {
                        " --history " + q(tmp / "history.csv") + " --title 'Chromium check'");
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  const fs::path html = tmp / "rep" / "report.html";
-  const std::string flags = " --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --disable-background-networking"
-                            " --disable-component-update --disable-sync --no-first-run --hide-scrollbars"
-                            " --user-data-dir=" + q(tmp / "profile") + " --window-size=1200,2000 ";
-  const std::string url = q("file://" + html.string());
-  auto shot = run_command("timeout 120 " + chromium.string() + flags + "--screenshot=" + q(tmp / "shot.png") + " " + url);
-  INFO("chromium stderr: " << shot.err);
-  REQUIRE(fs::exists(tmp / "shot.png"));
+  const auto page = test::render_in_chromium(tmp / "rep" / "report.html", tmp.path());
   // A blank 1200×2000 page compresses to a few kB; charts and tables give far more.
-  CHECK(fs::file_size(tmp / "shot.png") > 40000);
-  std::string png = read_file(tmp / "shot.png");
+  CHECK(page.png.size() > 40000);
+  const std::string& png = page.png;
   REQUIRE(png.size() > 24);
   CHECK(png.compare(1, 3, "PNG") == 0);
   auto be32 = [&](std::size_t at) {
@@ -260,12 +247,10 @@ TEST_CASE("report.html renders in headless Chromium", "[cli]") {
            static_cast<uint32_t>(static_cast<unsigned char>(png[at + 3]));
   };
   CHECK(be32(16) == 1200);  // IHDR width
-  auto dom = run_command("timeout 120 " + chromium.string() + flags + "--dump-dom " + url);
-  REQUIRE(dom.exit_code == 0);
   for (const char* title : {"Chromium check", "Metrics", "Training curves: loss", "Training curves: metrics", "ROC curve",
                             "Precision–recall curve", "Confusion matrix", "Calibration curve", "AUC-ROC"}) {
     INFO(title);
-    CHECK_THAT(dom.out, Catch::Contains(title));
+    CHECK_THAT(page.dom, Catch::Contains(title));
   }
-  CHECK_THAT(dom.out, Catch::Contains("<svg") && Catch::Contains("<polyline"));
+  CHECK_THAT(page.dom, Catch::Contains("<svg") && Catch::Contains("<polyline"));
 }

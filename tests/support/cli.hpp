@@ -42,4 +42,28 @@ inline void require_finite_column(const CsvTable& table, const std::string& colu
   for (double v : table.numbers(column)) REQUIRE(std::isfinite(v));
 }
 
+/// What headless Chromium made of an HTML file: a 1200-pixel-wide screenshot's PNG bytes and the
+/// rendered DOM. Fails the test when Chromium is missing or writes no screenshot.
+struct ChromiumPage {
+  std::string png, dom;
+};
+inline ChromiumPage render_in_chromium(const std::filesystem::path& html, const std::filesystem::path& scratch) {
+  const std::filesystem::path chromium = "/usr/bin/chromium";
+  if (!std::filesystem::exists(chromium)) {
+    FAIL("Chromium is required for this test but " << chromium
+                                                   << " does not exist: install Debian's chromium package "
+                                                      "(scripts/install-deps.sh does)");
+  }
+  const std::string flags = " --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --disable-background-networking"
+                            " --disable-component-update --disable-sync --no-first-run --hide-scrollbars"
+                            " --user-data-dir=" + q(scratch / "profile") + " --window-size=1200,2000 ";
+  const std::string url = shell_quote("file://" + html.string());
+  auto shot = run_command("timeout 120 " + chromium.string() + flags + "--screenshot=" + q(scratch / "shot.png") + " " + url);
+  INFO("chromium stderr: " << shot.err);
+  REQUIRE(std::filesystem::exists(scratch / "shot.png"));
+  auto dom = run_command("timeout 120 " + chromium.string() + flags + "--dump-dom " + url);
+  REQUIRE(dom.exit_code == 0);
+  return {read_file(scratch / "shot.png"), dom.out};
+}
+
 }  // namespace tomograd::test

@@ -227,9 +227,18 @@ void add_run_summary(eval::Report& r, const RunEval& ev, const std::string& inte
         << ". Out-of-fold predictions of " << ev.folds.size() << " fold" << (ev.folds.size() == 1 ? "" : "s") << " ("
         << joined(ev.folds) << "), " << ev.studies << " studies, " << ev.rows.size() << " labelled rows";
   if (ev.unlabelled) about << " (" << ev.unlabelled << " rows without a label left out)";
-  about << ".";
+  about << ". Competition score (weighted log loss, lower is better) " << with_ci(ev.score.at("score"))
+        << ", against " << fixed(ev.prior_score) << " for the prior-only baseline; " << intervals << ".";
   r.title = "Lumbar evaluation: " + ev.name;
   r.summary = about.str();
+  // Each fold's TensorBoard folder, relative to RUN/eval/ where the report is written.
+  for (int k : ev.folds) {
+    const std::string fold = "fold_" + std::to_string(k);
+    if (fs::is_directory(ev.dir / fold / "tensorboard")) {
+      r.links.push_back({"TensorBoard logs of " + fold + " (open with `tensorboard --logdir` on this folder)",
+                         "../" + fold + "/tensorboard/"});
+    }
+  }
   r.meta = {"Split: out-of-fold (" + std::to_string(ev.studies) + " studies, one per patient)",
             "Threshold: none (log loss on probabilities; arg-max grade for the confusion matrices)",
             "Intervals: " + intervals};
