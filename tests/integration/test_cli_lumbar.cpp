@@ -205,6 +205,14 @@ TEST_CASE("lumbar synth -> train 1 epoch -> infer -> score -> evaluate", "[cli][
   const std::string table = read_file(tmp / "cmp" / "comparison.md");
   CHECK_THAT(table, Catch::Contains("sagittal") && Catch::Contains("axial") && Catch::Contains("volume"));
 
+  // --dicom-out has no source slice to reference for a 3D box: refused before anything is written.
+  r = run_command(app + " infer " + q(tmp / "run_3d") + " --data " + data + " --out " + q(tmp / "x3d.csv") +
+                  " --dicom-out " + q(tmp / "dcm3d"));
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("--dicom-out: this run's input.kind is 'volume'"));
+  CHECK(!fs::exists(tmp / "x3d.csv"));
+  CHECK(!fs::exists(tmp / "dcm3d"));
+
   r = run_command(app + " infer " + q(tmp.path()) + " --data " + data + " --out x.csv");
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("not a lumbar run directory"));

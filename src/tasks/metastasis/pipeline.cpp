@@ -203,7 +203,6 @@ std::vector<PatientScore> infer(const fs::path& run_or_checkpoint, const fs::pat
   const auto studies = detail::load_studies(l.config, patients, problems);
   detail::handle_problems(input.string(), problems, skip_bad);
   auto scores = detail::score(l, studies);
-  if (!dicom.dir.empty()) detail::write_dicom_results(l, patients, studies, scores, dicom);
   if (!output.empty()) {
     CsvTable t({"patient_id", "probability", "prediction", "top_slice"}, {});
     for (const auto& s : scores) {
@@ -218,6 +217,8 @@ std::vector<PatientScore> infer(const fs::path& run_or_checkpoint, const fs::pat
     }
     detail::write_csv(slices_output, t, force);
   }
+  // The DICOM results last: the CSV files are written even when a source study cannot take them.
+  if (!dicom.dir.empty()) detail::write_dicom_results(l, patients, studies, scores, dicom);
   return scores;
 }
 
