@@ -18,6 +18,12 @@
 
 namespace tomograd::app {
 
+/// The global options that take a value; front_end.hpp skips their values when it looks for
+/// the subcommand, so an option added here with a value belongs in this list too.
+inline constexpr const char* kLogLevelOption = "--log-level";
+inline constexpr const char* kLogFileOption = "--log-file";
+inline bool global_option_takes_value(const std::string& arg) { return arg == kLogLevelOption || arg == kLogFileOption; }
+
 /// Adds --log-level, -q/--quiet and --log-file to @p app; logging is set up once parsing is
 /// complete. Global options may follow the subcommand.
 inline void add_global_options(CLI::App& app, const std::string& version) {
@@ -25,9 +31,9 @@ inline void add_global_options(CLI::App& app, const std::string& version) {
   app.fallthrough();
   app.set_version_flag("--version", version);
   auto log = std::make_shared<LogOptions>();
-  app.add_option("--log-level", log->level, "trace|debug|info|warn|error|off (default: info)")->capture_default_str();
+  app.add_option(kLogLevelOption, log->level, "trace|debug|info|warn|error|off (default: info)")->capture_default_str();
   app.add_flag("-q,--quiet", log->quiet, "only warnings and errors; no progress bars");
-  app.add_option("--log-file", log->file, "also write a debug log to this file");
+  app.add_option(kLogFileOption, log->file, "also write a debug log to this file");
   app.parse_complete_callback([log] {
     setup_logging(*log);
     if (log->quiet) set_progress_enabled(false);

@@ -14,13 +14,15 @@
 #include <string>
 #include <vector>
 
+#include "app_cli.hpp"
+
 namespace tomograd::app {
 
 /// The first command-line word that is not a global option or its value: the subcommand.
 inline std::string subcommand_of(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "--log-level" || arg == "--log-file") {
+    if (global_option_takes_value(arg)) {
       ++i;
       continue;
     }
