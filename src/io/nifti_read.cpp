@@ -151,6 +151,17 @@ std::optional<RawHeader> raw_header(const unsigned char* h, std::size_t n) {
   return std::nullopt;
 }
 
+// Throws when @p voxels of @p nbyper bytes each, read as float32 (4 more bytes a voxel), exceed
+// max_image_bytes(); @p what starts the message ("cannot read NIfTI file '...': dim ... of ...").
+void check_decoded_size(const std::string& what, std::uint64_t voxels, int64_t nbyper) {
+  const auto decoded = checked_product({static_cast<int64_t>(std::min<std::uint64_t>(voxels, INT64_MAX)), 4 + nbyper});
+  if (nbyper > 0 && (!decoded || *decoded > max_image_bytes())) {
+    throw NiftiError(what + " needs " + (decoded ? format_bytes(*decoded) : "more than 2^64 bytes") +
+                     " to read as float32, more than the " + format_bytes(max_image_bytes()) +
+                     " a reader may allocate");
+  }
+}
+
 // Checks the sizes a header declares against the file before nifti_clib allocates anything:
 // vox_offset + voxels * bytes per voxel must lie inside a .nii file, and inside what a .nii.gz
 // file can inflate to (deflate's 1032:1 bound), so a gzip bomb is refused without inflating it;
@@ -213,12 +224,7 @@ void check_declared_size(const fs::path& path) {
                                  format_bytes(file_bytes * kMaxDeflateRatio) : std::string()) +
                      " (truncated file or wrong dim?)");
   }
-  const auto decoded = checked_product({static_cast<int64_t>(std::min<std::uint64_t>(voxels, INT64_MAX)), 4 + nbyper});
-  if (nbyper > 0 && (!decoded || *decoded > max_image_bytes())) {
-    throw NiftiError(what + " needs " + (decoded ? format_bytes(*decoded) : "more than 2^64 bytes") +
-                     " to read as float32, more than the " + format_bytes(max_image_bytes()) +
-                     " a reader may allocate");
-  }
+  check_decoded_size(what, voxels, nbyper);
 }
 
 void check_path(const fs::path& path) {
@@ -285,12 +291,9 @@ void check_image(const nifti_image& nim, const fs::path& path) {
                      std::to_string(nim.nvox) + " voxels for dim " + dims_text(nim));
   }
   // Second line of defence, on the numbers nifti_image_load will allocate by.
-  const auto bytes = checked_product({n, 4 + static_cast<int64_t>(nim.nbyper)});
-  if (!bytes || *bytes > max_image_bytes()) {
-    throw NiftiError("cannot read NIfTI file " + quoted(path) + ": dim " + dims_text(nim) + " of " +
-                     datatype_name(nim.datatype) + " needs " + (bytes ? format_bytes(*bytes) : "more than 2^64 bytes") +
-                     " to read as float32, more than the " + format_bytes(max_image_bytes()) + " a reader may allocate");
-  }
+  check_decoded_size("cannot read NIfTI file " + quoted(path) + ": dim " + dims_text(nim) + " of " +
+                         datatype_name(nim.datatype),
+                     static_cast<std::uint64_t>(n), nim.nbyper);
 }
 
 void load_voxels(nifti_image* nim, const fs::path& path) {
