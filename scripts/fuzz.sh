@@ -23,8 +23,8 @@ fi
 shift || true
 # --ci executions per harness: about 25 s at the rates of build-fuzz/summary.md on 2 cores.
 declare -A ci_runs=([dicom]=20000 [dicom_series]=10000 [nifti]=25000 [nifti_gz]=75000 [csv]=500000
-                    [config]=10000 [pickle]=500000 [safetensors]=600000)
-all=(dicom dicom_series nifti nifti_gz csv config pickle safetensors)
+                    [config]=10000 [pickle]=500000 [safetensors]=600000 [zip]=10000)
+all=(dicom dicom_series nifti nifti_gz csv config pickle safetensors zip)
 harnesses=("$@")
 [[ ${#harnesses[@]} -gt 0 ]] || harnesses=("${all[@]}")
 build=${TOMOGRAD_FUZZ_DIR:-build-fuzz}
@@ -51,7 +51,7 @@ fi
 seeds=$build/seeds
 make_seeds() {
   rm -rf "$seeds"
-  mkdir -p "$seeds"/{dicom,dicom_series,nifti,nifti_gz,csv,config,pickle,safetensors}
+  mkdir -p "$seeds"/{dicom,dicom_series,nifti,nifti_gz,csv,config,pickle,safetensors,zip}
   find "$data/pydicom" -name '*.dcm' -size -64k -exec cp {} "$seeds/dicom/" \;
   local small=("$data/pydicom/CT_small.dcm" "$data/pydicom/MR_small.dcm" "$data/pydicom/JPEG2000.dcm"
                "$data/pydicom/MR_small_RLE.dcm" "$data/pydicom/emri_small.dcm")
@@ -72,7 +72,7 @@ make_seeds() {
   printf 'study_id,series_id,instance_number,condition,level,x,y\r\n1,2,3,Spinal Canal Stenosis,L1/L2,10.5,20\r\n' \
     >"$seeds/csv/coordinates.csv"
   printf '\xef\xbb\xbfid,label\n1,1\n2,0\n\n3,nan\n' >"$seeds/csv/labels.csv"
-  /usr/bin/python3 scripts/fuzz_seeds.py "$seeds/pickle" "$seeds/safetensors"
+  /usr/bin/python3 scripts/fuzz_seeds.py "$seeds/pickle" "$seeds/safetensors" "$seeds/zip"
 }
 make_seeds
 
@@ -102,6 +102,8 @@ for h in "${harnesses[@]}"; do
   # single allocations up to 4 GiB so that they go on exploring past it.
   malloc_mb=1024
   [[ $h != dicom* ]] || malloc_mb=4096
+  # fuzz/lsan_suppressions.txt: a leak inside LibTorch's zip reader (explained there).
+  LSAN_OPTIONS=suppressions=$root/fuzz/lsan_suppressions.txt \
   ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
     nice -n 10 "$build/fuzz_$h" "${budget[@]}" -timeout=20 -rss_limit_mb=3072 \
     -malloc_limit_mb="$malloc_mb" -max_len=65536 -print_final_stats=1 -artifact_prefix="$artifacts/" \

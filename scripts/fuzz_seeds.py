@@ -1,7 +1,8 @@
 """Seed inputs for the pickle and safetensors fuzzing harnesses (run by scripts/fuzz.sh with
 Debian's /usr/bin/python3): the data.pkl of real torch.save files (zip and legacy format) when
 python3-torch is installed, plain pickles of the containers a state dict uses, and safetensors
-files laid out as the format's README describes."""
+files laid out as the format's README describes; with a third folder, whole torch.save zip
+archives (as written, and re-zipped deflated) for the zip harness."""
 import collections
 import io
 import json
@@ -12,6 +13,7 @@ import sys
 import zipfile
 
 pickle_dir, safetensors_dir = sys.argv[1], sys.argv[2]
+zip_dir = sys.argv[3] if len(sys.argv) > 3 else None
 
 
 def write(folder, name, data):
@@ -38,12 +40,22 @@ try:
         for name in z.namelist():
             if name.endswith("data.pkl"):
                 write(pickle_dir, "torch_zip_data.pkl", z.read(name))
+    if zip_dir:
+        write(zip_dir, "torch_save.pth", buffer.getvalue())
+        deflated = io.BytesIO()
+        with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as z, \
+                zipfile.ZipFile(deflated, "w", zipfile.ZIP_DEFLATED) as out:
+            for info in z.infolist():
+                out.writestr(info.filename, z.read(info.filename))
+        write(zip_dir, "torch_save_deflated.pth", deflated.getvalue())
     legacy = io.BytesIO()
     torch.save(tensors, legacy, _use_new_zipfile_serialization=False)
     write(pickle_dir, "torch_legacy.pth", legacy.getvalue())
     params = collections.OrderedDict([("w", torch.nn.Parameter(torch.ones(2)))])
     buffer = io.BytesIO()
     torch.save(params, buffer)
+    if zip_dir:
+        write(zip_dir, "torch_save_parameter.pth", buffer.getvalue())
     with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as z:
         for name in z.namelist():
             if name.endswith("data.pkl"):

@@ -1,5 +1,7 @@
 // Weight file formats. PyTorch's zip container is read with LibTorch's own
-// caffe2::serialize::PyTorchStreamReader (miniz); its data.pkl with our pickle reader, because
+// caffe2::serialize::PyTorchStreamReader (miniz), after our own check of its directory against
+// the file (zip_directory.hpp: miniz allocates an entry's declared size before reading it); its
+// data.pkl with our pickle reader, because
 // LibTorch's torch::pickle_load does not rebuild a Python collections.OrderedDict (it becomes
 // None) and cannot read the legacy format.
 #include "tomograd/models/weights_file.hpp"
@@ -15,6 +17,7 @@
 
 #include "pickle_reader.hpp"
 #include "safetensors_header.hpp"
+#include "zip_directory.hpp"
 #include "tomograd/core/atomic_file.hpp"
 #include "tomograd/core/error.hpp"
 
@@ -102,12 +105,15 @@ std::string record_text(caffe2::serialize::PyTorchStreamReader& reader, const st
 
 StateDict read_torch_zip(const fs::path& path) {
   const std::string source = path.string();
+  detail::check_zip_file(path);
   std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
   try {
     reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(source);
   } catch (const c10::Error& e) {
     throw IoError(source + ": not a readable PyTorch zip archive (truncated or corrupt?): " +
                   first_line(e.what_without_backtrace()));
+  } catch (const std::logic_error& e) {  // std::stoull of a "version" record that is no number
+    throw IoError(source + ": not a readable PyTorch zip archive: bad version record (" + std::string(e.what()) + ")");
   }
   try {
     if (!reader->hasRecord("data.pkl")) {
