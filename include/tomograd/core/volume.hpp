@@ -2,42 +2,14 @@
 /// @file Volume: a 3D image in physical units with its geometry in patient LPS coordinates.
 #include <torch/types.h>
 
+#include "tomograd/core/volume_info.hpp"
+
 #include <array>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace tomograd {
-
-using Vec3 = std::array<double, 3>;
-/// Row-major 3×3 matrix: m[row][col].
-using Mat3 = std::array<std::array<double, 3>, 3>;
-
-/// Identity direction matrix.
-Mat3 identity_direction();
-
-/// Metadata that travels with a Volume. Never holds patient names or birth dates.
-struct VolumeInfo {
-  std::string modality;            ///< DICOM Modality, e.g. "CT", "MR"; empty if unknown
-  std::string patient_id;          ///< PatientID as stored (the ID the user's label files use)
-  std::string study_uid;           ///< StudyInstanceUID
-  std::string series_uid;          ///< SeriesInstanceUID
-  std::string study_id;            ///< StudyID (short study number)
-  std::string series_description;  ///< SeriesDescription
-  std::string manufacturer;
-  int series_number = 0;
-  double slice_thickness_mm = 0.0;     ///< SliceThickness tag; 0 when absent
-  double field_strength_t = 0.0;       ///< MagneticFieldStrength; 0 when absent
-  std::optional<double> age_years;     ///< from PatientAge ("045Y", "006M", ...)
-  std::string sex;                     ///< PatientSex: "M", "F", "O" or empty
-  std::vector<double> window_centers;  ///< WindowCenter values of the first slice
-  std::vector<double> window_widths;   ///< WindowWidth values of the first slice
-  double rescale_slope = 1.0;          ///< of the first slice (values in the Volume are rescaled)
-  double rescale_intercept = 0.0;
-  std::vector<int> instance_numbers;   ///< per slice, in volume order; empty if unknown
-  std::vector<std::string> transfer_syntaxes;  ///< names of the transfer syntaxes read
-  std::vector<std::string> warnings;   ///< problems found while reading (gaps, duplicates, ...)
-};
 
 /// Float32 voxels shaped [D,H,W] (slices, rows, cols) with spacing (z,y,x) in mm, the LPS
 /// position of voxel [0,0,0] and the direction cosines of the three index axes.
@@ -89,9 +61,6 @@ class Volume {
   Mat3 direction_ = identity_direction();
   VolumeInfo info_;
 };
-
-/// Orientation code of a direction matrix (see Volume::orientation_code()).
-std::string orientation_code(const Mat3& direction);
 
 /// Returns @p volume with its voxels permuted and flipped so that index axes (i, j, k) point to
 /// @p code (three letters, one of L/R, P/A, S/I each, e.g. "LPS", "PIL"). Geometry (origin,
