@@ -12,6 +12,22 @@ function(tomograd_use_pch target)
   endif()
 endfunction()
 
+# Unity builds (issue 16): a target's sources are compiled in batches of TOMOGRAD_UNITY_BATCH
+# files, one translation unit each. Most of an app or test file's compile time is the code it
+# instantiates from the headers it shares with its neighbours (CLI11, fmt, LibTorch's inline
+# functions), so a batch costs little more than one file: the four apps took 705 s of compiler
+# time as 46 files and about 125 s as one unit each (bench/README.md, "Build time"). The
+# consequence for the code: names at namespace scope, anonymous namespaces included, must be
+# unique within a target. scripts/test.sh and CI build this way; a development tree that
+# rebuilds one file at a time may configure -DTOMOGRAD_UNITY_BUILD=OFF.
+option(TOMOGRAD_UNITY_BUILD "Compile each target's sources in unity batches" ON)
+set(TOMOGRAD_UNITY_BATCH 8 CACHE STRING "Source files per unity translation unit")
+function(tomograd_unity target)
+  if(TOMOGRAD_UNITY_BUILD)
+    set_target_properties(${target} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE ${TOMOGRAD_UNITY_BATCH})
+  endif()
+endfunction()
+
 function(tomograd_torch_flags target)
   if(TOMOGRAD_TORCH_FLAGS)
     target_compile_options(${target} PRIVATE ${TOMOGRAD_TORCH_FLAGS})
@@ -28,6 +44,7 @@ function(tomograd_add_library layer)
   set(target tomograd_${layer})
   add_library(${target} ${ARG_SOURCES})
   add_library(tomograd::${layer} ALIAS ${target})
+  tomograd_unity(${target})
   set_target_properties(${target} PROPERTIES EXPORT_NAME ${layer} OUTPUT_NAME tomograd_${layer})
   # The layer's public headers through an include root of its own, <build>/layer-include/<layer>,
   # whose only entry tomograd/<layer> links to include/tomograd/<layer>. Roots travel with
@@ -64,6 +81,7 @@ function(tomograd_add_executable name)
   cmake_parse_arguments(ARG "NO_PCH;NO_TORCH" "" "SOURCES;DEPS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS})
+  tomograd_unity(${name})
   tomograd_set_warnings(${name})
   tomograd_torch_flags(${name})
   if(NOT ARG_NO_PCH AND NOT ARG_NO_TORCH)

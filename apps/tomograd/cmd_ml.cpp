@@ -35,7 +35,7 @@ struct MlModelsOptions {
   std::string model, task = "regression";
 };
 
-std::string fmt(double v) {
+std::string metric_text(double v) {
   if (std::isnan(v)) return "n/a";
   std::ostringstream s;
   s << std::setprecision(4) << v;
@@ -76,7 +76,7 @@ void run_fit(const MlFitOptions& o) {
     for (const auto& [name, value] : best["mean"].items()) {
       double mean = value.is_null() ? std::nan("") : value.get<double>();
       double sd = best["std"][name].is_null() ? std::nan("") : best["std"][name].get<double>();
-      std::cout << " " << name << " " << fmt(mean) << " ± " << fmt(sd);
+      std::cout << " " << name << " " << metric_text(mean) << " ± " << metric_text(sd);
     }
     std::cout << "\n";
   }

@@ -57,4 +57,9 @@ torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x) {
   return y + mlp_(norm2_(y));
 }
 
+void trunc_normal(torch::Tensor t, double std) {
+  torch::NoGradGuard no_grad;
+  t.normal_(0.0, std).clamp_(-2.0, 2.0);
+}
+
 }  // namespace tomograd::models

@@ -19,11 +19,6 @@ namespace {
 namespace nn = torch::nn;
 namespace F = torch::nn::functional;
 
-void trunc_normal(torch::Tensor t, double std) {
-  torch::NoGradGuard no_grad;
-  t.normal_(0.0, std).clamp_(-2.0, 2.0);
-}
-
 // [B,D,H,W,C] -> [B*nW, wd*wh*ww, C], windows in (d, h, w) order.
 torch::Tensor window_partition(const torch::Tensor& x, const std::vector<int64_t>& ws) {
   const int64_t b = x.size(0), d = x.size(1), h = x.size(2), w = x.size(3), c = x.size(4);

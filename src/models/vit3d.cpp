@@ -37,13 +37,6 @@ void validate(const ViT3dOptions& o) {
   if (o.in_channels < 1) fail("in_channels", "expected >= 1, got " + std::to_string(o.in_channels));
 }
 
-// timm-style truncated normal: N(0, std) clipped to [-2, 2] (MONAI's trunc_normal_ with a=-2, b=2;
-// with std 0.02 the clip never binds, so a plain normal clamped is the same distribution).
-void trunc_normal(torch::Tensor t, double std) {
-  torch::NoGradGuard no_grad;
-  t.normal_(0.0, std).clamp_(-2.0, 2.0);
-}
-
 }  // namespace
 
 std::vector<int64_t> ViT3dLayout::grid() const {

@@ -9,6 +9,7 @@
 #include "tomograd/core/error.hpp"
 #include "tomograd/preprocess/policy.hpp"
 #include "tomograd/preprocess/slices.hpp"
+#include "transform_fields.hpp"
 
 namespace tomograd::preprocess {
 
@@ -21,11 +22,9 @@ struct Overloaded : Ts... {
 template <class... Ts>
 Overloaded(Ts...) -> Overloaded<Ts...>;
 
-void check(bool ok, const std::string& where, const std::string& field, const std::string& expected) {
-  if (!ok) throw ConfigError(where + ": " + field + " must be " + expected);
-}
+using detail::check_option;
 
-void check_p(double p, const std::string& where) { check(p >= 0 && p <= 1, where, "p", "in [0, 1]"); }
+void check_p(double p, const std::string& where) { check_option(p >= 0 && p <= 1, where, "p", "in [0, 1]"); }
 
 /// Applies a spatial operation to the mask: as float with nearest neighbours, back to its dtype.
 template <class Fn>
@@ -234,7 +233,7 @@ void AugmentConfig::validate() const {
     const std::string where = "augment.policies[" + std::to_string(i) + "]";
     if (!seen.insert(r.label).second) throw ConfigError(where + ": label '" + r.label + "' appears twice");
     check_p(r.p, where);
-    check(r.slice_jitter >= 0, where, "slice_jitter", ">= 0");
+    check_option(r.slice_jitter >= 0, where, "slice_jitter", ">= 0");
     for (std::size_t k = 0; k < r.transforms.size(); ++k) {
       validate_transform(r.transforms[k], where + ".transforms[" + std::to_string(k) + "] (" +
                                               transform_name(r.transforms[k]) + ")");

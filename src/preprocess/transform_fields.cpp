@@ -12,6 +12,10 @@
 
 namespace tomograd::preprocess {
 
+void detail::check_option(bool ok, const std::string& where, const std::string& field, const std::string& expected) {
+  if (!ok) throw ConfigError(where + ": " + field + " must be " + expected);
+}
+
 namespace {
 
 /// One option of a transform with options struct O.
@@ -22,9 +26,7 @@ struct Field {
   std::function<void(const O&, const std::string& where)> check;
 };
 
-void check(bool ok, const std::string& where, const std::string& field, const std::string& expected) {
-  if (!ok) throw ConfigError(where + ": " + field + " must be " + expected);
-}
+using detail::check_option;
 
 void read_range(ConfigReader& r, const std::string& key, Range& out) {
   if (!r.has(key)) {
@@ -44,7 +46,7 @@ void read_range(ConfigReader& r, const std::string& key, Range& out) {
 template <class O>
 Field<O> probability() {
   return {[](ConfigReader& r, O& o) { r.get("p", o.p); }, [](const O& o, nlohmann::json& j) { j["p"] = o.p; },
-          [](const O& o, const std::string& where) { check(o.p >= 0 && o.p <= 1, where, "p", "in [0, 1]"); }};
+          [](const O& o, const std::string& where) { check_option(o.p >= 0 && o.p <= 1, where, "p", "in [0, 1]"); }};
 }
 
 /// A [low, high] range within [min, max]; @p extra (optional) must hold too, else "@p key must
@@ -58,11 +60,11 @@ Field<O> range(const std::string& key, Range O::*member, double min, double max,
           },
           [=](const O& o, const std::string& where) {
             const Range& v = o.*member;
-            check(std::isfinite(v.low) && std::isfinite(v.high) && v.low <= v.high, where, key,
+            check_option(std::isfinite(v.low) && std::isfinite(v.high) && v.low <= v.high, where, key,
                   "[low, high] with low <= high");
-            check(v.low >= min && v.high <= max, where, key,
+            check_option(v.low >= min && v.high <= max, where, key,
                   "within [" + std::to_string(min) + ", " + std::to_string(max) + "]");
-            if (extra) check(extra(v), where, key, extra_expected);
+            if (extra) check_option(extra(v), where, key, extra_expected);
           }};
 }
 
@@ -73,7 +75,7 @@ Field<O> value(const std::string& key, T O::*member, std::function<bool(T)> ok =
   return {[key, member](ConfigReader& r, O& o) { r.get(key, o.*member); },
           [key, member](const O& o, nlohmann::json& j) { j[key] = o.*member; },
           [=](const O& o, const std::string& where) {
-            if (ok) check(ok(o.*member), where, key, expected);
+            if (ok) check_option(ok(o.*member), where, key, expected);
           }};
 }
 

@@ -24,7 +24,7 @@ using test::tomograd_app;
 
 namespace {
 
-std::string config() { return q(test::source_path("configs/bmd_resnet18.yaml")); }
+std::string bmd_config() { return q(test::source_path("configs/bmd_resnet18.yaml")); }
 
 /// Tiny settings: 32² inputs, 3 central slices, batch 4, no bootstrap beyond 50 resamples.
 std::string tiny(const fs::path& tmp, int epochs) {
@@ -48,7 +48,7 @@ TEST_CASE("bmd: synth, train, evaluate, extract-features, fit-ml, compare, predi
   test::TempDir tmp;
   synth(tmp / "cohort", 14);
   const fs::path run = tmp / "runs" / "r18";
-  auto r = run_command(bmd_app() + " train --config " + config() + " --manifest " + q(tmp / "cohort" / "manifest.csv") +
+  auto r = run_command(bmd_app() + " train --config " + bmd_config() + " --manifest " + q(tmp / "cohort" / "manifest.csv") +
                        " --out " + q(run) + tiny(tmp.path(), 2));
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
@@ -70,7 +70,7 @@ TEST_CASE("bmd: synth, train, evaluate, extract-features, fit-ml, compare, predi
   require_finite_column(history, "val_mae");  // val_r2 is undefined (empty) with one validation patient
   // Same config, same seed: the same run (initial weights, shuffling and augmentation are seeded).
   {
-    auto twin = run_command(bmd_app() + " -q train --config " + config() + " --manifest " +
+    auto twin = run_command(bmd_app() + " -q train --config " + bmd_config() + " --manifest " +
                             q(tmp / "cohort" / "manifest.csv") + " --out " + q(tmp / "runs2" / "r18") + tiny(tmp.path(), 2));
     INFO(twin.err);
     REQUIRE(twin.exit_code == 0);
@@ -79,7 +79,7 @@ TEST_CASE("bmd: synth, train, evaluate, extract-features, fit-ml, compare, predi
     CHECK(h2.strings("val_loss") == history.strings("val_loss"));
   }
   // The same run directory is refused without --resume/--force.
-  auto again = run_command(bmd_app() + " train --config " + config() + " --manifest " +
+  auto again = run_command(bmd_app() + " train --config " + bmd_config() + " --manifest " +
                            q(tmp / "cohort" / "manifest.csv") + " --out " + q(run) + tiny(tmp.path(), 1));
   CHECK(again.exit_code == 1);
   CHECK_THAT(again.err, Catch::Contains("not empty") && Catch::Contains("--resume"));
@@ -176,7 +176,7 @@ TEST_CASE("bmd: synth, train, evaluate, extract-features, fit-ml, compare, predi
 TEST_CASE("bmd cv: grouped K-fold with out-of-fold predictions", "[cli][bmd]") {
   test::TempDir tmp;
   synth(tmp / "cohort", 8);
-  auto r = run_command(bmd_app() + " cv --config " + config() + " --manifest " + q(tmp / "cohort" / "manifest.csv") +
+  auto r = run_command(bmd_app() + " cv --config " + bmd_config() + " --manifest " + q(tmp / "cohort" / "manifest.csv") +
                        " --folds 2 --out " + q(tmp / "cv") + tiny(tmp.path(), 1) + " --set data.batch_size=2");
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
@@ -201,7 +201,7 @@ TEST_CASE("bmd train lists every manifest problem before training", "[cli][bmd]"
   text += m.at(0, 0) + "," + m.at(3, 1) + ",1.0\n";                        // patient twice (line 5)
   text += "P9," + m.at(3, 1) + ",\n";                                      // missing bmd (line 6)
   write_file_atomic(tmp / "cohort" / "bad.csv", text);
-  auto r = run_command(bmd_app() + " train --config " + config() + " --manifest " + q(tmp / "cohort" / "bad.csv") +
+  auto r = run_command(bmd_app() + " train --config " + bmd_config() + " --manifest " + q(tmp / "cohort" / "bad.csv") +
                        " --out " + q(tmp / "run") + tiny(tmp.path(), 1));
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("4 problems") && Catch::Contains("line 3") &&
@@ -216,7 +216,7 @@ TEST_CASE("bmd train lists every manifest problem before training", "[cli][bmd]"
   text = "patient_id,path,bmd\n" + m.at(0, 0) + "," + m.at(0, 1) + ",1.0\n" + m.at(1, 0) + "," + m.at(1, 1) +
          ",0.9\nP8,empty,1.1\n";
   write_file_atomic(tmp / "cohort" / "bad2.csv", text);
-  r = run_command(bmd_app() + " train --config " + config() + " --manifest " + q(tmp / "cohort" / "bad2.csv") +
+  r = run_command(bmd_app() + " train --config " + bmd_config() + " --manifest " + q(tmp / "cohort" / "bad2.csv") +
                   " --out " + q(tmp / "run") + tiny(tmp.path(), 1) + " --set slices.context=20 --set model.in_channels=41");
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("patient P8") && Catch::Contains("no readable series") &&
@@ -224,12 +224,12 @@ TEST_CASE("bmd train lists every manifest problem before training", "[cli][bmd]"
   CHECK_FALSE(fs::exists(tmp / "run" / "checkpoints"));
 
   // A config key that does not exist.
-  r = run_command(bmd_app() + " train --config " + config() + " --manifest " + q(tmp / "cohort" / "manifest.csv") +
+  r = run_command(bmd_app() + " train --config " + bmd_config() + " --manifest " + q(tmp / "cohort" / "manifest.csv") +
                   " --out " + q(tmp / "run") + " --set optim.momentm=0.5");
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("optim.momentm"));
   // Inconsistent channels.
-  r = run_command(bmd_app() + " train --config " + config() + " --manifest " + q(tmp / "cohort" / "manifest.csv") +
+  r = run_command(bmd_app() + " train --config " + bmd_config() + " --manifest " + q(tmp / "cohort" / "manifest.csv") +
                   " --out " + q(tmp / "run") + " --set model.in_channels=1");
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("model.in_channels is 1 but the input has 3 channels"));
@@ -245,7 +245,7 @@ TEST_CASE("bmd learns: test-patient R² >= 0.5 for the CNN and a classical model
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   const fs::path run = tmp / "run";
-  r = run_command(bmd_app() + " -q train --config " + config() + " --manifest " + q(tmp / "cohort" / "manifest.csv") +
+  r = run_command(bmd_app() + " -q train --config " + bmd_config() + " --manifest " + q(tmp / "cohort" / "manifest.csv") +
                   " --out " + q(run) +
                   " --set data.cache_dir=" + q(tmp / "cache") +
                   " --set preprocess.resize.height=32 --set preprocess.resize.width=32 --set slices.count=3"
@@ -368,7 +368,7 @@ TEST_CASE("bmd train with WORLD_SIZE=2: one process's losses where guaranteed, w
   test::TempDir tmp;
   synth(tmp / "cohort", 14);
   // No dropout: its masks come from each process's generator, not from (seed, epoch, sample).
-  const std::string base = " -q train --config " + config() + " --manifest " + q(tmp / "cohort" / "manifest.csv") +
+  const std::string base = " -q train --config " + bmd_config() + " --manifest " + q(tmp / "cohort" / "manifest.csv") +
                            tiny(tmp.path(), 2) +
                            " --set train.device=cpu --set train.sync_batchnorm=true --set model.head.dropout=0.0";
   const fs::path two = tmp / "two";

@@ -22,7 +22,7 @@ using test::tomograd_app;
 namespace {
 
 std::string met_app() { return test::metastasis_app(); }
-std::string config() { return q(test::source_path("configs/metastasis_resnet50.yaml")); }
+std::string metastasis_config() { return q(test::source_path("configs/metastasis_resnet50.yaml")); }
 
 /// Tiny settings: resnet18 at 64², one curriculum stage that trains everything, 2 epochs.
 std::string tiny(const fs::path& tmp) {
@@ -40,13 +40,13 @@ TEST_CASE("metastasis: synth, preprocess, train, infer, evaluate", "[cli][metast
                        " --patients 16 --scale 0.125 --seed 4");
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  r = run_command(met_app() + " preprocess --config " + config() + " --data " + q(tmp / "data") + tiny(tmp.path()));
+  r = run_command(met_app() + " preprocess --config " + metastasis_config() + " --data " + q(tmp / "data") + tiny(tmp.path()));
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("16 studies"));
 
   const fs::path run = tmp / "run";
-  r = run_command(met_app() + " train --config " + config() + " --data " + q(tmp / "data") + " --out " + q(run) +
+  r = run_command(met_app() + " train --config " + metastasis_config() + " --data " + q(tmp / "data") + " --out " + q(run) +
                   tiny(tmp.path()));
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
@@ -116,7 +116,7 @@ TEST_CASE("metastasis train: bad inputs listed, or skipped with --skip-bad", "[c
   write_file_atomic(tmp / "data" / "labels.csv", labels + "GHOST,1\n");
   fs::create_directories(tmp / "data" / "CTs" / "JUNK");
   write_file_atomic(tmp / "data" / "CTs" / "JUNK" / "x.dcm", "not dicom");
-  const std::string base = met_app() + " train --config " + config() + " --data " + q(tmp / "data") + tiny(tmp.path()) +
+  const std::string base = met_app() + " train --config " + metastasis_config() + " --data " + q(tmp / "data") + tiny(tmp.path()) +
                            " --set train.epochs=1 --out " + q(tmp / "run");
   r = run_command(base);
   CHECK(r.exit_code == 1);
@@ -227,7 +227,7 @@ TEST_CASE("metastasis learns: test AUC >= 0.9, and one lesion on one slice of tw
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   const fs::path run = tmp / "run";
-  r = run_command(met_app() + " -q train --config " + config() + " --data " + q(tmp / "data") + " --out " + q(run) +
+  r = run_command(met_app() + " -q train --config " + metastasis_config() + " --data " + q(tmp / "data") + " --out " + q(run) +
                   learning_settings(tmp.path()) + " --set train.seed=" + seed);
   INFO("seed " << seed << "\n" << r.out << r.err);
   REQUIRE(r.exit_code == 0);

@@ -8,10 +8,12 @@
 #include <random>
 #include <sstream>
 
+#include "support/checks.hpp"
 #include "support/cli.hpp"
 #include "tomograd/core/atomic_file.hpp"
 
 using namespace tomograd;
+using test::near;
 namespace fs = std::filesystem;
 using test::run_command;
 using test::shell_quote;
@@ -20,8 +22,6 @@ using test::read_json;
 using test::q;
 
 namespace {
-
-Approx near(double v) { return Approx(v).epsilon(0).margin(1e-9); }
 
 // 30 patients × 3 slices, labels alternate, slice probabilities noisy around the label.
 void write_slices(const fs::path& path, uint32_t seed) {

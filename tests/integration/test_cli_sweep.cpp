@@ -15,7 +15,7 @@
 #include <map>
 #include <thread>
 
-#include "support/fixtures.hpp"
+#include "support/cli.hpp"
 #include "tomograd/core/atomic_file.hpp"
 #include "tomograd/core/csv.hpp"
 
@@ -25,14 +25,13 @@ using namespace tomograd;
 namespace fs = std::filesystem;
 using test::run_command;
 using test::shell_quote;
+using test::q;
+using test::read_json;
 
 namespace {
 
-std::string q(const fs::path& p) { return shell_quote(p.string()); }
 std::string sweep() { return "python3 " + q(fs::path(TOMOGRAD_SOURCE_DIR) / "scripts" / "sweep.py"); }
 fs::path build_dir() { return fs::path(TOMOGRAD_BMD_APP).parent_path().parent_path().parent_path(); }
-
-nlohmann::json read_json(const fs::path& p) { return nlohmann::json::parse(read_file(p)); }
 
 /// Status per run name from OUT/state/*.json.
 std::map<std::string, nlohmann::json> states(const fs::path& out) {

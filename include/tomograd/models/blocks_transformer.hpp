@@ -57,4 +57,9 @@ class TransformerBlockImpl : public torch::nn::Module {
 };
 TORCH_MODULE(TransformerBlock);
 
+/// Fills @p t in place with timm-style truncated normal values: N(0, @p std) clipped to [-2, 2]
+/// (MONAI's trunc_normal_ with a=-2, b=2; with std 0.02 the clip never binds, so a plain normal
+/// clamped is the same distribution). The transformers' position tables and Linear weights.
+void trunc_normal(torch::Tensor t, double std);
+
 }  // namespace tomograd::models

@@ -6,17 +6,15 @@
 #include <numeric>
 #include <set>
 
+#include "support/checks.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/eval/aggregation.hpp"
 #include "tomograd/eval/binary.hpp"
 #include "tomograd/eval/bootstrap.hpp"
 
 using namespace tomograd;
+using test::near;
 using namespace tomograd::eval;
-
-namespace {
-Approx near(double v) { return Approx(v).epsilon(0).margin(1e-9); }
-}  // namespace
 
 TEST_CASE("aggregation of slice predictions, by hand", "[eval]") {
   std::vector<double> v{0.1, 0.9, 0.5};

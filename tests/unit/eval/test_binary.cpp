@@ -3,16 +3,17 @@
 
 #include <cmath>
 
+#include "support/checks.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/eval/binary.hpp"
 #include "tomograd/eval/calibration.hpp"
 #include "tomograd/eval/threshold.hpp"
 
 using namespace tomograd;
+using test::near;
 using namespace tomograd::eval;
 
 namespace {
-Approx near(double v) { return Approx(v).epsilon(0).margin(1e-9); }
 
 // A 12-sample set with scores tied across classes (0.4: two negatives and a positive).
 const std::vector<double> kY{0, 0, 1, 1, 0, 1, 0, 1, 1, 0, 0, 1};

@@ -3,6 +3,8 @@
 
 #include <filesystem>
 
+#include "support/eval_data.hpp"
+#include "support/checks.hpp"
 #include "support/fixtures.hpp"
 #include "tomograd/core/atomic_file.hpp"
 #include "tomograd/core/error.hpp"
@@ -13,28 +15,11 @@
 #include "tomograd/eval/svg_plot.hpp"
 
 using namespace tomograd;
+using test::near;
 using namespace tomograd::eval;
 namespace fs = std::filesystem;
 
 namespace {
-
-Approx near(double v) { return Approx(v).epsilon(0).margin(1e-9); }
-
-EvaluationData binary_data() {
-  EvaluationData d;
-  d.task = TaskKind::kBinary;
-  d.y_true = {0, 0, 1, 1, 0, 1, 0, 1, 1, 0, 0, 1};
-  for (double s : {0.1, 0.4, 0.35, 0.8, 0.4, 0.9, 0.2, 0.65, 0.4, 0.55, 0.05, 0.7}) d.y_pred.push_back({s});
-  for (int i = 0; i < 12; ++i) d.ids.push_back("P" + std::to_string(i));
-  return d;
-}
-
-EvaluationOptions fast(int resamples = 50) {
-  EvaluationOptions o;
-  o.bootstrap.resamples = resamples;
-  o.bootstrap.progress = false;
-  return o;
-}
 
 PredictionSource source(const fs::path& file, TaskKind task, std::string y_true, std::vector<std::string> y_pred) {
   PredictionSource s;
@@ -48,7 +33,7 @@ PredictionSource source(const fs::path& file, TaskKind task, std::string y_true,
 }  // namespace
 
 TEST_CASE("evaluate binary: headline metrics, confusion, intervals and JSON keys", "[eval]") {
-  Evaluation e = evaluate(binary_data(), fast());
+  Evaluation e = evaluate(test::binary_evaluation_data(), test::fast_evaluation());
   CHECK(e.metrics.value("auc").value() == near(0.8611111111111112));  // sklearn roc_auc_score 1.2.1
   CHECK(e.confusion == std::vector<std::vector<int64_t>>{{5, 1}, {2, 4}});
   REQUIRE(e.bootstrap);
@@ -68,10 +53,10 @@ TEST_CASE("evaluate binary: headline metrics, confusion, intervals and JSON keys
   CHECK(j["bootstrap"]["resamples"] == 50);
   CHECK(j["confusion_matrix"][1][1] == 4);
   // Same seed, same intervals.
-  Evaluation again = evaluate(binary_data(), fast());
+  Evaluation again = evaluate(test::binary_evaluation_data(), test::fast_evaluation());
   CHECK(again.metrics.at("auc").ci->low.value() == e.metrics.at("auc").ci->low.value());
   // No bootstrap: no _ci keys.
-  auto none = evaluation_json(evaluate(binary_data(), fast(0)));
+  auto none = evaluation_json(evaluate(test::binary_evaluation_data(), test::fast_evaluation(0)));
   CHECK_FALSE(none.contains("auc_ci_low"));
   CHECK(none["bootstrap"].is_null());
   std::string text = format_text(e);
@@ -86,7 +71,7 @@ TEST_CASE("evaluate reports undefined metrics as null with a reason", "[eval]") 
   d.task = TaskKind::kRegression;
   d.y_true = {2.5, 2.5, 2.5, 2.5};
   d.y_pred = {{2.4}, {2.6}, {2.5}, {2.7}};
-  Evaluation e = evaluate(d, fast(20));
+  Evaluation e = evaluate(d, test::fast_evaluation(20));
   CHECK_FALSE(e.metrics.value("r2").defined());
   auto j = evaluation_json(e);
   CHECK(j["r2"].is_null());
@@ -96,9 +81,9 @@ TEST_CASE("evaluate reports undefined metrics as null with a reason", "[eval]") 
   CHECK_THAT(format_text(e), Catch::Contains("undefined:") && Catch::Contains("r2: y_true is constant"));
   CHECK(format_text(e).find("nan") == std::string::npos);
 
-  EvaluationData b = binary_data();
+  EvaluationData b = test::binary_evaluation_data();
   for (auto& y : b.y_true) y = 1;
-  Evaluation one = evaluate(b, fast(20));
+  Evaluation one = evaluate(b, test::fast_evaluation(20));
   CHECK_FALSE(one.metrics.value("auc").defined());
   CHECK_THAT(one.metrics.value("auc").reason(), Catch::Contains("only one class"));
 }
@@ -111,7 +96,7 @@ TEST_CASE("evaluate multiclass and slice-level bootstrap groups", "[eval]") {
               {0.5, 0.3, 0.2}, {0.3, 0.3, 0.4}, {0.2, 0.2, 0.6}, {0.4, 0.4, 0.2}, {0.25, 0.5, 0.25}};
   d.pred_names = {"normal", "moderate", "severe"};
   d.bootstrap_groups = {"a", "a", "b", "b", "c", "c", "d", "d", "e", "e"};
-  Evaluation e = evaluate(d, fast(40));
+  Evaluation e = evaluate(d, test::fast_evaluation(40));
   CHECK(e.bootstrap->units == 5);
   CHECK(e.data.class_names == d.pred_names);
   CHECK(e.metrics.value("log_loss").value() == near(0.7005147624990786));  // sklearn log_loss 1.2.1
@@ -123,18 +108,18 @@ TEST_CASE("evaluate multiclass and slice-level bootstrap groups", "[eval]") {
 }
 
 TEST_CASE("evaluate rejects inconsistent data", "[eval]") {
-  EvaluationData d = binary_data();
+  EvaluationData d = test::binary_evaluation_data();
   d.y_true[3] = 2;
-  CHECK_THROWS_WITH(evaluate(d, fast()), Catch::Contains("row 'P3'") && Catch::Contains("0 or 1"));
-  d = binary_data();
+  CHECK_THROWS_WITH(evaluate(d, test::fast_evaluation()), Catch::Contains("row 'P3'") && Catch::Contains("0 or 1"));
+  d = test::binary_evaluation_data();
   d.y_pred.pop_back();
-  CHECK_THROWS_WITH(evaluate(d, fast()), Catch::Contains("mismatched lengths"));
-  d = binary_data();
+  CHECK_THROWS_WITH(evaluate(d, test::fast_evaluation()), Catch::Contains("mismatched lengths"));
+  d = test::binary_evaluation_data();
   d.y_pred[0] = {0.1, 0.9};
-  CHECK_THROWS_WITH(evaluate(d, fast()), Catch::Contains("exactly one prediction column"));
-  d = binary_data();
+  CHECK_THROWS_WITH(evaluate(d, test::fast_evaluation()), Catch::Contains("exactly one prediction column"));
+  d = test::binary_evaluation_data();
   d.task = TaskKind::kMulticlass;
-  CHECK_THROWS_WITH(evaluate(d, fast()), Catch::Contains("at least 2"));
+  CHECK_THROWS_WITH(evaluate(d, test::fast_evaluation()), Catch::Contains("at least 2"));
   CHECK_THROWS_WITH(parse_task_kind("ordinal"), Catch::Contains("valid: regression, binary, multiclass"));
 }
 
@@ -221,7 +206,7 @@ TEST_CASE("write_report writes every file, atomically, and never overwrites by d
   test::TempDir tmp;
   write_file_atomic(tmp / "history.csv", "epoch,train_loss,val_loss,val_auc,lr,phase\n1,0.9,1.0,0.6,0.001,a\n"
                                          "2,0.6,0.8,0.7,0.001,b\n3,0.4,0.7,,0.0005,c\n");
-  Evaluation e = evaluate(binary_data(), fast(30));
+  Evaluation e = evaluate(test::binary_evaluation_data(), test::fast_evaluation(30));
   ReportOptions o;
   o.history_csv = tmp / "history.csv";
   o.title = "Test <report>";
@@ -260,7 +245,7 @@ TEST_CASE("report plots for regression and multiclass", "[eval]") {
   d.task = TaskKind::kRegression;
   d.y_true = {1.0, 1.2, 0.8, 1.1, 0.9, 1.3};
   d.y_pred = {{1.05}, {1.1}, {0.85}, {1.2}, {0.95}, {1.25}};
-  auto plots = report_plots(evaluate(d, fast(0)));
+  auto plots = report_plots(evaluate(d, test::fast_evaluation(0)));
   REQUIRE(plots.size() == 3);
   CHECK(plots[0].title == "Predicted vs actual");
   CHECK_THAT(plots[0].svg, Catch::Contains("identity") && Catch::Contains("fit: y ="));
@@ -273,7 +258,7 @@ TEST_CASE("report plots for regression and multiclass", "[eval]") {
   m.task = TaskKind::kMulticlass;
   m.y_true = {0, 1, 2, 1};
   m.y_pred = {{0.8, 0.1, 0.1}, {0.2, 0.7, 0.1}, {0.1, 0.2, 0.7}, {0.5, 0.4, 0.1}};
-  auto mp = report_plots(evaluate(m, fast(0)));
+  auto mp = report_plots(evaluate(m, test::fast_evaluation(0)));
   std::vector<std::string> names;
   for (const auto& p : mp) names.push_back(p.name);
   CHECK(names == std::vector<std::string>{"confusion_matrix", "roc_curve", "calibration_curve"});
@@ -293,9 +278,9 @@ TEST_CASE("SVG helpers: ticks, escaping and a chart", "[eval]") {
 }
 
 TEST_CASE("every report names the split, the patients, the threshold's origin and the interval method", "[eval]") {
-  EvaluationData d = binary_data();
+  EvaluationData d = test::binary_evaluation_data();
   d.split = "test";
-  EvaluationOptions o = fast(40);
+  EvaluationOptions o = test::fast_evaluation(40);
   o.threshold = 0.42;
   o.threshold_source = "chosen on the 7 validation patients (max_f1), not on these";
   const Evaluation e = evaluate(d, o);
@@ -313,9 +298,9 @@ TEST_CASE("every report names the split, the patients, the threshold's origin an
   CHECK_THAT(html, Catch::Contains("Split: <b>test</b>, 12 patients") && Catch::Contains("not on these"));
 
   // Slices as rows: patients are the distinct bootstrap groups.
-  EvaluationData s = binary_data();
+  EvaluationData s = test::binary_evaluation_data();
   for (int i = 0; i < 12; ++i) s.bootstrap_groups.push_back("P" + std::to_string(i / 3));
-  const Evaluation se = evaluate(s, fast(0));
+  const Evaluation se = evaluate(s, test::fast_evaluation(0));
   auto sj = evaluation_json(se);
   CHECK(sj["n"] == 12);
   CHECK(sj["n_patients"] == 4);
@@ -328,7 +313,7 @@ TEST_CASE("every report names the split, the patients, the threshold's origin an
   r.y_true = {1, 2, 3, 4};
   r.y_pred = {{1.1}, {1.9}, {3.2}, {3.9}};
   r.split = "out-of-fold";
-  auto rj = evaluation_json(evaluate(r, fast(0)));
+  auto rj = evaluation_json(evaluate(r, test::fast_evaluation(0)));
   CHECK(rj["split"] == "out-of-fold");
   CHECK_THAT(rj["threshold_source"].get<std::string>(), Catch::Contains("no decision threshold"));
   CHECK_FALSE(rj.contains("threshold"));

@@ -3,15 +3,13 @@
 
 #include <cmath>
 
+#include "support/checks.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/eval/regression.hpp"
 
 using namespace tomograd;
+using test::near;
 using namespace tomograd::eval;
-
-namespace {
-Approx near(double v) { return Approx(v).epsilon(0).margin(1e-9); }
-}  // namespace
 
 TEST_CASE("regression metrics on four numbers, by hand", "[eval]") {
   // y_true 1 2 3 4, y_pred 1 2 3 5: one error of +1.

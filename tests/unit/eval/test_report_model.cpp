@@ -8,6 +8,7 @@
 #include <regex>
 #include <sstream>
 
+#include "support/eval_data.hpp"
 #include "support/fixtures.hpp"
 #include "tomograd/core/atomic_file.hpp"
 #include "tomograd/core/error.hpp"
@@ -51,23 +52,6 @@ std::vector<double> polyline_ys(const std::string& svg, const std::string& color
     while (pts >> xy) ys.push_back(std::stod(xy.substr(xy.find(',') + 1)));
   }
   return ys;
-}
-
-EvaluationData binary_data() {
-  EvaluationData d;
-  d.task = TaskKind::kBinary;
-  d.split = "test";
-  d.y_true = {0, 0, 1, 1, 0, 1, 0, 1, 1, 0, 0, 1};
-  for (double s : {0.1, 0.4, 0.35, 0.8, 0.4, 0.9, 0.2, 0.65, 0.4, 0.55, 0.05, 0.7}) d.y_pred.push_back({s});
-  for (int i = 0; i < 12; ++i) d.ids.push_back("P" + std::to_string(i));
-  return d;
-}
-
-EvaluationOptions fast(int resamples) {
-  EvaluationOptions o;
-  o.bootstrap.resamples = resamples;
-  o.bootstrap.progress = false;
-  return o;
 }
 
 }  // namespace
@@ -145,7 +129,7 @@ TEST_CASE("training curves: samples/s on its own right axis, metrics keep the 0-
   write_file_atomic(tmp / "history.csv", "epoch,train_loss,val_loss,val_auc,lr,samples_per_s,data_wait\n"
                                          "1,0.9,1.0,0.60,0.001,480,0.10\n2,0.6,0.8,0.70,0.001,520,0.05\n"
                                          "3,0.4,0.7,0.80,0.0005,505,0.08\n");
-  auto plots = report_plots(evaluate(binary_data(), fast(0)), tmp / "history.csv");
+  auto plots = report_plots(evaluate(test::binary_evaluation_data("test"), test::fast_evaluation(0)), tmp / "history.csv");
   REQUIRE(plots.size() >= 2);
   REQUIRE(plots[1].name == "training_metrics");
   const std::string& svg = plots[1].svg;
@@ -164,7 +148,7 @@ TEST_CASE("training curves: samples/s on its own right axis, metrics keep the 0-
 }
 
 TEST_CASE("every evaluation report opens with a plain-language summary and links TensorBoard", "[eval]") {
-  const Evaluation e = evaluate(binary_data(), fast(40));
+  const Evaluation e = evaluate(test::binary_evaluation_data("test"), test::fast_evaluation(40));
   const std::string s = plain_summary(e);
   const auto& auc = e.metrics.at("auc");
   CHECK_THAT(s, Contains("a binary classifier on the **test** split: 12 patients.") &&
@@ -172,9 +156,9 @@ TEST_CASE("every evaluation report opens with a plain-language summary and links
                              format_value(auc.ci->low) + " to " + format_value(auc.ci->high)) &&
                     Contains("at least 0.5 (threshold: fixed)"));
   CHECK_THAT(markdown_summary(e), Contains("# Evaluation summary\n\nThis report scores a binary classifier"));
-  EvaluationData slices = binary_data();
+  EvaluationData slices = test::binary_evaluation_data("test");
   for (int i = 0; i < 12; ++i) slices.bootstrap_groups.push_back("P" + std::to_string(i / 4));
-  CHECK_THAT(plain_summary(evaluate(slices, fast(0))),
+  CHECK_THAT(plain_summary(evaluate(slices, test::fast_evaluation(0))),
              Contains("3 patients (12 scored rows)") && Contains("without an interval"));
 
   test::TempDir tmp;
@@ -204,7 +188,7 @@ TEST_CASE("the evaluation report renders in headless Chromium with summary, link
   ReportOptions o;
   o.history_csv = tmp / "run" / "history.csv";
   o.title = "Chromium check";
-  const ReportFiles f = write_report(tmp / "run" / "eval", evaluate(binary_data(), fast(50)), o);
+  const ReportFiles f = write_report(tmp / "run" / "eval", evaluate(test::binary_evaluation_data("test"), test::fast_evaluation(50)), o);
   const std::string flags = " --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --disable-background-networking"
                             " --disable-component-update --disable-sync --no-first-run --hide-scrollbars --user-data-dir=" +
                             test::shell_quote((tmp / "profile").string()) + " --window-size=1200,2400 ";

@@ -1,14 +1,15 @@
 // The RSNA 2024 lumbar metric against the competition procedure run with scikit-learn 1.2.1.
 #include <catch2/catch.hpp>
 
+#include "support/checks.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/eval/rsna_lumbar.hpp"
 
 using namespace tomograd;
+using test::near;
 using namespace tomograd::eval;
 
 namespace {
-Approx near(double v) { return Approx(v).epsilon(0).margin(1e-9); }
 
 LumbarRow row(const std::string& id, int severity, std::array<double, 3> p) {
   LumbarRow r = parse_lumbar_row_id(id);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fstream>
 
+#include "support/checks.hpp"
 #include "support/fixtures.hpp"
 #include "tomograd/core/atomic_file.hpp"
 #include "tomograd/core/error.hpp"
@@ -27,14 +28,6 @@ Volume phantom(int64_t d = 6, int64_t h = 12, int64_t w = 10, uint64_t seed = 7)
   return Volume(t, {2.5, 0.7, 0.9}, {-10.0, 20.5, 33.25}, dir, info);
 }
 
-void check_same_geometry(const Volume& a, const Volume& b) {
-  for (int i = 0; i < 3; ++i) {
-    CHECK(a.spacing_mm()[i] == Approx(b.spacing_mm()[i]).margin(1e-5));
-    CHECK(a.origin_lps()[i] == Approx(b.origin_lps()[i]).margin(1e-4));
-    for (int j = 0; j < 3; ++j) CHECK(a.direction()[i][j] == Approx(b.direction()[i][j]).margin(1e-5));
-  }
-}
-
 fs::path pydicom(const std::string& name) { return test::data_file("pydicom/" + name); }
 
 }  // namespace
@@ -52,7 +45,7 @@ TEST_CASE("DICOM write/read round trip is exact in every encoding", "[io]") {
       Volume r = read_dicom(tmp.path());
       REQUIRE(r.data().sizes() == v.data().sizes());
       CHECK(torch::equal(r.data(), v.data()));
-      check_same_geometry(r, v);
+      test::check_same_geometry(r, v, 1e-4);
       CHECK(r.info().modality == "CT");
       CHECK(r.info().series_description == "phantom");
       CHECK(r.info().instance_numbers == std::vector<int>{1, 2, 3, 4, 5, 6});
@@ -86,7 +79,7 @@ TEST_CASE("DICOM reader sorts by position whatever the file order", "[io]") {
   }
   Volume r = read_dicom(tmp / "s");
   CHECK(torch::equal(r.data(), v.data()));
-  check_same_geometry(r, v);
+  test::check_same_geometry(r, v, 1e-4);
 }
 
 TEST_CASE("DICOM scan lists every series of a folder and selects one", "[io]") {

@@ -9,11 +9,13 @@
 #include <stdexcept>
 #include <string>
 
+#include "support/checks.hpp"
 #include "support/fixtures.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/io/gzip.hpp"
 
 using namespace tomograd;
+using test::write_bytes;
 using namespace tomograd::io;
 namespace fs = std::filesystem;
 
@@ -56,11 +58,6 @@ std::string make_data(std::size_t n, int kind, uint32_t seed) {
     s = t.substr(0, n);
   }
   return s;
-}
-
-void write_bytes(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 }  // namespace

@@ -13,11 +13,14 @@
 #include <random>
 #include <sstream>
 
+#include "support/checks.hpp"
 #include "support/fixtures.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/io/nifti.hpp"
 
 using namespace tomograd;
+using test::check_same_geometry;
+using test::write_bytes;
 using namespace tomograd::io;
 namespace fs = std::filesystem;
 
@@ -89,16 +92,6 @@ const char* type_name(NiftiDataType t) {
   return "?";
 }
 
-void check_same_geometry(const Volume& got, const Volume& want) {
-  for (int a = 0; a < 3; ++a) {
-    CHECK(got.spacing_mm()[a] == Approx(want.spacing_mm()[a]).margin(1e-5));
-    CHECK(got.origin_lps()[a] == Approx(want.origin_lps()[a]).margin(1e-5));
-    for (int c = 0; c < 3; ++c) {
-      CHECK(got.direction()[a][c] == Approx(want.direction()[a][c]).margin(1e-5));
-    }
-  }
-}
-
 // Up to the first @p n bytes of a file, decompressed when it is gzip (zlib's gzread passes plain
 // files through unchanged).
 std::string read_prefix(const fs::path& path, size_t n) {
@@ -116,11 +109,6 @@ int32_t le_int32(const std::string& b, size_t at) {
   uint32_t v = 0;
   for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(b[at + i]);
   return static_cast<int32_t>(v);
-}
-
-void write_bytes(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 // Runs Python with nibabel on @p script (argv[1..] = @p args) and returns its stdout lines as

@@ -15,7 +15,7 @@ using namespace tomograd::models::testing;
 namespace {
 
 // init 8, growth 4, blocks (2, 2), bn_size 2, 1 channel, one regression output.
-DenseNet3dOptions tiny() {
+DenseNet3dOptions tiny_densenet() {
   DenseNet3dOptions o = DenseNet3dOptions::variant(8, 4, {2, 2});
   o.layout.bn_size = 2;
   return o;
@@ -40,7 +40,7 @@ TEST_CASE("densenet3d: MONAI key names, shapes and a hand-counted parameter tota
   //   denseblock2: as denseblock1 (in 8 -> 16)                                                 -> 1960
   //   norm5 2*16 = 32;  backbone 2744 + 16 + 1960 + 160 + 1960 + 32 = 6872
   //   head fc 16 -> 1: 17;  total 6889, embedding 16.
-  DenseNet3d model(tiny());
+  DenseNet3d model(tiny_densenet());
   CHECK(model->parameter_count() == 6889);
   CHECK(model->embedding_dim() == 16);
   check_keys(*model, {{"features.conv0.weight", {8, 1, 7, 7, 7}},
@@ -88,7 +88,7 @@ TEST_CASE("densenet121_3d: embedding 1024, lumbar shape with 16 slices, MONAI na
 
 TEST_CASE("densenet3d: binary and regression heads, overfits one tiny batch", "[models][slow]") {
   torch::manual_seed(3);
-  DenseNet3dOptions o = tiny();
+  DenseNet3dOptions o = tiny_densenet();
   o.in_channels = 2;
   o.head = binary_head();
   DenseNet3d binary(o);

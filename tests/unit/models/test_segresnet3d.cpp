@@ -14,7 +14,7 @@ using namespace tomograd::models::testing;
 
 namespace {
 
-SegResNet3dOptions tiny() {
+SegResNet3dOptions tiny_segresnet() {
   SegResNet3dOptions o;
   o.layout.init_filters = 8;
   o.layout.blocks_down = {1, 1};
@@ -38,7 +38,7 @@ TEST_CASE("segresnet3d: MONAI key names, shapes and a hand-counted parameter tot
   //   down_layers.0: Identity + ResBlock(8): norm1 16 + conv1 8*8*27 = 1728 + norm2 16 + conv2 1728 = 3488
   //   down_layers.1: pre_conv 16*8*27 = 3456 + ResBlock(16): 32 + 6912 + 32 + 6912 = 13888 -> 17344
   //   backbone 216 + 3488 + 17344 = 21048; head fc 16 -> 1: 17; total 21065, embedding 16.
-  SegResNet3d model(tiny());
+  SegResNet3d model(tiny_segresnet());
   CHECK(model->parameter_count() == 21065);
   CHECK(model->embedding_dim() == 16);
   check_keys(*model, {{"convInit.conv.weight", {8, 1, 3, 3, 3}},
@@ -78,7 +78,7 @@ TEST_CASE("segresnet3d: MONAI defaults, lumbar head, MONAI names load, bad optio
 
 TEST_CASE("segresnet3d: binary head, overfits one tiny batch", "[models][slow]") {
   torch::manual_seed(5);
-  SegResNet3dOptions o = tiny();
+  SegResNet3dOptions o = tiny_segresnet();
   o.in_channels = 2;
   o.head = binary_head();
   o.layout.dropout = 0.1;

@@ -76,7 +76,7 @@ const std::vector<double> kSwinBlock = {
     1.88578893, 1.89765977, 1.72458879, 1.69239104, 1.49181235, 1.03198571};
 
 // feature_size 12, one block per stage, 3 heads everywhere, MONAI's 7 x 7 x 7 window.
-SwinUNETR3dOptions tiny() {
+SwinUNETR3dOptions tiny_swinunetr() {
   SwinUNETR3dOptions o;
   o.layout.feature_size = 12;
   o.layout.depths = {1, 1, 1, 1};
@@ -137,7 +137,7 @@ TEST_CASE("swinunetr3d: MONAI key names, shapes and a hand-counted parameter tot
   //   c=12: 8475 + 2496 = 10971; c=24: 13815 + 9600 = 23415; c=48: 34863 + 37632 = 72495;
   //   c=96: 118431 + 148992 = 267423; patch_embed 12*1*8 + 12 = 108
   //   backbone 374412; head fc 192 -> 1: 193; total 374605, embedding 16*12 = 192.
-  SwinUNETR3d model(tiny());
+  SwinUNETR3d model(tiny_swinunetr());
   CHECK(model->parameter_count() == 374605);
   CHECK(model->embedding_dim() == 192);
   check_keys(*model, {{"swinViT.patch_embed.proj.weight", {12, 1, 2, 2, 2}},
@@ -160,7 +160,7 @@ TEST_CASE("swinunetr3d: patch merging orders, lumbar head, MONAI names load", "[
   // v0.9.0's merging and mergingv2 differ in which 2 x 2 x 2 neighbours they take: with equal
   // weights the two models give different embeddings on the same input.
   torch::manual_seed(13);
-  SwinUNETR3dOptions a = tiny();
+  SwinUNETR3dOptions a = tiny_swinunetr();
   a.layout.window_size = {2, 2, 2};
   SwinUNETR3dOptions b = a;
   b.layout.downsample = "mergingv2";
@@ -198,7 +198,7 @@ TEST_CASE("swinunetr3d: patch merging orders, lumbar head, MONAI names load", "[
 
 TEST_CASE("swinunetr3d: binary head, overfits one tiny batch", "[models][slow]") {
   torch::manual_seed(17);
-  SwinUNETR3dOptions o = tiny();
+  SwinUNETR3dOptions o = tiny_swinunetr();
   o.in_channels = 2;
   o.layout.window_size = {2, 2, 2};
   o.layout.dropout_path_rate = 0.1;

@@ -53,7 +53,7 @@ const std::vector<double> kTransformerBlock = {
     -1.784516, -1.11266196};
 
 // img (8, 8, 8), patch 4 -> 2 x 2 x 2 = 8 tokens; hidden 16, mlp 32, 2 layers, 2 heads.
-ViT3dOptions tiny() {
+ViT3dOptions tiny_vit() {
   ViT3dOptions o;
   o.layout.img_size = {8, 8, 8};
   o.layout.patch_size = {4, 4, 4};
@@ -108,7 +108,7 @@ TEST_CASE("vit3d: MONAI key names, shapes and a hand-counted parameter total", "
   //   per block: linear1 16*32+32 = 544, linear2 32*16+16 = 528, norm1 32, qkv 16*48 = 768,
   //              out_proj 16*16+16 = 272, norm2 32 -> 2176; two blocks 4352
   //   norm 32; backbone 1040 + 128 + 4352 + 32 = 5552; head fc 16 -> 1: 17; total 5569.
-  ViT3d model(tiny());
+  ViT3d model(tiny_vit());
   CHECK(model->parameter_count() == 5569);
   CHECK(model->embedding_dim() == 16);
   check_keys(*model, {{"patch_embedding.patch_embeddings.weight", {16, 1, 4, 4, 4}},
@@ -126,7 +126,7 @@ TEST_CASE("vit3d: MONAI key names, shapes and a hand-counted parameter total", "
     // Tokens are the strided convolution's outputs in (d, h, w) order, normalized and averaged
     // (a 9^3 input: voxels past the last whole patch are dropped).
     torch::NoGradGuard no_grad;
-    ViT3dOptions o = tiny();
+    ViT3dOptions o = tiny_vit();
     o.layout.num_layers = 1;
     o.layout.pool = "mean";
     ViT3d one(o);
@@ -146,7 +146,7 @@ TEST_CASE("vit3d: MONAI key names, shapes and a hand-counted parameter total", "
     torch::Tensor expected = torch::layer_norm(tokens, {16}, p["norm.weight"], p["norm.bias"]).mean(1);
     CHECK(torch::allclose(one->features(x), expected, 1e-4, 1e-5));
   }
-  ViT3dOptions cls = tiny();
+  ViT3dOptions cls = tiny_vit();
   cls.layout.pool = "cls";
   cls.layout.qkv_bias = true;
   ViT3d with_cls(cls);
@@ -191,7 +191,7 @@ TEST_CASE("vit3d: lumbar head, another patch grid, MONAI names load, bad options
 
 TEST_CASE("vit3d: binary head, overfits one tiny batch", "[models][slow]") {
   torch::manual_seed(11);
-  ViT3dOptions o = tiny();
+  ViT3dOptions o = tiny_vit();
   o.in_channels = 2;
   o.head = binary_head();
   ViT3d binary(o);

@@ -14,7 +14,7 @@ using namespace tomograd::tasks::lumbar;
 namespace {
 
 /// train.csv with one study: three labelled cells, the other 22 empty.
-std::string train_csv(const std::string& spinal = "Normal/Mild") {
+std::string labels_train_csv(const std::string& spinal = "Normal/Mild") {
   std::string header = "study_id", row = "1";
   for (const auto& c : label_columns()) {
     header += "," + c;
@@ -53,7 +53,7 @@ TEST_CASE("lumbar names: conditions, levels, grades in both spellings", "[tasks]
 
 TEST_CASE("lumbar score: hand-computed competition metric, unlabelled rows left out", "[tasks][lumbar]") {
   test::TempDir tmp;
-  write_file_atomic(tmp / "train.csv", train_csv());
+  write_file_atomic(tmp / "train.csv", labels_train_csv());
   write_file_atomic(tmp / "sub.csv", kSubmission);
   const auto sol = read_train_csv(tmp / "train.csv");
   REQUIRE(sol.size() == 1);
@@ -71,7 +71,7 @@ TEST_CASE("lumbar score: hand-computed competition metric, unlabelled rows left 
   CHECK(s.score.value() == Approx(0.3445815478676785).epsilon(1e-12));
 
   // A severe spinal label: weight 4 and the any-severe term flips to -ln 0.1.
-  write_file_atomic(tmp / "train2.csv", train_csv("Severe"));
+  write_file_atomic(tmp / "train2.csv", labels_train_csv("Severe"));
   const auto s2 = score_submission(read_train_csv(tmp / "train2.csv"), read_submission(tmp / "sub.csv"));
   CHECK(s2.spinal.value() == Approx(-std::log(0.1)).epsilon(1e-12));
   CHECK(s2.any_severe_spinal.value() == Approx(-std::log(0.1)).epsilon(1e-12));
@@ -79,7 +79,7 @@ TEST_CASE("lumbar score: hand-computed competition metric, unlabelled rows left 
 
 TEST_CASE("lumbar files: every problem named by line", "[tasks][lumbar]") {
   test::TempDir tmp;
-  std::string bad = train_csv();
+  std::string bad = labels_train_csv();
   bad += bad.substr(bad.find('\n') + 1);  // study 1 twice
   std::string row3 = "2";
   for (std::size_t i = 0; i < 25; ++i) row3 += i == 7 ? ",Mild" : ",";
@@ -101,7 +101,7 @@ TEST_CASE("lumbar files: every problem named by line", "[tasks][lumbar]") {
                         Catch::Contains("moderate must be a finite probability >= 0, got '-0.1'") &&
                         Catch::Contains("severe must be a finite probability >= 0, got 'x'"));
   // A labelled row missing from the submission.
-  write_file_atomic(tmp / "train.csv", train_csv());
+  write_file_atomic(tmp / "train.csv", labels_train_csv());
   write_file_atomic(tmp / "sub2.csv", "row_id,normal_mild,moderate,severe\n1_spinal_canal_stenosis_l1_l2,1,0,0\n");
   CHECK_THROWS_WITH(score_submission(read_train_csv(tmp / "train.csv"), read_submission(tmp / "sub2.csv")),
                     Catch::Contains("lacks 2 labelled row(s)") &&
