@@ -2,6 +2,7 @@
 // (torchvision/models/resnet.py, v0.14): variants differ only in ResNetOptions.
 #include "tomograd/models/resnet.hpp"
 
+#include "basic_block.hpp"
 #include "tomograd/core/error.hpp"
 
 namespace tomograd::models {
@@ -18,36 +19,8 @@ nn::Conv2d conv1x1(int64_t in, int64_t out, int64_t stride) {
   return nn::Conv2d(nn::Conv2dOptions(in, out, 1).stride(stride).bias(false));
 }
 
-// torchvision's BasicBlock: conv1 (3×3, stride), bn1, relu, conv2 (3×3), bn2, + shortcut.
-class BasicBlockImpl : public nn::Module {
- public:
-  static constexpr int64_t kExpansion = 1;
-
-  BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride, nn::Sequential downsample)
-      : conv1_(register_module("conv1", conv3x3(inplanes, planes, stride))),
-        bn1_(register_module("bn1", BatchNorm2d(planes))),
-        conv2_(register_module("conv2", conv3x3(planes, planes, 1))),
-        bn2_(register_module("bn2", BatchNorm2d(planes))),
-        downsample_(std::move(downsample)) {
-    if (downsample_) register_module("downsample", downsample_);
-  }
-
-  torch::Tensor forward(const torch::Tensor& x) {
-    torch::Tensor out = torch::relu(bn1_(conv1_(x)));
-    out = bn2_(conv2_(out));
-    out += downsample_ ? downsample_->forward(x) : x;
-    return torch::relu(out);
-  }
-
-  BatchNorm2d last_bn() const { return bn2_; }
-
- private:
-  nn::Conv2d conv1_;
-  BatchNorm2d bn1_;
-  nn::Conv2d conv2_;
-  BatchNorm2d bn2_;
-  nn::Sequential downsample_;
-};
+// torchvision's BasicBlock.
+using BasicBlockImpl = detail::BasicBlockImpl<2, BatchNorm2d>;
 TORCH_MODULE(BasicBlock);
 
 // torchvision's Bottleneck ("ResNet v1.5"): the stride sits on the 3×3 convolution conv2, not on

@@ -2,6 +2,7 @@
 // (Chen et al. 2019, "Med3D"), whose names it keeps so their checkpoints load.
 #include "tomograd/models/resnet3d.hpp"
 
+#include "basic_block.hpp"
 #include "tomograd/core/error.hpp"
 
 namespace tomograd::models {
@@ -10,36 +11,8 @@ namespace {
 
 namespace nn = torch::nn;
 
-nn::Conv3d conv3x3x3(int64_t in, int64_t out, int64_t stride) {
-  return nn::Conv3d(nn::Conv3dOptions(in, out, 3).stride(stride).padding(1).bias(false));
-}
-
-// BasicBlock3D: conv1 (3×3×3, stride), bn1, relu, conv2 (3×3×3), bn2, + shortcut.
-class BasicBlock3dImpl : public nn::Module {
- public:
-  BasicBlock3dImpl(int64_t inplanes, int64_t planes, int64_t stride, nn::Sequential downsample)
-      : conv1_(register_module("conv1", conv3x3x3(inplanes, planes, stride))),
-        bn1_(register_module("bn1", BatchNorm3d(planes))),
-        conv2_(register_module("conv2", conv3x3x3(planes, planes, 1))),
-        bn2_(register_module("bn2", BatchNorm3d(planes))),
-        downsample_(std::move(downsample)) {
-    if (downsample_) register_module("downsample", downsample_);
-  }
-
-  torch::Tensor forward(const torch::Tensor& x) {
-    torch::Tensor out = torch::relu(bn1_(conv1_(x)));
-    out = bn2_(conv2_(out));
-    out += downsample_ ? downsample_->forward(x) : x;
-    return torch::relu(out);
-  }
-
- private:
-  nn::Conv3d conv1_;
-  BatchNorm3d bn1_;
-  nn::Conv3d conv2_;
-  BatchNorm3d bn2_;
-  nn::Sequential downsample_;
-};
+// MONAI's ResNetBlock (MedicalNet's BasicBlock).
+using BasicBlock3dImpl = detail::BasicBlockImpl<3, BatchNorm3d>;
 TORCH_MODULE(BasicBlock3d);
 
 void validate(const ResNet3dOptions& o) {
