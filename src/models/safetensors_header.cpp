@@ -9,13 +9,13 @@
 
 namespace tomograd::models::detail {
 
-namespace {
-
 uint64_t read_u64_le(const char* p) {
   uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
   return v;
 }
+
+namespace {
 
 SafetensorsEntry parse_entry(const std::string& name, const nlohmann::json& info, uint64_t available,
                              const std::string& source) {

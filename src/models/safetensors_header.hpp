@@ -23,6 +23,9 @@ struct SafetensorsHeader {
   uint64_t data_offset = 0;                     ///< where the data section starts in the file
 };
 
+/// The little-endian unsigned 64-bit number at @p p (the header length of a safetensors file).
+uint64_t read_u64_le(const char* p);
+
 /// Bytes per element of a safetensors dtype, 0 for a dtype tomograd does not read.
 int safetensors_element_size(const std::string& dtype);
 

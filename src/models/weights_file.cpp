@@ -209,12 +209,6 @@ StateDict read_torch_legacy(const fs::path& path) {
 
 // ---- safetensors ------------------------------------------------------------------------------
 
-uint64_t read_u64_le(const char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
-  return v;
-}
-
 WeightsFile read_safetensors(const fs::path& path) {
   const std::string source = path.string();
   const std::string data = read_file(path);
@@ -308,7 +302,7 @@ WeightsFormat detect_weights_format(const fs::path& path) {
   }
   // safetensors caps its JSON header at 100 MB; a larger length is not a safetensors file, a
   // length beyond the end of the file is a truncated one (reported by the reader).
-  if (n >= 9 && head[8] == '{' && read_u64_le(head) < (uint64_t{100} << 20)) return WeightsFormat::kSafetensors;
+  if (n >= 9 && head[8] == '{' && detail::read_u64_le(head) < (uint64_t{100} << 20)) return WeightsFormat::kSafetensors;
   std::string start;
   for (size_t i = 0; i < n && i < 12; ++i) {
     const unsigned char c = static_cast<unsigned char>(head[i]);

@@ -43,7 +43,7 @@ void caption(cv::Mat& tile, const std::string& text) {
   cv::putText(tile, text, cv::Point(3, 12), cv::FONT_HERSHEY_SIMPLEX, 0.38, cv::Scalar(255, 255, 255), 1, cv::LINE_AA);
 }
 
-std::string fmt(double v) {
+std::string short_text(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3g", v);
   return buf;
@@ -94,7 +94,7 @@ PreviewSummary write_preview(const Volume& raw_in, const PreprocessConfig& confi
     const double lo = pre[0].min().item<double>(), hi = pre[0].max().item<double>();
     std::vector<cv::Mat> tiles;
     tiles.push_back(grey_tile(raw.data()[raw_s], o.raw_window.low(), o.raw_window.high(), t));
-    caption(tiles.back(), "raw z=" + std::to_string(raw_s) + " W" + fmt(o.raw_window.center) + "/" + fmt(o.raw_window.width));
+    caption(tiles.back(), "raw z=" + std::to_string(raw_s) + " W" + short_text(o.raw_window.center) + "/" + short_text(o.raw_window.width));
     tiles.push_back(grey_tile(pre[0], lo, hi, t));
     caption(tiles.back(), "preprocessed z=" + std::to_string(s) + " " + study.channels.at(0));
     for (int k = 0; k < samples; ++k) {
@@ -106,7 +106,7 @@ PreviewSummary write_preview(const Volume& raw_in, const PreprocessConfig& confi
       tiles.push_back(grey_tile(sample.image[0], lo, hi, t));
       caption(tiles.back(), "aug " + std::to_string(k + 1) + " seed " + std::to_string(o.seed));
       tiles.push_back(heat_tile(diff, std::max(dmax, 1e-6), t));
-      caption(tiles.back(), "|diff| max " + fmt(dmax));
+      caption(tiles.back(), "|diff| max " + short_text(dmax));
     }
     for (int c = 0; c < static_cast<int>(tiles.size()); ++c) {
       tiles[c].copyTo(canvas(cv::Rect(c * t, static_cast<int>(row) * t, t, t)));

@@ -17,7 +17,7 @@ namespace tomograd::preprocess {
 
 namespace {
 
-std::string fmt(double v, int precision = 2) {
+std::string fixed_text(double v, int precision = 2) {
   std::ostringstream s;
   s << std::fixed << std::setprecision(precision) << v;
   return s.str();
@@ -137,10 +137,10 @@ void decide(SliceQuality& q, const SliceQualityOptions& o) {
   }
   std::string why;
   if (q.brain_fraction < o.min_brain_fraction) {
-    why = "little brain (" + fmt(100 * q.brain_fraction, 0) + "% of the largest slice's area < " +
-          fmt(100 * o.min_brain_fraction, 0) + "%)";
+    why = "little brain (" + fixed_text(100 * q.brain_fraction, 0) + "% of the largest slice's area < " +
+          fixed_text(100 * o.min_brain_fraction, 0) + "%)";
   } else if (q.contrast_hu < o.min_contrast_hu) {
-    why = "low contrast (" + fmt(q.contrast_hu, 1) + " HU < " + fmt(o.min_contrast_hu, 1) + " HU)";
+    why = "low contrast (" + fixed_text(q.contrast_hu, 1) + " HU < " + fixed_text(o.min_contrast_hu, 1) + " HU)";
   }
   if (why.empty()) {
     q.kept = true;
