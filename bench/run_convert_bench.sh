@@ -5,7 +5,9 @@
 # times after one warm-up; the table shows the median (min-max), the output size and the ratio to
 # dcm2niix writing the same kind of file. Also prints tomograd's in-process time (bench_io
 # --convert: read + write without the binary's start-up) and the start-up alone
-# (`tomograd --version`, and `tomograd-torch --version`, which `convert` runs), and checks that every tool's voxels equal dcm2niix's.
+# (`tomograd --version` and `tomograd convert --help`: the light front end, which runs `convert`
+# without LibTorch; `tomograd-torch --version`: what loading LibTorch costs), and checks that
+# every tool's voxels equal dcm2niix's.
 # Needs a build (tomograd_app, bench_io) and dcm2niix, pigz, hyperfine, python3-nibabel,
 # python3-pydicom (scripts/install-deps.sh).
 # Usage: bench/run_convert_bench.sh [BUILD_DIR] [RUNS] [SLICES]
@@ -67,8 +69,10 @@ add "dcm2niix+pigz .nii.gz (level 1)" "$tmp/o9" "dcm2niix -1 -z y -b n -o $tmp/o
 add "$who .nii.gz (level 1, default)" "$tmp/o5" "$(conv $tmp/o5/ct.nii.gz)"
 add "$who .nii.gz (level 6)" "$tmp/o6" "$(conv $tmp/o6/ct.nii.gz 6)"
 add "nibabel+pydicom .nii.gz (level 1)" "$tmp/o7" "/usr/bin/python3 $tmp/nib.py $d $tmp/o7/ct.nii.gz"
-# Start-up: the light front end alone, and tomograd-torch (LibTorch loaded), which `convert` execs.
+# Start-up: the light front end alone (it runs `convert` itself), and tomograd-torch (LibTorch
+# loaded), which the commands that run a model exec.
 [[ -x "$app" ]] && add "tomograd --version (start-up, no LibTorch)" "$tmp/o8" "$app --version"
+[[ -x "$app" ]] && add "tomograd convert --help (start-up of convert)" "$tmp/o11" "$app convert --help"
 [[ -x "$app-torch" ]] && add "tomograd-torch --version (start-up with LibTorch)" "$tmp/o10" "$app-torch --version"
 
 args=()

@@ -5,9 +5,9 @@
 #include "commands.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/log.hpp"
-#include "tomograd/io/dicom.hpp"
-#include "tomograd/io/nifti.hpp"
-#include "tomograd/io/volume_io.hpp"
+#include "tomograd/io/dicom_base.hpp"
+#include "tomograd/io/nifti_base.hpp"
+#include "tomograd/io/volume_io_base.hpp"
 
 namespace fs = std::filesystem;
 
@@ -27,9 +27,9 @@ void run_convert(const ConvertOptions& o) {
   io::DicomReadOptions read;
   read.strict = o.strict;
   read.threads = o.threads;
-  Volume v = io::load_volume(o.input, o.series, read);
+  Image v = io::load_image(o.input, o.series, read);
   if (!o.reorient.empty()) {
-    v = reorient(v, o.reorient == "canonical" ? canonical_orientation(v) : o.reorient);
+    v = reorient(v, o.reorient == "canonical" ? canonical_orientation(v.geometry().direction) : o.reorient);
   }
   const Overwrite overwrite = o.force ? Overwrite::kAllow : Overwrite::kNever;
   if (io::is_nifti_path(o.output)) {
@@ -39,7 +39,7 @@ void run_convert(const ConvertOptions& o) {
     w.overwrite = overwrite;
     w.gzip_level = o.gzip_level;
     w.threads = o.threads;
-    const io::NiftiWriteResult r = io::write_nifti(v, o.output, w);
+    const io::NiftiWriteResult r = io::write_nifti(v.view(), o.output, w);
     logger()->info("stored as {} (scl_slope {}, scl_inter {}), {} bytes",
                    io::nifti_datatype_name(r.datatype), r.scl_slope, r.scl_inter, r.bytes);
   } else {
@@ -57,12 +57,13 @@ void run_convert(const ConvertOptions& o) {
     w.patient_id = o.patient_id;
     w.series_description = o.description;
     w.overwrite = overwrite;
-    auto files = io::write_dicom_series(v, o.output, w);
+    auto files = io::write_dicom_series(v.view(), o.output, w);
     logger()->info("wrote {} DICOM files", files.size());
   }
+  const ImageGeometry& g = v.geometry();
   std::cout << o.output << ": " << v.cols() << "x" << v.rows() << "x" << v.depth() << " voxels, spacing "
-            << v.spacing_mm()[0] << "," << v.spacing_mm()[1] << "," << v.spacing_mm()[2] << " mm (z,y,x), "
-            << v.orientation_code() << "\n";
+            << g.spacing_mm[0] << "," << g.spacing_mm[1] << "," << g.spacing_mm[2] << " mm (z,y,x), "
+            << orientation_code(g.direction) << "\n";
 }
 
 }  // namespace

@@ -1,11 +1,9 @@
 // tomograd export-png IN OUTDIR: one windowed PNG per slice.
-#include <torch/torch.h>
-
 #include <iostream>
 
 #include "commands.hpp"
-#include "tomograd/io/png_export.hpp"
-#include "tomograd/io/volume_io.hpp"
+#include "tomograd/io/png_export_base.hpp"
+#include "tomograd/io/volume_io_base.hpp"
 
 namespace tomograd::app {
 
@@ -17,29 +15,15 @@ struct ExportOptions {
   bool force = false;
 };
 
-// "auto": the file's own window when it has one, else the 0.5-99.5 percentile range, so MR
-// (arbitrary units) and CT both give a usable picture without guessing a preset.
-Window auto_window(const Volume& v) {
-  const auto& info = v.info();
-  if (!info.window_centers.empty() && !info.window_widths.empty() && info.window_widths[0] > 0) {
-    return Window{info.window_centers[0], info.window_widths[0]};
-  }
-  auto flat = v.data().flatten();
-  auto q = torch::quantile(flat.to(torch::kFloat64), torch::tensor({0.005, 0.995}, torch::kFloat64));
-  double lo = q[0].item<double>(), hi = q[1].item<double>();
-  if (hi <= lo) hi = lo + 1.0;
-  return Window{(lo + hi) / 2.0, hi - lo};
-}
-
 void run_export(const ExportOptions& o) {
-  Volume v = io::load_volume(o.input, o.series);
+  const Image v = io::load_image(o.input, o.series);
   io::PngExportOptions p;
-  p.window = o.window == "auto" ? auto_window(v) : parse_window(o.window);
+  p.window = o.window == "auto" ? io::auto_window(v.view()) : parse_window(o.window);
   p.bit_depth = o.bits;
   p.study_id = o.study_id;
   p.series_id = o.series_id;
   p.overwrite = o.force ? Overwrite::kAllow : Overwrite::kNever;
-  auto files = io::export_png(v, o.outdir, p);
+  auto files = io::export_png(v.view(), o.outdir, p);
   std::cout << "wrote " << files.size() << " PNG files to " << o.outdir << " (window " << p.window.center << "/"
             << p.window.width << ", " << o.bits << " bit)\n";
 }

@@ -6,8 +6,8 @@
 #include <sstream>
 
 #include "commands.hpp"
-#include "tomograd/io/dicom.hpp"
-#include "tomograd/io/nifti.hpp"
+#include "tomograd/io/dicom_base.hpp"
+#include "tomograd/io/nifti_base.hpp"
 
 namespace tomograd::app {
 
@@ -38,7 +38,8 @@ nlohmann::json series_row(const io::DicomSeries& s, std::size_t index) {
 }
 
 nlohmann::json nifti_row(const std::string& path) {
-  Volume v = io::read_nifti(path);
+  const Image v = io::read_nifti_image(path);
+  const ImageGeometry& g = v.geometry();
   nlohmann::json row;
   row["index"] = 0;
   row["series_uid"] = "";
@@ -48,8 +49,8 @@ nlohmann::json nifti_row(const std::string& path) {
   row["rows"] = v.rows();
   row["cols"] = v.cols();
   row["slices"] = v.depth();
-  row["spacing_mm"] = {v.spacing_mm()[0], v.spacing_mm()[1], v.spacing_mm()[2]};
-  row["orientation"] = v.orientation_code();
+  row["spacing_mm"] = {g.spacing_mm[0], g.spacing_mm[1], g.spacing_mm[2]};
+  row["orientation"] = orientation_code(g.direction);
   row["transfer_syntaxes"] = nlohmann::json::array();
   row["warnings"] = nlohmann::json::array();
   return row;

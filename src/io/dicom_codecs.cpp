@@ -15,7 +15,7 @@
 #include "dicom_impl.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/log.hpp"
-#include "tomograd/io/dicom.hpp"
+#include "tomograd/io/dicom_base.hpp"
 
 namespace tomograd::io {
 
@@ -36,7 +36,9 @@ void ensure_dcmtk_ready() {
     DJDecoderRegistration::registerCodecs();
     DJEncoderRegistration::registerCodecs();
     DJLSDecoderRegistration::registerCodecs();
-    DJLSEncoderRegistration::registerCodecs();
+    // preferCookedEncoding = false: DCMTK 3.6.7's cooked JPEG-LS encoder writes past its buffer
+    // on small images (valgrind; undecodable slices and heap corruption); the raw path is clean.
+    DJLSEncoderRegistration::registerCodecs(0, 0, 0, 0, OFFalse);
     if (!dcmDataDict.isDictionaryLoaded()) {
       logger()->warn("DCMTK's data dictionary is not loaded (DCMDICTPATH={}): implicit VR files "
                      "may be misread",

@@ -2,19 +2,18 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <torch/torch.h>
 
 #include <algorithm>
 #include <cstring>
 #include <map>
 
+#include "dicom_deflate.hpp"
 #include "dicom_impl.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/log.hpp"
-#include "tomograd/core/memory.hpp"
 #include "tomograd/core/parallel.hpp"
 #include "tomograd/core/progress.hpp"
-#include "tomograd/io/dicom.hpp"
+#include "tomograd/io/dicom_base.hpp"
 #include "tomograd/io/limits.hpp"
 
 namespace fs = std::filesystem;
@@ -340,7 +339,7 @@ void decode_instance(const DicomInstance& inst, const std::vector<FrameTarget>& 
     }
   }
   DcmFileFormat ff;
-  OFCondition st = ff.loadFile(inst.file.c_str());
+  OFCondition st = detail::load_dicom_file(ff, inst.file);
   if (st.bad()) throw DicomError("cannot read '" + file + "': " + st.text());
   DcmDataset& ds = *ff.getDataset();
   if (detail::is_jpeg2000(inst.transfer_syntax_uid)) {
@@ -362,7 +361,7 @@ void decode_instance(const DicomInstance& inst, const std::vector<FrameTarget>& 
 
 }  // namespace
 
-Volume read_dicom_series(const DicomSeries& series, const DicomReadOptions& options) {
+Image read_dicom_image(const DicomSeries& series, const DicomReadOptions& options) {
   detail::ensure_dcmtk_ready();
   SeriesGeometry geo = series_geometry(series, options.strict);
   for (const auto& w : geo.warnings) {
@@ -380,8 +379,8 @@ Volume read_dicom_series(const DicomSeries& series, const DicomReadOptions& opti
                      (bytes ? format_bytes(*bytes) : "more than 2^64 bytes") + " as float32, more than the " +
                      format_bytes(max_image_bytes()) + " a reader may allocate");
   }
-  torch::Tensor data = empty_for_fill({depth, series.rows, series.cols});
-  float* out = data.data_ptr<float>();
+  Image image({depth, series.rows, series.cols});
+  float* out = image.data();
 
   // Frames grouped by their file so that each file is loaded once.
   std::map<std::size_t, std::vector<FrameTarget>> by_instance;
@@ -398,7 +397,8 @@ Volume read_dicom_series(const DicomSeries& series, const DicomReadOptions& opti
     });
   }
 
-  VolumeInfo info = series.info;
+  VolumeInfo& info = image.info();
+  info = series.info;
   info.instance_numbers.clear();
   for (int64_t k = 0; k < depth; ++k) info.instance_numbers.push_back(series.frames[geo.order[k]].instance_number);
   info.transfer_syntaxes = series.transfer_syntax_names();
@@ -407,15 +407,16 @@ Volume read_dicom_series(const DicomSeries& series, const DicomReadOptions& opti
     info.rescale_slope = series.frames[geo.order[0]].slope;
     info.rescale_intercept = series.frames[geo.order[0]].intercept;
   }
-  return Volume(data, geo.spacing_mm, geo.origin_lps, geo.direction, std::move(info));
+  image.set_geometry({geo.spacing_mm, geo.origin_lps, geo.direction});
+  return image;
 }
 
-Volume read_dicom(const fs::path& input, const std::string& selector, const DicomReadOptions& options) {
+Image read_dicom_image(const fs::path& input, const std::string& selector, const DicomReadOptions& options) {
   DicomScanOptions scan;
   scan.threads = options.threads;
   scan.show_progress = options.show_progress;
   auto series = scan_dicom(input, scan);
-  return read_dicom_series(select_series(series, selector), options);
+  return read_dicom_image(select_series(series, selector), options);
 }
 
 }  // namespace tomograd::io

@@ -8,12 +8,13 @@
 #include <numeric>
 #include <sstream>
 
+#include "dicom_deflate.hpp"
 #include "dicom_impl.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/log.hpp"
 #include "tomograd/core/parallel.hpp"
 #include "tomograd/core/progress.hpp"
-#include "tomograd/io/dicom.hpp"
+#include "tomograd/io/dicom_base.hpp"
 #include "tomograd/io/limits.hpp"
 
 namespace fs = std::filesystem;
@@ -280,8 +281,7 @@ ScannedFile scan_file(const fs::path& file) {
     return r;
   }
   DcmFileFormat ff;
-  OFCondition st = ff.loadFileUntilTag(file.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
-                                       ERM_autoDetect, DCM_PixelData);
+  OFCondition st = detail::load_dicom_file(ff, file, DCM_PixelData);
   if (st.bad()) {
     r.skip_reason = std::string("not readable as DICOM (") + st.text() + ")";
     return r;
@@ -330,11 +330,10 @@ std::vector<fs::path> collect_files(const fs::path& input) {
   }
   // A single file: maybe a DICOMDIR.
   DcmFileFormat ff;
-  if (ff.loadFileUntilTag(input.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
-                          ERM_autoDetect, DCM_PixelData).good() &&
+  if (detail::load_dicom_file(ff, input, DCM_PixelData).good() &&
       get_string(*ff.getMetaInfo(), DCM_MediaStorageSOPClassUID) == kDicomDirSopClass) {
     DcmFileFormat full;
-    if (full.loadFile(input.c_str()).bad()) {
+    if (detail::load_dicom_file(full, input).bad()) {
       throw DicomError("cannot read DICOMDIR '" + input.string() + "'");
     }
     return files_of_dicomdir(input, *full.getDataset());

@@ -5,7 +5,7 @@
 #include <numeric>
 
 #include "tomograd/core/error.hpp"
-#include "tomograd/io/dicom.hpp"
+#include "tomograd/io/dicom_base.hpp"
 
 namespace tomograd::io {
 

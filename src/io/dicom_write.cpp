@@ -1,20 +1,22 @@
-// DICOM series writer: a Volume becomes one CT or MR Image Storage file per slice.
+// DICOM series writer: an image (ImageView) becomes one CT or MR Image Storage file per slice.
 #include <dcmtk/dcmdata/dcrleerg.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmjpeg/djrplol.h>
 #include <dcmtk/dcmjpls/djrparam.h>
 
-#include <torch/torch.h>
-
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <sstream>
+#include <vector>
 
 #include "dicom_impl.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/log.hpp"
-#include "tomograd/io/dicom.hpp"
+#include "tomograd/io/dicom_base.hpp"
 
 namespace fs = std::filesystem;
 
@@ -56,9 +58,17 @@ E_TransferSyntax to_xfer(DicomEncoding e) {
 }
 
 // Chooses intercept and slope so every value is stored as int16.
-void choose_rescale(const torch::Tensor& data, const DicomWriteOptions& o, double& intercept, double& slope) {
-  const double lo = data.min().item<double>(), hi = data.max().item<double>();
-  if (!std::isfinite(lo) || !std::isfinite(hi)) throw ValueError("volume holds NaN or infinite values");
+void choose_rescale(const float* data, int64_t n, const DicomWriteOptions& o, double& intercept, double& slope) {
+  float min = data[0], max = data[0];
+  bool integral = true;
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = data[i];
+    if (!std::isfinite(v)) throw ValueError("volume holds NaN or infinite values");
+    min = std::min(min, v);
+    max = std::max(max, v);
+    integral = integral && v == std::nearbyint(v);
+  }
+  const double lo = min, hi = max;
   if (o.rescale_intercept && o.rescale_slope) {
     intercept = *o.rescale_intercept;
     slope = *o.rescale_slope;
@@ -66,7 +76,6 @@ void choose_rescale(const torch::Tensor& data, const DicomWriteOptions& o, doubl
     return;
   }
   intercept = o.rescale_intercept.value_or(o.modality == "CT" ? -1024.0 : 0.0);
-  const bool integral = torch::equal(data, data.round());
   if (integral && lo - intercept >= -32768 && hi - intercept <= 32767) {
     slope = o.rescale_slope.value_or(1.0);
     return;
@@ -103,26 +112,32 @@ namespace {
 struct SeriesPlan {
   std::string study_uid, series_uid, frame_uid, description;
   double intercept = 0, slope = 1;
-  torch::Tensor stored;  ///< int16 codes [D, H, W]
+  std::vector<int16_t> stored;  ///< int16 codes [D, H, W]
   E_TransferSyntax xfer = EXS_LittleEndianExplicit;
   bool ct = true;
 };
 
-SeriesPlan plan_series(const Volume& volume, const DicomWriteOptions& options) {
-  const VolumeInfo& info = volume.info();
+SeriesPlan plan_series(const ImageView& image, const DicomWriteOptions& options) {
+  const VolumeInfo& info = image.info();
   SeriesPlan p;
   p.study_uid = !options.study_uid.empty() ? options.study_uid : !info.study_uid.empty() ? info.study_uid : new_uid();
   p.series_uid = !options.series_uid.empty() ? options.series_uid : new_uid();
   p.frame_uid = new_uid();
   p.description = !options.series_description.empty() ? options.series_description : info.series_description;
-  torch::Tensor data = volume.data().contiguous();
-  choose_rescale(data, options, p.intercept, p.slope);
-  torch::Tensor stored = ((data - p.intercept) / p.slope).round_();
-  if (stored.min().item<double>() < -32768 || stored.max().item<double>() > 32767) {
-    throw ValueError("values do not fit int16 with RescaleIntercept " + fmt_number(p.intercept) +
-                     " and RescaleSlope " + fmt_number(p.slope));
+  const float* data = image.data();
+  const int64_t n = image.numel();
+  choose_rescale(data, n, options, p.intercept, p.slope);
+  // In float32, as the values are: (value - intercept) / slope, rounded half to even.
+  const float intercept = static_cast<float>(p.intercept), slope = static_cast<float>(p.slope);
+  p.stored.resize(static_cast<std::size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const float code = std::nearbyint((data[i] - intercept) / slope);
+    if (!(code >= -32768.0f && code <= 32767.0f)) {
+      throw ValueError("values do not fit int16 with RescaleIntercept " + fmt_number(p.intercept) +
+                       " and RescaleSlope " + fmt_number(p.slope));
+    }
+    p.stored[static_cast<std::size_t>(i)] = static_cast<int16_t>(code);
   }
-  p.stored = stored.to(torch::kInt16).contiguous();
   p.xfer = to_xfer(options.encoding);
   p.ct = options.modality == "CT";
   return p;
@@ -156,24 +171,24 @@ void put_series_tags(DcmDataset& ds, const SeriesPlan& p, const DicomWriteOption
 }
 
 /// Instance number, position, orientation, slice location, spacing and thickness of slice @p k.
-void put_slice_geometry(DcmDataset& ds, const Volume& volume, int64_t k, const std::string& file) {
-  const Mat3& d = volume.direction();
-  const Vec3& sp = volume.spacing_mm();
+void put_slice_geometry(DcmDataset& ds, const ImageView& image, int64_t k, const std::string& file) {
+  const Mat3& d = image.geometry().direction;
+  const Vec3& sp = image.geometry().spacing_mm;
   const Vec3 normal{d[0][2], d[1][2], d[2][2]};
   put_string(ds, DCM_InstanceNumber, std::to_string(k + 1), file);
-  const Vec3 pos = volume.index_to_lps(static_cast<double>(k), 0, 0);
+  const Vec3 pos = image.geometry().index_to_lps(static_cast<double>(k), 0, 0);
   put_string(ds, DCM_ImagePositionPatient, join_numbers({pos[0], pos[1], pos[2]}), file);
   put_string(ds, DCM_ImageOrientationPatient, join_numbers({d[0][0], d[1][0], d[2][0], d[0][1], d[1][1], d[2][1]}),
              file);
   put_string(ds, DCM_SliceLocation, fmt_number(pos[0] * normal[0] + pos[1] * normal[1] + pos[2] * normal[2]), file);
   put_string(ds, DCM_PixelSpacing, join_numbers({sp[1], sp[2]}), file);
-  const double thickness = volume.info().slice_thickness_mm;
+  const double thickness = image.info().slice_thickness_mm;
   put_string(ds, DCM_SliceThickness, fmt_number(thickness > 0 ? thickness : sp[0]), file);
 }
 
 /// The CT or MR image module's own attributes.
-void put_modality_tags(DcmDataset& ds, const Volume& volume, bool ct, const std::string& file) {
-  const VolumeInfo& info = volume.info();
+void put_modality_tags(DcmDataset& ds, const ImageView& image, bool ct, const std::string& file) {
+  const VolumeInfo& info = image.info();
   if (ct) {
     put_string(ds, DCM_KVP, "", file);
     put_string(ds, DCM_AcquisitionNumber, "", file);
@@ -186,14 +201,14 @@ void put_modality_tags(DcmDataset& ds, const Volume& volume, bool ct, const std:
   put_string(ds, DCM_MRAcquisitionType, "2D", file);
   put_string(ds, DCM_EchoTime, "", file);
   put_string(ds, DCM_EchoTrainLength, "", file);
-  put_string(ds, DCM_SpacingBetweenSlices, fmt_number(volume.spacing_mm()[0]), file);
+  put_string(ds, DCM_SpacingBetweenSlices, fmt_number(image.geometry().spacing_mm[0]), file);
   if (info.field_strength_t > 0) put_string(ds, DCM_MagneticFieldStrength, fmt_number(info.field_strength_t), file);
 }
 
 /// Rescale, window and the image pixel module with slice @p k's int16 codes.
-void put_pixels(DcmDataset& ds, const SeriesPlan& p, const Volume& volume, int64_t k, const std::string& file) {
-  const VolumeInfo& info = volume.info();
-  const int64_t rows = volume.rows(), cols = volume.cols();
+void put_pixels(DcmDataset& ds, const SeriesPlan& p, const ImageView& image, int64_t k, const std::string& file) {
+  const VolumeInfo& info = image.info();
+  const int64_t rows = image.rows(), cols = image.cols();
   put_string(ds, DCM_RescaleIntercept, fmt_number(p.intercept), file);
   put_string(ds, DCM_RescaleSlope, fmt_number(p.slope), file);
   if (!info.window_centers.empty() && !info.window_widths.empty()) {
@@ -208,7 +223,7 @@ void put_pixels(DcmDataset& ds, const SeriesPlan& p, const Volume& volume, int64
   ds.putAndInsertUint16(DCM_BitsStored, 16);
   ds.putAndInsertUint16(DCM_HighBit, 15);
   ds.putAndInsertUint16(DCM_PixelRepresentation, 1);
-  const auto* slice = reinterpret_cast<const Uint16*>(p.stored[k].data_ptr<int16_t>());
+  const auto* slice = reinterpret_cast<const Uint16*>(p.stored.data() + k * rows * cols);
   OFCondition st = ds.putAndInsertUint16Array(DCM_PixelData, slice, static_cast<unsigned long>(rows * cols));
   if (st.bad()) throw DicomError("cannot set PixelData in '" + file + "': " + st.text());
 }
@@ -229,27 +244,27 @@ void encode_pixels(DcmDataset& ds, E_TransferSyntax xfer, DicomEncoding encoding
 
 }  // namespace
 
-std::vector<fs::path> write_dicom_series(const Volume& volume, const fs::path& dir,
+std::vector<fs::path> write_dicom_series(const ImageView& image, const fs::path& dir,
                                          const DicomWriteOptions& options) {
   detail::ensure_dcmtk_ready();
   if (options.modality != "CT" && options.modality != "MR") {
     throw ValueError("DICOM writer modality must be CT or MR, got '" + options.modality + "'");
   }
-  if (volume.empty()) throw ValueError("cannot write an empty volume as DICOM");
+  if (image.empty()) throw ValueError("cannot write an empty volume as DICOM");
   ensure_directory(dir);
-  const SeriesPlan plan = plan_series(volume, options);
+  const SeriesPlan plan = plan_series(image, options);
   std::vector<fs::path> written;
-  for (int64_t k = 0; k < volume.depth(); ++k) {
+  for (int64_t k = 0; k < image.depth(); ++k) {
     char name[32];
     std::snprintf(name, sizeof name, "IM%04lld.dcm", static_cast<long long>(k + 1));
     const fs::path target = dir / name;
     const std::string file = target.string();
     DcmFileFormat ff;
     DcmDataset& ds = *ff.getDataset();
-    put_series_tags(ds, plan, options, volume.info(), file);
-    put_slice_geometry(ds, volume, k, file);
-    put_modality_tags(ds, volume, plan.ct, file);
-    put_pixels(ds, plan, volume, k, file);
+    put_series_tags(ds, plan, options, image.info(), file);
+    put_slice_geometry(ds, image, k, file);
+    put_modality_tags(ds, image, plan.ct, file);
+    put_pixels(ds, plan, image, k, file);
     encode_pixels(ds, plan.xfer, options.encoding, file);
     AtomicFile out(target, options.overwrite);
     OFCondition st = ff.saveFile(out.temp_path().c_str(), plan.xfer, EET_ExplicitLength, EGL_recalcGL, EPD_noChange, 0,

@@ -219,7 +219,7 @@ int64_t datatype_bytes(NiftiDataType t) {
   return 4;
 }
 
-Encoding choose_encoding(const Volume& volume, const float* src, int64_t n,
+Encoding choose_encoding(const ImageView& image, const float* src, int64_t n,
                          const NiftiWriteOptions& options) {
   Encoding e;
   if (options.datatype != NiftiDataType::kAuto) {
@@ -232,8 +232,8 @@ Encoding choose_encoding(const Volume& volume, const float* src, int64_t n,
     if (e.type != NiftiDataType::kFloat32) return e;
   }
   // dcm2niix's way: the DICOM stored values with RescaleSlope/Intercept as scl_slope/scl_inter.
-  const double slope = header_value(volume.info().rescale_slope, options.version);
-  const double inter = header_value(volume.info().rescale_intercept, options.version);
+  const double slope = header_value(image.info().rescale_slope, options.version);
+  const double inter = header_value(image.info().rescale_intercept, options.version);
   const bool usable = std::isfinite(slope) && std::isfinite(inter) && slope != 0.0 &&
                       !(slope == 1.0 && inter == 0.0);
   if (usable) {

@@ -4,8 +4,8 @@
 #include <atomic>
 #include <cstdint>
 
-#include "tomograd/core/volume.hpp"
-#include "tomograd/io/nifti.hpp"
+#include "tomograd/core/image.hpp"
+#include "tomograd/io/nifti_base.hpp"
 
 namespace tomograd::io::detail {
 
@@ -22,7 +22,7 @@ int nifti_datatype_code(NiftiDataType t);
 /// Bytes per stored voxel.
 int64_t datatype_bytes(NiftiDataType t);
 /// The explicit type of options.datatype, or for kAuto the smallest lossless one (see write_nifti()).
-Encoding choose_encoding(const Volume& volume, const float* src, int64_t n, const NiftiWriteOptions& options);
+Encoding choose_encoding(const ImageView& image, const float* src, int64_t n, const NiftiWriteOptions& options);
 
 // Encodes voxels [first, first + count) into @p dst (count * bytes of the type).
 class VoxelEncoder {

@@ -2,7 +2,6 @@
 // then nifti_clib for the header fields and the voxels.
 #include <dlfcn.h>
 #include <nifti2_io.h>
-#include <torch/torch.h>
 #include <zlib.h>
 
 #include <cmath>
@@ -14,7 +13,7 @@
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/log.hpp"
 #include "tomograd/io/limits.hpp"
-#include "tomograd/io/nifti.hpp"
+#include "tomograd/io/nifti_base.hpp"
 
 #if __has_include(<nifti2_io_version.h>)
 #include <nifti2_io_version.h>
@@ -78,17 +77,11 @@ void convert_voxels(const void* src, float* dst, int64_t n, bool scale, double s
 }
 
 // Index-to-world geometry in our LPS terms.
-struct Geometry {
-  Vec3 spacing_zyx{1, 1, 1};
-  Vec3 origin_lps{0, 0, 0};
-  Mat3 direction = identity_direction();
-};
-
 // Splits a NIfTI index-to-RAS affine (index order i, j, k) into spacing, LPS origin and unit
 // direction columns. LPS = diag(-1,-1,1) * RAS. The spacing is the length of each affine column
-// rather than pixdim, so that Volume::affine_lps() reproduces the file's affine exactly even when
+// rather than pixdim, so that ImageGeometry::affine_lps() reproduces the file's affine exactly even when
 // an sform's scale disagrees with pixdim. Returns false for a degenerate matrix.
-bool geometry_from_ras(const nifti_dmat44& m, Geometry& g) {
+bool geometry_from_ras(const nifti_dmat44& m, ImageGeometry& g) {
   static const double kFlip[3] = {-1.0, -1.0, 1.0};
   double norm[3];
   for (int c = 0; c < 3; ++c) {
@@ -102,7 +95,7 @@ bool geometry_from_ras(const nifti_dmat44& m, Geometry& g) {
     if (!std::isfinite(m.m[r][3])) return false;
     g.origin_lps[r] = kFlip[r] * m.m[r][3];
   }
-  g.spacing_zyx = {norm[2], norm[1], norm[0]};
+  g.spacing_mm = {norm[2], norm[1], norm[0]};
   return true;
 }
 
@@ -312,12 +305,12 @@ void load_voxels(nifti_image* nim, const fs::path& path) {
   }
 }
 
-torch::Tensor float_voxels(const nifti_image& nim) {
+Image float_voxels(const nifti_image& nim) {
   const int64_t n = nim.nvox;
   const int64_t nx = nim.dim[1], ny = nim.dim[0] >= 2 ? nim.dim[2] : 1, nz = nim.dim[0] >= 3 ? nim.dim[3] : 1;
   // NIfTI stores i fastest, then j, then k: exactly a contiguous [k][j][i] = [D,H,W] array.
-  torch::Tensor data = torch::empty({nz, ny, nx}, torch::kFloat32);
-  float* out = data.data_ptr<float>();
+  Image image({nz, ny, nx});
+  float* out = image.data();
   const double slope = nim.scl_slope, inter = std::isfinite(nim.scl_inter) ? nim.scl_inter : 0.0;
   const bool scale = slope != 0.0 && std::isfinite(slope) && !(slope == 1.0 && inter == 0.0);
   switch (nim.datatype) {
@@ -331,20 +324,20 @@ torch::Tensor float_voxels(const nifti_image& nim) {
     case DT_FLOAT64: convert_voxels<double>(nim.data, out, n, scale, slope, inter); break;
     default: break;  // rejected above
   }
-  return data;
+  return image;
 }
 
-Geometry image_geometry(const nifti_image& nim, const fs::path& path, VolumeInfo& info) {
+ImageGeometry image_geometry(const nifti_image& nim, const fs::path& path, VolumeInfo& info) {
   // NIfTI-1 header docs, "method 3 / method 2 / method 1": the sform is the preferred mapping to
   // a standard space, the qform the scanner's rigid mapping, pixdim alone the ANALYZE fallback.
-  Geometry geometry;
+  ImageGeometry geometry;
   bool have_geometry = false;
   if (nim.sform_code > 0) {
     have_geometry = geometry_from_ras(nim.sto_xyz, geometry);
     if (have_geometry) {
       const double pix[3] = {nim.dx, nim.dy, nim.dz};
-      const double sp[3] = {geometry.spacing_zyx[2], geometry.spacing_zyx[1],
-                            geometry.spacing_zyx[0]};
+      const double sp[3] = {geometry.spacing_mm[2], geometry.spacing_mm[1],
+                            geometry.spacing_mm[0]};
       for (int c = 0; c < 3; ++c) {
         if (std::abs(std::abs(pix[c]) - sp[c]) > 1e-3 * sp[c]) {
           logger()->debug("NIfTI {}: sform column {} has length {} but pixdim[{}] is {}; using "
@@ -384,7 +377,7 @@ bool is_nifti_path(const fs::path& path) {
          (ends_with(name, ".nii.gz") && name.size() > 7);
 }
 
-Volume read_nifti(const fs::path& path) {
+Image read_nifti_image(const fs::path& path) {
   detail::init_library();
   check_path(path);
   // Sizes first, so a file that cannot hold what it declares fails before any allocation; then
@@ -394,15 +387,14 @@ Volume read_nifti(const fs::path& path) {
   if (!nim) throw NiftiError(describe_unreadable_header(path));
   check_image(*nim, path);
   load_voxels(nim.get(), path);
-  torch::Tensor data = float_voxels(*nim);
-  VolumeInfo info;
-  const Geometry geometry = image_geometry(*nim, path, info);
+  Image image = float_voxels(*nim);
+  const ImageGeometry geometry = image_geometry(*nim, path, image.info());
   logger()->debug("read NIfTI-{} {}: {} {}, spacing (z,y,x) ({}, {}, {}) mm",
                   nim->nifti_type == NIFTI_FTYPE_NIFTI2_1 ? 2 : 1, path.string(),
-                  datatype_name(nim->datatype), dims_text(*nim), geometry.spacing_zyx[0],
-                  geometry.spacing_zyx[1], geometry.spacing_zyx[2]);
-  return Volume(std::move(data), geometry.spacing_zyx, geometry.origin_lps, geometry.direction,
-                std::move(info));
+                  datatype_name(nim->datatype), dims_text(*nim), geometry.spacing_mm[0],
+                  geometry.spacing_mm[1], geometry.spacing_mm[2]);
+  image.set_geometry(geometry);
+  return image;
 }
 
 std::string nifti_library_version() {

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <nifti2_io.h>
 #include <unistd.h>
-#include <torch/torch.h>
 
 #include <cerrno>
 #include <cstring>
@@ -15,7 +14,7 @@
 #include "tomograd/core/log.hpp"
 #include "tomograd/core/parallel.hpp"
 #include "tomograd/io/gzip.hpp"
-#include "tomograd/io/nifti.hpp"
+#include "tomograd/io/nifti_base.hpp"
 
 namespace fs = std::filesystem;
 
@@ -142,7 +141,7 @@ std::uint64_t write_gzip(const fs::path& temp, const fs::path& target, NiftiByte
   return written;
 }
 
-void check_write_options(const Volume& volume, const fs::path& path, const NiftiWriteOptions& options) {
+void check_write_options(const ImageView& image, const fs::path& path, const NiftiWriteOptions& options) {
   if (options.version != 1 && options.version != 2) {
     throw ValueError("write_nifti " + quoted(path) + ": version must be 1 or 2, got " +
                      std::to_string(options.version));
@@ -155,8 +154,8 @@ void check_write_options(const Volume& volume, const fs::path& path, const Nifti
     throw NiftiError("cannot write " + quoted(path) +
                      " as NIfTI: expected a file name ending in .nii or .nii.gz");
   }
-  if (volume.empty()) throw ValueError("write_nifti " + quoted(path) + ": the volume is empty");
-  const int64_t nz = volume.depth(), ny = volume.rows(), nx = volume.cols();
+  if (image.empty()) throw ValueError("write_nifti " + quoted(path) + ": the volume is empty");
+  const int64_t nz = image.depth(), ny = image.rows(), nx = image.cols();
   if (options.version == 1 && std::max({nx, ny, nz}) > detail::kMaxNifti1Dim) {
     throw NiftiError("cannot write " + quoted(path) + " as NIfTI-1: dimensions " +
                      std::to_string(nx) + "x" + std::to_string(ny) + "x" + std::to_string(nz) +
@@ -166,20 +165,20 @@ void check_write_options(const Volume& volume, const fs::path& path, const Nifti
 }
 
 // The header image: dimensions, type, both transforms (code 1, scanner) and the scaling.
-detail::NiftiImagePtr header_image(const Volume& volume, const fs::path& path, const Encoding& enc, int datatype) {
-  const int64_t nz = volume.depth(), ny = volume.rows(), nx = volume.cols();
+detail::NiftiImagePtr header_image(const ImageView& image, const fs::path& path, const Encoding& enc, int datatype) {
+  const int64_t nz = image.depth(), ny = image.rows(), nx = image.cols();
   const int64_t dims[8] = {3, nx, ny, nz, 1, 1, 1, 1};
   detail::NiftiImagePtr nim(nifti_make_new_nim(dims, datatype, 0));  // header only: voxels are streamed
   if (!nim) throw NiftiError("cannot write " + quoted(path) + ": building the NIfTI image failed");
   // Geometry: RAS = diag(-1,-1,1) * LPS affine.
-  const auto lps = volume.affine_lps();
+  const auto lps = image.geometry().affine_lps();
   nifti_dmat44 ras{};
   for (int r = 0; r < 3; ++r) {
     const double flip = r < 2 ? -1.0 : 1.0;
     for (int c = 0; c < 4; ++c) ras.m[r][c] = flip * lps[r][c];
   }
   ras.m[3][3] = 1.0;
-  const Vec3& sp = volume.spacing_mm();  // (z,y,x)
+  const Vec3& sp = image.geometry().spacing_mm;  // (z,y,x)
   nim->dx = nim->pixdim[1] = sp[2];
   nim->dy = nim->pixdim[2] = sp[1];
   nim->dz = nim->pixdim[3] = sp[0];
@@ -268,20 +267,19 @@ std::string nifti_datatype_name(NiftiDataType type) {
   return "?";
 }
 
-NiftiWriteResult write_nifti(const Volume& volume, const fs::path& path,
+NiftiWriteResult write_nifti(const ImageView& image, const fs::path& path,
                              const NiftiWriteOptions& options) {
   detail::init_library();
-  check_write_options(volume, path, options);
-  const int64_t nz = volume.depth(), ny = volume.rows(), nx = volume.cols();
+  check_write_options(image, path, options);
+  const int64_t nz = image.depth(), ny = image.rows(), nx = image.cols();
   AtomicFile file(path, options.overwrite);  // refuses an existing target before any work
 
   // Voxels: our [D,H,W] contiguous float32 is NIfTI's i-fastest order already.
-  const torch::Tensor voxels = volume.data().contiguous();
-  const float* src = voxels.data_ptr<float>();
-  const int64_t n = voxels.numel();
-  const Encoding enc = detail::choose_encoding(volume, src, n, options);
+  const float* src = image.data();
+  const int64_t n = image.numel();
+  const Encoding enc = detail::choose_encoding(image, src, n, options);
   const int datatype = detail::nifti_datatype_code(enc.type);
-  detail::NiftiImagePtr nim = header_image(volume, path, enc, datatype);
+  detail::NiftiImagePtr nim = header_image(image, path, enc, datatype);
   std::string head = header_bytes(nim.get(), path, options);
 
   const bool exact = options.datatype == NiftiDataType::kAuto;

@@ -19,7 +19,6 @@ using test::tomograd_app;
 
 namespace {
 
-
 Volume ct_volume() {
   torch::manual_seed(3);
   auto t = torch::randint(-1024, 1500, {5, 16, 12}).to(torch::kFloat32);
@@ -265,7 +264,7 @@ TEST_CASE("the tomograd and lumbar front ends link no LibTorch, run their own co
   }
   auto full = run_command("readelf -d " + shell_quote(TOMOGRAD_TORCH_APP));
   CHECK_THAT(full.out, Catch::Contains("libtorch"));
-  // `tomograd --version` and `tomograd metrics --help` from the front end, `info --help` from
+  // `tomograd --version` and `tomograd metrics --help` from the front end, `doctor --help` from
   // tomograd-torch: the same program to the user.
   auto version = run_command(tomograd_app() + " --version");
   CHECK(version.exit_code == 0);
@@ -273,11 +272,11 @@ TEST_CASE("the tomograd and lumbar front ends link no LibTorch, run their own co
   auto metrics = run_command(tomograd_app() + " --log-level warn metrics --help");
   CHECK(metrics.exit_code == 0);
   CHECK_THAT(metrics.out, Catch::Contains("metrics"));
-  auto info = run_command(tomograd_app() + " info --help");
-  CHECK(info.exit_code == 0);
-  CHECK_THAT(info.out, Catch::Contains("--json"));
+  auto doctor = run_command(tomograd_app() + " doctor --help");
+  CHECK(doctor.exit_code == 0);
+  CHECK_THAT(doctor.out, Catch::Contains("doctor"));
   // Usage errors keep their exit code through execv.
-  CHECK(run_command(tomograd_app() + " info --no-such-option").exit_code == 2);
+  CHECK(run_command(tomograd_app() + " doctor --no-such-option").exit_code == 2);
   // `lumbar score --help` from its front end, `lumbar train --help` from lumbar-torch.
   auto score = run_command(test::lumbar_app() + " score --help");
   CHECK(score.exit_code == 0);
@@ -290,7 +289,45 @@ TEST_CASE("the tomograd and lumbar front ends link no LibTorch, run their own co
   fs::copy_file(TOMOGRAD_APP, tmp / "tomograd");
   fs::permissions(tmp / "tomograd", fs::perms::owner_all);
   CHECK(run_command(test::q(tmp / "tomograd") + " metrics --help").exit_code == 0);
-  auto lost = run_command(test::q(tmp / "tomograd") + " info x");
+  auto lost = run_command(test::q(tmp / "tomograd") + " doctor");
   CHECK(lost.exit_code == 1);
   CHECK_THAT(lost.err, Catch::Contains("cannot find tomograd-torch"));
+}
+
+TEST_CASE("the tomograd front end alone runs info, convert and export-png as tomograd-torch does", "[cli]") {
+  // No tomograd-torch next to the copy, and no LibTorch in its dynamic section (test above): the
+  // commands that need no model run without it, and print and write what tomograd-torch does.
+  test::TempDir tmp;
+  fs::copy_file(TOMOGRAD_APP, tmp / "tomograd");
+  fs::permissions(tmp / "tomograd", fs::perms::owner_all);
+  io::DicomWriteOptions w;
+  w.series_description = "AX";
+  io::write_dicom_series(ct_volume(), tmp / "dcm", w);
+  const std::string in = test::q(tmp / "dcm");
+  const std::vector<std::string> commands = {
+      "info " + in, "info --json " + in, "convert " + in + " OUT/ct.nii", "convert " + in + " OUT/ct.nii.gz",
+      "convert " + in + " OUT/ras.nii --reorient RAS --dtype float32", "convert OUT/ct.nii OUT/dcm",
+      "export-png " + in + " OUT/png", "export-png OUT/ct.nii OUT/png16 --bits 16 --window 40,400"};
+  for (const auto& [name, program] : {std::pair<std::string, std::string>{"light", test::q(tmp / "tomograd")},
+                                      {"torch", test::q(TOMOGRAD_TORCH_APP)}}) {
+    fs::create_directories(tmp / name / "OUT");
+    for (std::size_t c = 0; c < commands.size(); ++c) {
+      INFO(name << ": " << commands[c]);
+      auto r = run_command("cd " + test::q(tmp / name) + " && " + program + " " + commands[c]);
+      REQUIRE(r.exit_code == 0);
+      write_file_atomic(tmp / name / (std::to_string(c) + ".out"), r.out);
+    }
+  }
+  // Same stdout and the same files (DICOM output aside: its UIDs are new in every run).
+  std::size_t compared = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(tmp / "light")) {
+    const fs::path rel = fs::relative(entry.path(), tmp / "light");
+    if (!entry.is_regular_file() || rel.string().rfind("OUT/dcm", 0) == 0) continue;
+    INFO(rel.string());
+    REQUIRE(fs::exists(tmp / "torch" / rel));
+    CHECK(read_file(entry.path()) == read_file(tmp / "torch" / rel));
+    ++compared;
+  }
+  CHECK(compared == commands.size() + 3 + 2 * 5);  // stdouts, 3 NIfTI files, 2 x 5 PNGs
+  CHECK(fs::exists(tmp / "light" / "OUT" / "dcm" / "IM0005.dcm"));
 }

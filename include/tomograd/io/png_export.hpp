@@ -1,30 +1,20 @@
 #pragma once
-/// @file Slice export to PNG with a display window.
+/// @file Slice export to PNG for LibTorch Volumes: png_export_base.hpp (no LibTorch) plus its
+/// functions for Volume.
+#include <cstdint>
 #include <filesystem>
-#include <string>
 #include <vector>
 
-#include "tomograd/core/atomic_file.hpp"
 #include "tomograd/core/volume.hpp"
-#include "tomograd/core/window.hpp"
+#include "tomograd/io/png_export_base.hpp"
 
 namespace tomograd::io {
 
-struct PngExportOptions {
-  Window window;               ///< values at low() map to 0, at high() to the maximum
-  int bit_depth = 8;           ///< 8 or 16
-  std::string study_id;        ///< file name part; default VolumeInfo::study_uid, else "study"
-  std::string series_id;       ///< default VolumeInfo::series_uid, else "series"
-  Overwrite overwrite = Overwrite::kNever;
-};
-
-/// Maps one slice [H,W] through the window to 8- or 16-bit grey levels, row-major.
+/// window_slice() of png_export_base.hpp for a Volume.
 std::vector<uint16_t> window_slice(const Volume& volume, int64_t slice, const Window& window,
                                    int bit_depth);
 
-/// Writes every slice as "<study_id>_<series_id>_<instance_number>.png" into @p outdir (created
-/// if needed); instance numbers come from VolumeInfo::instance_numbers, else 1-based slice index.
-/// Each file is written atomically. Returns the paths. Throws IoError / ValueError.
+/// export_png() of png_export_base.hpp for a Volume.
 std::vector<std::filesystem::path> export_png(const Volume& volume,
                                               const std::filesystem::path& outdir,
                                               const PngExportOptions& options);

@@ -7,7 +7,7 @@
 
 namespace tomograd::io {
 
-/// ("dcmtk", ...), ("opencv", ...), ("nifti", ...), ("openjpeg", ...), ("zlib", ...): the
+/// ("dcmtk", ...), ("opencv", ...), ("nifti", ...), ("openjpeg", ...), ("libpng", ...), ("zlib", ...): the
 /// libraries linked at run time (DCMTK's and niftilib's as compiled in).
 std::vector<std::pair<std::string, std::string>> library_versions();
 

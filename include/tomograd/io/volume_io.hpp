@@ -1,10 +1,12 @@
 #pragma once
-/// @file Format-agnostic volume loading and saving (DICOM or NIfTI chosen from the path).
+/// @file Format-agnostic volume loading (DICOM or NIfTI chosen from the path) into a LibTorch
+/// Volume: load_image() of volume_io_base.hpp, wrapped without a copy.
 #include <filesystem>
 #include <string>
 
 #include "tomograd/core/volume.hpp"
 #include "tomograd/io/dicom.hpp"
+#include "tomograd/io/volume_io_base.hpp"
 
 namespace tomograd::io {
 
