@@ -3,7 +3,6 @@
 
 #include <unistd.h>
 #include <zlib.h>
-#include <dcmtk/dcmdata/dcistrmb.h>
 
 #include <atomic>
 #include <fstream>
@@ -32,7 +31,9 @@ OFCondition failure(const std::string& text) { return makeOFCondition(OFM_dcmdat
 
 struct MetaHeader {
   std::size_t end = 0;            // first byte after group 0002
-  std::string transfer_syntax;
+  std::string transfer_syntax;    // of the first (0002,0010), the one DCMTK keeps
+  std::size_t ts_begin = 0, ts_end = 0;                   // that element's bytes
+  std::size_t group_length_at = std::string::npos;        // (0002,0000)'s 4-byte value
 };
 
 // Group 0002 (always explicit VR little endian, PS3.10 7.1) walked from the bytes of @p head;
@@ -49,7 +50,10 @@ std::optional<MetaHeader> read_meta(const std::string& head) {
     const std::uint64_t length = long_form ? le32(head, pos + 8) : le16(head, pos + 6);
     const std::size_t value = pos + (long_form ? 12 : 8);
     if (length > head.size() - value) return std::nullopt;
-    if (le16(head, pos + 2) == 0x0010) {
+    if (le16(head, pos + 2) == 0x0000 && vr == "UL" && length == 4) meta.group_length_at = value;
+    if (le16(head, pos + 2) == 0x0010 && meta.ts_end == 0) {
+      meta.ts_begin = pos;
+      meta.ts_end = value + static_cast<std::size_t>(length);
       meta.transfer_syntax = head.substr(value, static_cast<std::size_t>(length));
       while (!meta.transfer_syntax.empty() && (meta.transfer_syntax.back() == '\0' || meta.transfer_syntax.back() == ' ')) {
         meta.transfer_syntax.pop_back();
@@ -125,30 +129,41 @@ std::string read_bytes(const fs::path& file, std::uint64_t max) {
   return bytes;
 }
 
+// The file DCMTK reads instead: the preamble and meta header with the transfer syntax set to
+// explicit VR little endian (and the group length adjusted), then the inflated data set. DCMTK
+// reads both from a file stream, so every long element's length is checked against the bytes
+// present before anything is allocated (from a memory buffer it would allocate first).
+std::string plain_copy(const std::string& bytes, const MetaHeader& meta, const std::string& dataset) {
+  static const std::string kExplicit("1.2.840.10008.1.2.1\0", 20);
+  std::string out = bytes.substr(0, meta.ts_begin) + std::string("\2\0\x10\0UI\x14\0", 8) + kExplicit +
+                    bytes.substr(meta.ts_end, meta.end - meta.ts_end);
+  const auto delta = static_cast<std::int64_t>(out.size()) - static_cast<std::int64_t>(meta.end);
+  if (meta.group_length_at != std::string::npos) {
+    const std::size_t at = meta.group_length_at < meta.ts_begin ? meta.group_length_at
+                                                                 : static_cast<std::size_t>(static_cast<std::int64_t>(meta.group_length_at) + delta);
+    const auto length = static_cast<std::uint32_t>(static_cast<std::int64_t>(le32(out, at)) + delta);
+    for (int i = 0; i < 4; ++i) out[at + static_cast<std::size_t>(i)] = static_cast<char>((length >> (8 * i)) & 0xff);
+  }
+  return out + dataset;
+}
+
 OFCondition load_deflated(DcmFileFormat& ff, const fs::path& file, const MetaHeader& meta, const DcmTagKey& stop) {
   const std::string bytes = read_bytes(file, fs::file_size(file));
-  // The preamble and meta header from memory (their elements were checked against these bytes
-  // above), with an empty data set after them.
-  DcmInputBufferStream meta_stream;
-  meta_stream.setBuffer(bytes.data(), static_cast<offile_off_t>(meta.end));
-  meta_stream.setEos();
-  ff.transferInit();
-  OFCondition st = ff.read(meta_stream, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
-  ff.transferEnd();
-  if (st.bad()) return st;
   std::string dataset;
   const std::string error = inflate_capped(bytes, meta.end, max_inflated_dataset_bytes(), dataset);
   if (!error.empty()) return failure(error);
-  TempFile inflated;
+  TempFile plain;
   {
-    std::ofstream out(inflated.path(), std::ios::binary);
-    out.write(dataset.data(), static_cast<std::streamsize>(dataset.size()));
-    if (!out) return failure("cannot write the inflated data set to " + inflated.path().string());
+    const std::string copy = plain_copy(bytes, meta, dataset);
+    dataset = std::string();
+    std::ofstream out(plain.path(), std::ios::binary);
+    out.write(copy.data(), static_cast<std::streamsize>(copy.size()));
+    if (!out) return failure("cannot write the inflated data set to " + plain.path().string());
   }
-  dataset = std::string();
-  DcmDataset& ds = *ff.getDataset();
-  st = ds.loadFileUntilTag(inflated.path().c_str(), EXS_LittleEndianExplicit, EGL_noChange, DCM_MaxReadLength, stop);
-  if (st.good()) st = ds.loadAllDataIntoMemory();  // before the file goes
+  OFCondition st = ff.loadFileUntilTag(plain.path().c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
+                                       ERM_autoDetect, stop);
+  if (st.good()) st = ff.loadAllDataIntoMemory();  // before the file goes
+  if (st.good()) st = ff.getMetaInfo()->putAndInsertString(DCM_TransferSyntaxUID, kDeflatedTransferSyntax);
   return st;
 }
 
@@ -157,13 +172,23 @@ OFCondition load_deflated(DcmFileFormat& ff, const fs::path& file, const MetaHea
 std::uint64_t max_inflated_dataset_bytes() { return max_image_bytes() + kHeadroom; }
 
 OFCondition load_dicom_file(DcmFileFormat& ff, const fs::path& file, const DcmTagKey& stop) {
+  // DCMTK's own reading of the meta header (from a file stream, so its long elements are checked
+  // before allocation) decides, as it decides when it loads the file: our walk of group 0002 must
+  // then agree, or the file is refused rather than left to DCMTK's own inflation.
+  DcmMetaInfo meta_info;
+  OFString syntax;
+  if (meta_info.loadFile(file.c_str()).bad() || meta_info.findAndGetOFString(DCM_TransferSyntaxUID, syntax).bad() ||
+      DcmXfer(syntax.c_str()).getXfer() != EXS_DeflatedLittleEndianExplicit) {
+    return ff.loadFileUntilTag(file.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, stop);
+  }
   std::error_code ec;
   const std::uint64_t size = fs::file_size(file, ec);
-  if (!ec && size > kPreamble) {
-    const auto meta = read_meta(read_bytes(file, std::min<std::uint64_t>(size, kMaxMetaBytes)));
-    if (meta && meta->transfer_syntax == kDeflatedTransferSyntax) return load_deflated(ff, file, *meta, stop);
+  const auto meta = ec ? std::nullopt : read_meta(read_bytes(file, std::min<std::uint64_t>(size, kMaxMetaBytes)));
+  if (!meta || meta->transfer_syntax != kDeflatedTransferSyntax) {
+    return failure("the meta header names the deflated transfer syntax, but its group 0002 elements do not lie "
+                   "end to end before the data set (corrupt meta header)");
   }
-  return ff.loadFileUntilTag(file.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, stop);
+  return load_deflated(ff, file, *meta, stop);
 }
 
 }  // namespace tomograd::io::detail
