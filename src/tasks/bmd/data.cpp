@@ -96,7 +96,8 @@ std::vector<Patient> read_manifest(const std::filesystem::path& manifest, const 
       std::filesystem::path path = path_text;
       if (path.is_relative()) path = base / path;
       p.path = path.lexically_normal();
-      if (!std::filesystem::exists(p.path)) {
+      std::error_code ec;  // a path the file system refuses (too long) does not exist
+      if (!std::filesystem::exists(p.path, ec)) {
         problems.push_back(where + "path '" + path_text + "' does not exist");
         ok = false;
       }

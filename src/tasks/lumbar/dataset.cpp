@@ -63,7 +63,8 @@ SeriesKeys read_series_rows(LumbarDataset& ds, const CsvTable& desc, const std::
                          "' (known: Sagittal T1, Sagittal T2/STIR, Axial T2)");
       continue;
     }
-    if (!fs::is_directory(ds.series_dir(s.study_id, s.series_id))) {
+    std::error_code ec;  // ids the file system refuses (too long) are folders that do not exist
+    if (!fs::is_directory(ds.series_dir(s.study_id, s.series_id), ec)) {
       problems.push_back(where + "no folder " + ds.split + "_images/" + s.study_id + "/" + s.series_id);
       continue;
     }
@@ -137,9 +138,10 @@ struct CoordinateReader {
   /// True when the instance file exists and (with check_images) the point lies in its image.
   bool in_image(const CoordinateRow& k, const std::string& x_text, const std::string& y_text) {
     const fs::path file = ds.series_dir(k.study_id, k.series_id) / (std::to_string(k.instance_number) + ".dcm");
-    if (!fs::is_regular_file(file)) {
+    std::error_code ec;  // ids the file system refuses (too long) are files that do not exist
+    if (!fs::is_regular_file(file, ec)) {
       problems.push_back(where(k) + "instance " + std::to_string(k.instance_number) + " has no file " +
-                         fs::relative(file, ds.dir).string());
+                         file.lexically_relative(ds.dir).string());
       return false;
     }
     if (!check_images) return true;
@@ -152,7 +154,7 @@ struct CoordinateReader {
         const auto series = io::scan_dicom(file, so);
         it = image_size.emplace(file.string(), std::make_pair(series.at(0).rows, series.at(0).cols)).first;
       } catch (const Error& e) {
-        problems.push_back(where(k) + "unreadable instance " + fs::relative(file, ds.dir).string() + ": " + e.what());
+        problems.push_back(where(k) + "unreadable instance " + file.lexically_relative(ds.dir).string() + ": " + e.what());
         return false;
       }
     }

@@ -109,7 +109,8 @@ std::vector<Patient> scan_data(const DataOptions& data, bool require_labels, std
           continue;
         }
         label_of[ids[r]] = values[r] == "1" ? 1 : 0;
-        if (!fs::is_directory(images / ids[r])) {
+        std::error_code ec;  // an id the file system refuses (too long) has no folder
+        if (!fs::is_directory(images / ids[r], ec)) {
           problems.push_back(where + "no folder " + data.images + "/" + ids[r]);
         }
       }
