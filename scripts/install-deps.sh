@@ -34,6 +34,8 @@ pkgs=(
   # TensorBoard event files: the Event/Summary protobuf messages (our own .proto), read back in the
   # tests with python3-protobuf; dciodvfy (dicom3tools) validates the Secondary Capture objects
   libprotobuf-dev protobuf-compiler python3-protobuf dicom3tools
+  # tests: the JPEG-LS writer case runs under valgrind too (DCMTK is not instrumented for ASan)
+  valgrind
   # fuzzing (scripts/fuzz.sh): clang with libFuzzer and the ASan/UBSan runtimes
   clang libfuzzer-14-dev libclang-rt-14-dev
 )
