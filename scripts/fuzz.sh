@@ -23,8 +23,8 @@ fi
 shift || true
 # --ci executions per harness: about 25 s at the rates of build-fuzz/summary.md on 2 cores.
 declare -A ci_runs=([dicom]=20000 [dicom_series]=10000 [nifti]=25000 [nifti_gz]=75000 [csv]=500000
-                    [config]=10000 [pickle]=500000 [safetensors]=600000 [zip]=10000
-                    [manifest]=2000)
+                    [config]=10000 [pickle]=500000 [safetensors]=600000 [zip]=25000
+                    [manifest]=6000)
 all=(dicom dicom_series nifti nifti_gz csv config pickle safetensors zip manifest)
 harnesses=("$@")
 [[ ${#harnesses[@]} -gt 0 ]] || harnesses=("${all[@]}")
