@@ -15,6 +15,8 @@ pkgs=(
   libtorch-dev libdcmtk-dev dcmtk libopenjp2-7-dev libopenjp2-tools libopenjpip7 libopenjpip-server libopencv-dev
   libxgboost-dev xgboost libsvm-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   catch2 nlohmann-json3-dev libnifti2-dev nifti-bin zlib1g-dev
+  # io_base writes PNG with libpng directly (find_package(PNG) in src/io; no OpenCV there)
+  libpng-dev
   # c10d data-parallel training: the Gloo headers of ProcessGroupGloo.hpp (libtorch-dev lacks them)
   libgloo-dev
   # tests: independent readers used to check our files
