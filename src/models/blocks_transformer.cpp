@@ -15,7 +15,7 @@ namespace nn = torch::nn;
 MlpBlockImpl::MlpBlockImpl(int64_t hidden_size, int64_t mlp_dim, double dropout)
     : linear1_(register_module("linear1", nn::Linear(hidden_size, mlp_dim))),
       linear2_(register_module("linear2", nn::Linear(mlp_dim, hidden_size))),
-      drop_(register_module("drop1", nn::Dropout(dropout))) {}
+      drop_(register_module("drop1", Dropout(dropout))) {}
 
 torch::Tensor MlpBlockImpl::forward(const torch::Tensor& x) {
   return drop_(linear2_(drop_(torch::gelu(linear1_(x)))));
@@ -30,8 +30,8 @@ SelfAttentionImpl::SelfAttentionImpl(int64_t hidden_size, int64_t num_heads, dou
   scale_ = 1.0 / std::sqrt(static_cast<double>(hidden_size / num_heads));
   out_proj_ = register_module("out_proj", nn::Linear(hidden_size, hidden_size));
   qkv_ = register_module("qkv", nn::Linear(nn::LinearOptions(hidden_size, 3 * hidden_size).bias(qkv_bias)));
-  drop_output_ = register_module("drop_output", nn::Dropout(dropout));
-  drop_weights_ = register_module("drop_weights", nn::Dropout(dropout));
+  drop_output_ = register_module("drop_output", Dropout(dropout));
+  drop_weights_ = register_module("drop_weights", Dropout(dropout));
 }
 
 torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x) {

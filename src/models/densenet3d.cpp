@@ -31,7 +31,7 @@ class DenseLayer3dImpl : public nn::Module {
     s->push_back("norm2", BatchNorm3d(mid));
     s->push_back("relu2", nn::ReLU());
     s->push_back("conv2", nn::Conv3d(nn::Conv3dOptions(mid, growth, 3).padding(1).bias(false)));
-    if (dropout > 0) s->push_back("dropout", nn::Dropout3d(dropout));
+    if (dropout > 0) s->push_back("dropout", Dropout3d(dropout));
     layers_ = register_module("layers", s);
   }
   torch::Tensor forward(const torch::Tensor& x) { return torch::cat({x, layers_->forward(x)}, 1); }

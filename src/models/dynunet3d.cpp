@@ -28,7 +28,7 @@ nn::Sequential conv_layer(int64_t in, int64_t out, const std::vector<int64_t>& k
                                       .padding(torch::IntArrayRef(pad))
                                       .bias(false)));
   // MONAI's ADN("D"): element-wise dropout after the convolution, no parameters.
-  if (dropout > 0) s->push_back("adn", nn::Dropout(dropout));
+  if (dropout > 0) s->push_back("adn", Dropout(dropout));
   return s;
 }
 

@@ -85,7 +85,7 @@ void Model::build_head(int64_t in_channels, int64_t embedding_dim, const HeadOpt
   head_ = head;
   in_channels_ = in_channels;
   embedding_dim_ = embedding_dim;
-  dropout_ = register_module("head_dropout", torch::nn::Dropout(head.dropout));
+  dropout_ = register_module("head_dropout", Dropout(head.dropout));
   int64_t width = embedding_dim + head.metadata_dim;
   if (head.hidden > 0) {
     hidden_ = register_module("head_hidden", torch::nn::Linear(width, head.hidden));

@@ -78,7 +78,7 @@ SegResNet3dImpl::SegResNet3dImpl(const SegResNet3dOptions& options) : options_(o
   const auto& l = options_.layout;
   conv_init_ = nn::AnyModule(conv_layer(options_.in_channels, l.init_filters, 1));
   register_module("convInit", conv_init_.ptr());
-  if (l.dropout > 0) dropout_ = register_module("dropout", nn::Dropout3d(l.dropout));
+  if (l.dropout > 0) dropout_ = register_module("dropout", Dropout3d(l.dropout));
   down_layers_ = nn::ModuleList();
   int64_t channels = l.init_filters;
   for (size_t i = 0; i < l.blocks_down.size(); ++i) {

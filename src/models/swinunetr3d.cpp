@@ -35,15 +35,6 @@ torch::Tensor window_reverse(const torch::Tensor& windows, const std::vector<int
       .reshape({b, d, h, w, -1});
 }
 
-// Stochastic depth per sample (MONAI's DropPath, scale_by_keep).
-torch::Tensor drop_path(const torch::Tensor& x, double p, bool training) {
-  if (p <= 0.0 || !training) return x;
-  std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
-  shape[0] = x.size(0);
-  torch::Tensor keep = torch::empty(shape, x.options()).bernoulli_(1.0 - p);
-  return x * keep / (1.0 - p);
-}
-
 // Python's slice(start, stop) on an axis of length n as [begin, end) (MONAI's compute_mask uses
 // slice(-window), slice(-window, -shift) and slice(-shift, None); with shift 0 the last is the
 // whole axis, which is why an unshifted axis ends as one region).
@@ -225,9 +216,9 @@ WindowAttention3dImpl::WindowAttention3dImpl(int64_t dim, int64_t num_heads, std
   rel.select(2, 2).add_(ws[2] - 1);
   relative_position_index_ = register_buffer("relative_position_index", rel.sum(-1));
   qkv_ = register_module("qkv", nn::Linear(nn::LinearOptions(dim, 3 * dim).bias(qkv_bias)));
-  attn_drop_ = register_module("attn_drop", nn::Dropout(attn_drop));
+  attn_drop_ = register_module("attn_drop", Dropout(attn_drop));
   proj_ = register_module("proj", nn::Linear(dim, dim));
-  proj_drop_ = register_module("proj_drop", nn::Dropout(proj_drop));
+  proj_drop_ = register_module("proj_drop", Dropout(proj_drop));
   trunc_normal(relative_position_bias_table_, 0.02);
 }
 
@@ -303,7 +294,7 @@ SwinUNETR3dImpl::SwinUNETR3dImpl(const SwinUNETR3dOptions& options) : options_(o
       "proj", nn::Conv3d(nn::Conv3dOptions(options_.in_channels, l.feature_size, torch::IntArrayRef(l.patch_size))
                              .stride(torch::IntArrayRef(l.patch_size))));
   vit->register_module("patch_embed", patch_embed);
-  pos_drop_ = vit->register_module("pos_drop", nn::Dropout(l.drop_rate));
+  pos_drop_ = vit->register_module("pos_drop", Dropout(l.drop_rate));
   // Stochastic depth rises linearly from 0 to dropout_path_rate over all blocks (torch.linspace).
   const int64_t total = l.depths[0] + l.depths[1] + l.depths[2] + l.depths[3];
   int64_t k = 0;

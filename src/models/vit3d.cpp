@@ -70,7 +70,7 @@ ViT3dImpl::ViT3dImpl(const ViT3dOptions& options) : options_(options) {
                                                        torch::IntArrayRef(l.patch_size))
                                          .stride(torch::IntArrayRef(l.patch_size))));
   position_embeddings_ = pe->register_parameter("position_embeddings", torch::zeros({1, n_patches, l.hidden_size}));
-  embed_dropout_ = pe->register_module("dropout", nn::Dropout(l.dropout));
+  embed_dropout_ = pe->register_module("dropout", Dropout(l.dropout));
   register_module("patch_embedding", pe);
 
   blocks_ = nn::ModuleList();

@@ -22,6 +22,7 @@ struct DataLoader::State {
   BatchPlan plan;                  // this rank's part of each global batch
   std::vector<std::size_t> stand_in;  // first sample of each global batch (kNoStandIn: empty)
   std::vector<std::size_t> global_sizes;
+  std::vector<std::size_t> global_offsets;  // where this rank's part starts in each global batch
   double wait_seconds = 0.0;
   int epoch = 0;
   std::size_t next_to_claim = 0;   // next batch a worker will load
@@ -92,7 +93,14 @@ std::size_t DataLoader::start_epoch(int epoch) {
     state_->global_sizes.push_back(b.size());
     state_->stand_in.push_back(b.empty() ? kNoStandIn : b.front());
   }
-  state_->plan = shard_plan(global, options_.rank, options_.world_size, options_.keep_patients ? &dataset_ : nullptr);
+  const Dataset* patients = options_.keep_patients ? &dataset_ : nullptr;
+  state_->plan = shard_plan(global, options_.rank, options_.world_size, patients);
+  // Shares are contiguous runs in rank order: this rank's starts after the lower ranks' shares.
+  state_->global_offsets.assign(global.size(), 0);
+  for (int r = 0; r < options_.rank; ++r) {
+    const BatchPlan lower = shard_plan(global, r, options_.world_size, patients);
+    for (std::size_t b = 0; b < lower.size(); ++b) state_->global_offsets[b] += lower[b].size();
+  }
   state_->epoch = epoch;
   State* s = state_.get();
   const std::size_t prefetch = static_cast<std::size_t>(std::max(1, options_.prefetch));
@@ -167,6 +175,8 @@ std::size_t DataLoader::global_epoch_samples() const {
 }
 
 std::size_t DataLoader::global_batch_size(std::size_t b) const { return state_ ? state_->global_sizes.at(b) : 0; }
+
+std::size_t DataLoader::global_offset(std::size_t b) const { return state_ ? state_->global_offsets.at(b) : 0; }
 
 double DataLoader::wait_seconds() const { return state_ ? state_->wait_seconds : 0.0; }
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 
+#include "tomograd/core/batch_draws.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/log.hpp"
 #include "tomograd/core/progress.hpp"
@@ -245,6 +246,16 @@ void join_empty_share(const BatchStep& st, const Batch& batch, double global_n, 
   if (out.defined() && out.requires_grad()) (out.sum() * 0).backward();
 }
 
+/// The key of the dropout and stochastic-depth masks of global batch @p b: the run's seed, the
+/// epoch and the batch, and where this rank's samples sit in it (core/batch_draws.hpp), so that
+/// a sample's masks are the same on 1 or N processes.
+BatchDrawKey batch_draw_key(uint64_t seed, int epoch, std::size_t b, const DataLoader& loader, const Batch& batch) {
+  constexpr uint64_t kDropoutStream = 0x64726f706f7574;  // "dropout"
+  const uint64_t key = derive_seed(derive_seed(derive_seed(seed, kDropoutStream), static_cast<uint64_t>(epoch)), b);
+  return {key, static_cast<int64_t>(loader.global_batch_size(b)), static_cast<int64_t>(loader.global_offset(b)),
+          static_cast<int64_t>(batch.size())};
+}
+
 /// The sum over global batches of each batch's mean loss, from evaluate()'s per-batch parts
 /// (summed over ranks): the weighted mean where every rank's loss recorded its weight and
 /// @p weighted (a data-parallel job), else the sample-share sum (one process: its own mean).
@@ -299,6 +310,7 @@ EpochStats Trainer::train_epoch(const Dataset& data, const Sampler& sampler, int
   Batch batch;
   for (std::size_t b = 0; loader.next(batch); ++b) {
     const auto global_n = static_cast<double>(loader.global_batch_size(b));
+    const BatchDrawScope draws(batch_draw_key(options_.seed, epoch, b, loader, batch));
     if (batch.size() > 0) {
       const torch::Tensor share_loss = train_share(st, batch, global_n, scaler);
       loss_sum += share_loss;

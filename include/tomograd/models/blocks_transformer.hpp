@@ -5,6 +5,8 @@
 /// Tokens are [B,N,C] float32 throughout.
 #include <torch/torch.h>
 
+#include "tomograd/models/dropout.hpp"
+
 namespace tomograd::models {
 
 /// MONAI's MLPBlock (monai/networks/blocks/mlp.py): linear1 (C -> mlp_dim), GELU (exact, erf),
@@ -17,7 +19,7 @@ class MlpBlockImpl : public torch::nn::Module {
 
  private:
   torch::nn::Linear linear1_{nullptr}, linear2_{nullptr};
-  torch::nn::Dropout drop_{nullptr};
+  Dropout drop_{nullptr};
 };
 TORCH_MODULE(MlpBlock);
 
@@ -36,7 +38,7 @@ class SelfAttentionImpl : public torch::nn::Module {
   int64_t num_heads_;
   double scale_;
   torch::nn::Linear out_proj_{nullptr}, qkv_{nullptr};
-  torch::nn::Dropout drop_output_{nullptr}, drop_weights_{nullptr};
+  Dropout drop_output_{nullptr}, drop_weights_{nullptr};
 };
 TORCH_MODULE(SelfAttention);
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "tomograd/models/dropout.hpp"
 #include "tomograd/models/head.hpp"
 
 namespace tomograd::models {
@@ -75,7 +76,7 @@ class Model : public torch::nn::Module {
   HeadOptions head_;
   int64_t in_channels_ = 0;
   int64_t embedding_dim_ = 0;
-  torch::nn::Dropout dropout_{nullptr};
+  Dropout dropout_{nullptr};
   torch::nn::Linear hidden_{nullptr};
   torch::nn::Linear fc_{nullptr};
 };

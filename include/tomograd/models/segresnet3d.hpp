@@ -13,6 +13,7 @@
 
 #include <vector>
 
+#include "tomograd/models/dropout.hpp"
 #include "tomograd/models/head.hpp"
 #include "tomograd/models/model.hpp"
 
@@ -57,7 +58,7 @@ class SegResNet3dImpl : public Model {
  private:
   SegResNet3dOptions options_;
   torch::nn::AnyModule conv_init_;
-  torch::nn::Dropout3d dropout_{nullptr};
+  Dropout3d dropout_{nullptr};
   torch::nn::ModuleList down_layers_{nullptr};
 };
 TORCH_MODULE(SegResNet3d);

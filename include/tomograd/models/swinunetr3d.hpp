@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "tomograd/models/dropout.hpp"
 #include "tomograd/models/blocks_transformer.hpp"
 #include "tomograd/models/head.hpp"
 #include "tomograd/models/model.hpp"
@@ -70,7 +71,7 @@ class WindowAttention3dImpl : public torch::nn::Module {
   double scale_;
   torch::Tensor relative_position_bias_table_, relative_position_index_;
   torch::nn::Linear qkv_{nullptr}, proj_{nullptr};
-  torch::nn::Dropout attn_drop_{nullptr}, proj_drop_{nullptr};
+  Dropout attn_drop_{nullptr}, proj_drop_{nullptr};
 };
 TORCH_MODULE(WindowAttention3d);
 
@@ -125,7 +126,7 @@ class SwinUNETR3dImpl : public Model {
  private:
   SwinUNETR3dOptions options_;
   torch::nn::Conv3d proj_{nullptr};
-  torch::nn::Dropout pos_drop_{nullptr};
+  Dropout pos_drop_{nullptr};
   std::vector<std::shared_ptr<torch::nn::Module>> stages_;
 };
 TORCH_MODULE(SwinUNETR3d);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "tomograd/models/dropout.hpp"
 #include "tomograd/models/blocks_transformer.hpp"
 #include "tomograd/models/head.hpp"
 #include "tomograd/models/model.hpp"
@@ -69,7 +70,7 @@ class ViT3dImpl : public Model {
   ViT3dOptions options_;
   torch::nn::Conv3d patch_embeddings_{nullptr};
   torch::Tensor position_embeddings_;
-  torch::nn::Dropout embed_dropout_{nullptr};
+  Dropout embed_dropout_{nullptr};
   torch::nn::ModuleList blocks_{nullptr};
   torch::nn::LayerNorm norm_{nullptr};
   torch::Tensor cls_token_;

@@ -42,6 +42,8 @@ class DataLoader {
   std::size_t global_epoch_samples() const;
   /// Size of global batch @p b of the current epoch (this rank's batch b is a part of it).
   std::size_t global_batch_size(std::size_t b) const;
+  /// Position in global batch @p b of this rank's first sample (0 for a single process).
+  std::size_t global_offset(std::size_t b) const;
   /// Seconds next() has waited for batches since start_epoch(): the time the consumer (the
   /// model step) was starved of data.
   double wait_seconds() const;

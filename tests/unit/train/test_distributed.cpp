@@ -13,6 +13,7 @@
 #include "support/fixtures.hpp"
 #include "support/ranks.hpp"
 #include "tomograd/models/batch_norm.hpp"
+#include "tomograd/models/dropout.hpp"
 #include "tomograd/core/csv.hpp"
 #include "tomograd/core/progress.hpp"
 #include "tomograd/train/checkpoint.hpp"
@@ -60,6 +61,8 @@ class Samples : public Dataset {
 
 // With TG_SYNC_BN set: a BatchNorm after fc1, trained with train.sync_batchnorm.
 bool with_batchnorm() { return std::getenv("TG_SYNC_BN") != nullptr; }
+// With TG_DROPOUT set: dropout after the hidden layer (masks keyed by the global batch).
+bool with_dropout() { return std::getenv("TG_DROPOUT") != nullptr; }
 
 struct NetImpl : torch::nn::Module {
   NetImpl() {
@@ -67,15 +70,19 @@ struct NetImpl : torch::nn::Module {
     // noise of that zero differently in one and in two processes.
     fc1 = register_module("fc1", torch::nn::Linear(torch::nn::LinearOptions(4, 8).bias(!with_batchnorm())));
     if (with_batchnorm()) bn = register_module("bn", models::BatchNorm1d(8));
+    if (with_dropout()) drop = register_module("drop", models::Dropout(0.5));
     fc2 = register_module("fc2", torch::nn::Linear(8, 1));
   }
   torch::Tensor forward(const torch::Tensor& x) {
     torch::Tensor h = fc1(x);
     if (bn) h = bn(h);
-    return fc2(torch::tanh(h));
+    h = torch::tanh(h);
+    if (drop) h = drop(h);
+    return fc2(h);
   }
   torch::nn::Linear fc1{nullptr}, fc2{nullptr};
   models::BatchNorm1d bn{nullptr};
+  models::Dropout drop{nullptr};
 };
 TORCH_MODULE(Net);
 
@@ -221,11 +228,11 @@ TEST_CASE("every rank's share of the global batches covers each sample once, for
 TEST_CASE("two Gloo processes train to the same weights as one process", "[train][slow]") {
   // Sample batches, patient-grouped batches (unequal shares), and a BatchNorm layer trained with
   // train.sync_batchnorm: statistics of the global batch, so one process with the whole batch
-  // is the reference.
+  // is the reference. With dropout (TG_DROPOUT), a sample's masks are the same on 1 and 2 ranks.
   // With missing labels (TG_MASKED) each rank's share of the loss is its labelled part of the
   // global batch, not its sample count.
   for (const std::string env : {"", "TG_PATIENTS=1", "TG_SYNC_BN=1", "TG_PATIENTS=1 TG_SYNC_BN=1", "TG_MASKED=1",
-                                "TG_MASKED=1 TG_PATIENTS=1"}) {
+                                "TG_MASKED=1 TG_PATIENTS=1", "TG_DROPOUT=1", "TG_DROPOUT=1 TG_PATIENTS=1"}) {
     INFO("environment: " << env);
     test::TempDir tmp;
     fs::create_directories(tmp / "one");

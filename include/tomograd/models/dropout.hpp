@@ -1,0 +1,50 @@
+#pragma once
+/// @file Dropout layers of tomograd's models: LibTorch's Dropout and Dropout3d arithmetic (no
+/// parameters, so state dicts are unchanged), with masks from batch_keep_mask(): while the
+/// trainer has installed a BatchDrawScope, a sample's mask depends on the run's seed, the epoch,
+/// the batch and the sample's place in the global batch, never on the world size or the rank
+/// (core/batch_draws.hpp). Outside a scope they draw from LibTorch's generator, as LibTorch's do.
+#include <torch/torch.h>
+
+namespace tomograd::models {
+
+/// Element-wise dropout: zeros each element with probability @p p and scales the rest by
+/// 1/(1-p) while @p training; @p x unchanged otherwise or for p = 0.
+torch::Tensor batch_dropout(const torch::Tensor& x, double p, bool training);
+/// Channel dropout of [N, C, ...] (LibTorch's Dropout2d/3d): whole channels of a sample.
+torch::Tensor batch_channel_dropout(const torch::Tensor& x, double p, bool training);
+/// Stochastic depth (MONAI's DropPath, scale_by_keep): the whole of a sample's @p x (its first
+/// dimension) is zeroed with probability @p p, the rest scaled by 1/(1-p).
+torch::Tensor drop_path(const torch::Tensor& x, double p, bool training);
+
+/// Throws ValueError unless 0 <= @p p < 1 (names @p what).
+void check_dropout_rate(double p, const char* what);
+
+class DropoutImpl : public torch::nn::Cloneable<DropoutImpl> {
+ public:
+  explicit DropoutImpl(double p = 0.5);
+  void reset() override {}
+  torch::Tensor forward(const torch::Tensor& x) { return batch_dropout(x, p_, is_training()); }
+  void pretty_print(std::ostream& stream) const override;
+  double p() const { return p_; }
+
+ private:
+  double p_;
+};
+TORCH_MODULE(Dropout);
+
+/// Dropout of whole channels of [N, C, D, H, W] inputs.
+class Dropout3dImpl : public torch::nn::Cloneable<Dropout3dImpl> {
+ public:
+  explicit Dropout3dImpl(double p = 0.5);
+  void reset() override {}
+  torch::Tensor forward(const torch::Tensor& x) { return batch_channel_dropout(x, p_, is_training()); }
+  void pretty_print(std::ostream& stream) const override;
+  double p() const { return p_; }
+
+ private:
+  double p_;
+};
+TORCH_MODULE(Dropout3d);
+
+}  // namespace tomograd::models

@@ -1,0 +1,76 @@
+// Random draws keyed by the global batch (see batch_draws.hpp).
+#include "tomograd/core/batch_draws.hpp"
+
+#include <ATen/Context.h>
+#include <ATen/core/Generator.h>
+#include <torch/torch.h>
+
+#include <mutex>
+#include <string>
+
+#include "tomograd/core/error.hpp"
+#include "tomograd/core/random.hpp"
+
+namespace tomograd {
+
+namespace {
+
+struct DrawState {
+  bool active = false;
+  BatchDrawKey key;
+  uint64_t draws = 0;  ///< masks drawn in this batch so far
+};
+
+DrawState& state() {
+  thread_local DrawState s;
+  return s;
+}
+
+/// A private generator of @p device's kind seeded with @p seed: a clone of the default one, so
+/// that the default generator's stream is left as it was.
+at::Generator seeded_generator(const torch::Device& device, uint64_t seed) {
+  at::Generator base = at::globalContext().defaultGenerator(device);
+  at::Generator gen;
+  {
+    std::lock_guard<std::mutex> lock(base.mutex());
+    gen = base.clone();
+  }
+  gen.set_current_seed(seed);
+  return gen;
+}
+
+}  // namespace
+
+BatchDrawScope::BatchDrawScope(const BatchDrawKey& key)
+    : previous_key_(state().key), previous_draws_(state().draws), previous_active_(state().active) {
+  if (key.global_rows < 0 || key.local_rows < 0 || key.offset < 0 || key.offset + key.local_rows > key.global_rows) {
+    throw ValueError("batch draws: rows [" + std::to_string(key.offset) + ", " +
+                     std::to_string(key.offset + key.local_rows) + ") outside a global batch of " +
+                     std::to_string(key.global_rows));
+  }
+  state() = DrawState{true, key, 0};
+}
+
+BatchDrawScope::~BatchDrawScope() { state() = DrawState{previous_active_, previous_key_, previous_draws_}; }
+
+torch::Tensor batch_keep_mask(torch::IntArrayRef shape, double keep, const torch::TensorOptions& options) {
+  const torch::TensorOptions opts = options.requires_grad(false);
+  DrawState& s = state();
+  if (!s.active) return torch::empty(shape, opts).bernoulli_(keep);
+  if (shape.empty()) throw ValueError("batch draws: a mask needs a first (sample) dimension");
+  const int64_t rows = shape[0];
+  if (rows == 0) return torch::empty(shape, opts);
+  if (s.key.local_rows == 0 || rows % s.key.local_rows != 0) {
+    throw ValueError("batch draws: a mask of " + std::to_string(rows) + " rows for " +
+                     std::to_string(s.key.local_rows) + " samples (expected a multiple: rows ordered by sample)");
+  }
+  const int64_t per_sample = rows / s.key.local_rows;
+  std::vector<int64_t> global(shape.begin(), shape.end());
+  global[0] = s.key.global_rows * per_sample;
+  at::Generator gen = seeded_generator(opts.device(), derive_seed(s.key.seed, s.draws++));
+  torch::Tensor mask = torch::empty(global, opts).bernoulli_(keep, gen);
+  if (s.key.local_rows == s.key.global_rows) return mask;
+  return mask.narrow(0, s.key.offset * per_sample, rows).contiguous();
+}
+
+}  // namespace tomograd

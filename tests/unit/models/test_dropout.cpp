@@ -1,0 +1,94 @@
+// Dropout layers with batch-keyed masks: a rank's rows of a global batch get the masks one process
+// draws for those samples (core/batch_draws.hpp, models/dropout.hpp).
+#include <catch2/catch.hpp>
+#include <torch/torch.h>
+
+#include "tomograd/core/batch_draws.hpp"
+#include "tomograd/core/error.hpp"
+#include "tomograd/models/dropout.hpp"
+
+using namespace tomograd;
+
+namespace {
+
+// The first mask of a batch drawn under @p key.
+torch::Tensor first_mask(const BatchDrawKey& key, std::vector<int64_t> shape) {
+  const BatchDrawScope scope(key);
+  return batch_keep_mask(shape, 0.5, torch::kFloat32);
+}
+
+}  // namespace
+
+TEST_CASE("a rank's keyed masks are the rows of its samples in the global batch's masks", "[models]") {
+  // One process: the whole global batch of 6 samples.
+  const torch::Tensor whole = first_mask({77, 6, 0, 6}, {6, 5});
+  // Ranks of a world of 3 with unequal shares: rows [0, 1), [1, 4), [4, 6).
+  CHECK(torch::equal(first_mask({77, 6, 0, 1}, {1, 5}), whole.narrow(0, 0, 1)));
+  CHECK(torch::equal(first_mask({77, 6, 1, 3}, {3, 5}), whole.narrow(0, 1, 3)));
+  CHECK(torch::equal(first_mask({77, 6, 4, 2}, {2, 5}), whole.narrow(0, 4, 2)));
+  // Four rows per sample (attention windows [N·W, ...], ordered by sample).
+  const torch::Tensor windows = first_mask({77, 6, 0, 6}, {24, 3});
+  CHECK(torch::equal(first_mask({77, 6, 4, 2}, {8, 3}), windows.narrow(0, 16, 8)));
+  // Another batch seed draws another mask; a zero-row share draws nothing.
+  CHECK_FALSE(torch::equal(first_mask({78, 6, 0, 6}, {6, 5}), whole));
+  CHECK(first_mask({77, 6, 6, 0}, {0, 5}).numel() == 0);
+  // Successive draws of one batch differ; a new scope numbers its draws from 0 again.
+  {
+    const BatchDrawScope scope({77, 6, 0, 6});
+    const torch::Tensor first = batch_keep_mask({6, 5}, 0.5, torch::kFloat32);
+    const torch::Tensor second = batch_keep_mask({6, 5}, 0.5, torch::kFloat32);
+    CHECK(torch::equal(first, whole));
+    CHECK_FALSE(torch::equal(second, whole));
+    {
+      const BatchDrawScope inner({77, 6, 0, 6});
+      CHECK(torch::equal(batch_keep_mask({6, 5}, 0.5, torch::kFloat32), whole));
+    }
+    // The outer scope resumes its own numbering.
+    CHECK_FALSE(torch::equal(batch_keep_mask({6, 5}, 0.5, torch::kFloat32), second));
+  }
+  // Keyed draws leave LibTorch's default generator where it was.
+  torch::manual_seed(5);
+  const torch::Tensor reference = torch::rand({4});
+  torch::manual_seed(5);
+  (void)first_mask({1, 6, 0, 6}, {6, 5});
+  CHECK(torch::equal(torch::rand({4}), reference));
+}
+
+TEST_CASE("keyed masks refuse rows that are not whole samples, and bad scopes", "[models]") {
+  const BatchDrawScope scope({1, 6, 2, 3});
+  CHECK_THROWS_WITH(batch_keep_mask({4, 5}, 0.5, torch::kFloat32), Catch::Contains("4 rows for 3 samples"));
+  CHECK_THROWS_AS(BatchDrawScope({1, 4, 3, 2}), ValueError);
+}
+
+TEST_CASE("without a scope, dropout draws from LibTorch's generator as LibTorch's dropout does", "[models]") {
+  torch::manual_seed(3);
+  const torch::Tensor mask = torch::empty({8, 8}).bernoulli_(0.75);
+  torch::manual_seed(3);
+  CHECK(torch::equal(batch_keep_mask({8, 8}, 0.75, torch::kFloat32), mask));
+}
+
+TEST_CASE("Dropout, Dropout3d and drop_path: rates, scaling, what is zeroed, eval mode", "[models]") {
+  torch::manual_seed(1);
+  const torch::Tensor x = torch::rand({40, 500}) + 1.0;  // no zeros of its own
+  models::Dropout drop(0.3);
+  const torch::Tensor y = drop(x);
+  const double zeroed = (y == 0).to(torch::kFloat64).mean().item<double>();
+  CHECK(zeroed == Approx(0.3).margin(0.01));  // 20,000 draws: sd 0.0032
+  const torch::Tensor kept = y != 0;
+  CHECK(torch::allclose(y.masked_select(kept), x.masked_select(kept) / 0.7));
+  drop->eval();
+  CHECK(torch::equal(drop(x), x));
+  // Whole channels of [N, C, D, H, W].
+  models::Dropout3d channels(0.5);
+  const torch::Tensor v = channels(torch::ones({4, 16, 2, 3, 3}));
+  const torch::Tensor per_channel = v.flatten(2);
+  CHECK(torch::equal(per_channel.amin(2), per_channel.amax(2)));
+  CHECK((per_channel.amax(2) == 0).any().item<bool>());
+  CHECK((per_channel.amax(2) == 2).any().item<bool>());
+  // Whole samples.
+  const torch::Tensor s = models::drop_path(torch::ones({64, 3, 4}), 0.5, true).flatten(1);
+  CHECK(torch::equal(s.amin(1), s.amax(1)));
+  CHECK((s.amax(1) == 0).any().item<bool>());
+  CHECK(torch::equal(models::drop_path(x, 0.5, false), x));
+  CHECK_THROWS_AS(models::Dropout(1.0), ValueError);
+}
