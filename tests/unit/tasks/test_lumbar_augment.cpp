@@ -4,6 +4,9 @@
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <numeric>
+
 #include "../../../src/tasks/lumbar/pipeline_impl.hpp"  // ItemDataset: the training sample path
 #include "support/fixtures.hpp"
 #include "tomograd/core/atomic_file.hpp"
@@ -161,7 +164,8 @@ TEST_CASE("lumbar augmentation keys: defaults off, read from input:, bad values 
 //
 // The synthetic renderer draws its texture, bias field and noise from the seed in the same order
 // whatever the severities, so two renderings with one seed differ only where a lesion changed the
-// anatomy. Study A has severe left foraminal narrowing at L4/L5, study B the same on the right,
+// anatomy. Study A has a severe left-sided lesion at L4/L5 (foraminal narrowing for the sagittal
+// and volume inputs, subarticular stenosis for the axial one), study B the same on the right,
 // study N neither: A - N is the left lesion, B - N the right one. The training sample path
 // (ItemDataset::get, src/tasks/lumbar/inputs.cpp, with flip_lr = 1 and every other augmentation off)
 // must turn A into an input whose lesion is B's, with B's labels.
@@ -189,9 +193,38 @@ SeriesImage series_of(const Volume& v, const std::string& id) {
   return s;
 }
 
-/// A study rendered with one seed and the given severities: its two sagittal series, the label
-/// points the renderer placed (sagittal labels only: the kinds tested here use no axial point)
-/// and its grades.
+/// The renderer's five 3-slice axial blocks as one series, as the loader reads the RSNA layout's
+/// axial series: every slice sorted along the normal (feet to head), the median gap as spacing.
+SeriesImage axial_series_of(const std::vector<Volume>& blocks) {
+  std::vector<torch::Tensor> slices;
+  SeriesImage s = series_of(blocks.at(0), "13");
+  s.positions.clear();
+  s.instance_numbers.clear();
+  for (const Volume& v : blocks) {
+    for (int64_t k = 0; k < v.depth(); ++k) {
+      slices.push_back(v.data()[k] / 4000.0f);
+      s.positions.push_back(v.index_to_lps(static_cast<double>(k), 0, 0));
+    }
+  }
+  std::vector<std::size_t> order(slices.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  auto height = [&](std::size_t i) { return s.positions[i][0] * s.normal[0] + s.positions[i][1] * s.normal[1] +
+                                            s.positions[i][2] * s.normal[2]; };
+  std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return height(x) < height(y); });
+  std::vector<torch::Tensor> sorted;
+  std::vector<Vec3> positions;
+  for (std::size_t i : order) {
+    sorted.push_back(slices[i]);
+    positions.push_back(s.positions[i]);
+    s.instance_numbers.push_back(static_cast<int>(sorted.size()));
+  }
+  s.data = torch::stack(sorted).contiguous();
+  s.positions = positions;
+  return s;
+}
+
+/// A study rendered with one seed and the given severities: its two sagittal series and its
+/// axial series, the 25 label points the renderer placed and its grades.
 struct RenderedStudy {
   StudyImages images;
   LevelPoints points;
@@ -208,9 +241,12 @@ RenderedStudy render_study(const std::array<int, kLabels>& severity) {
   st.images.study_id = "1";
   st.images.t1 = series_of(ph.sagittal_t1, "11");
   st.images.t2 = series_of(ph.sagittal_t2, "12");
+  st.images.axial = axial_series_of(ph.axial_t2);
   for (const auto& pt : ph.points) {
-    if (pt.series == tasks::LumbarSeries::kAxialT2) continue;
-    const SeriesImage& s = pt.series == tasks::LumbarSeries::kSagittalT1 ? *st.images.t1 : *st.images.t2;
+    // An axial point's slice is one of its level's block (a series of its own here).
+    const SeriesImage s = pt.series == tasks::LumbarSeries::kAxialT2
+                              ? series_of(ph.axial_t2.at(static_cast<std::size_t>(pt.level)), "13")
+                              : pt.series == tasks::LumbarSeries::kSagittalT1 ? *st.images.t1 : *st.images.t2;
     st.points[label_index(pt.condition, pt.level)] = s.pixel_to_lps(static_cast<int>(pt.slice), pt.x, pt.y);
   }
   st.grades = severity;
@@ -239,6 +275,71 @@ double cosine(const torch::Tensor& a, const torch::Tensor& b) {
   return (a * b).sum().item<double>() / (a.norm() * b.norm()).item<double>();
 }
 
+/// The mirror of A (left lesion at label @p left_label) through the training sample path with
+/// input kind @p in: its image lesion is B's (right lesion), its labels are B's.
+void check_mirrored_lesion(const InputOptions& in, const RenderedStudy& n, const RenderedStudy& a,
+                           const RenderedStudy& b, int left_label) {
+  INFO("input kind " << in.kind);
+  const train::Sample sn = sample_of(n, in, false), sa = sample_of(a, in, false), sb = sample_of(b, in, false);
+  const train::Sample fa = sample_of(a, in, true), fn = sample_of(n, in, true);
+  REQUIRE(fa.input.sizes() == sb.input.sizes());
+  const torch::Tensor lesion_left = sa.input - sn.input, lesion_right = sb.input - sn.input;
+  const torch::Tensor lesion_flipped = fa.input - fn.input;
+  // The renderer's lesion is visible in the input (a mean |difference| of 0.0005 would be noise).
+  REQUIRE(lesion_right.abs().max().item<double>() > 0.1);
+  // The mirrored left lesion has the rendered right one's shape (cosine similarity) and about its
+  // size: the renderer's smooth multiplicative bias field (1 ± 0.1 x a smooth random field) is not
+  // left-right symmetric, so the two lesions differ by up to about 25 % in intensity (measured:
+  // cosine 0.999, 0.990 and 0.9999, size ratio 1.24, 1.10 and 0.99 for the sagittal, volume and
+  // axial inputs). The unmirrored left lesion has no overlap with the right one (cosine 0).
+  const double cos_flipped = cosine(lesion_flipped, lesion_right), cos_unflipped = cosine(lesion_left, lesion_right);
+  const double ratio = lesion_flipped.norm().item<double>() / lesion_right.norm().item<double>();
+  INFO("cosine mirrored " << cos_flipped << ", unmirrored " << cos_unflipped << ", size ratio " << ratio);
+  CHECK(cos_flipped > 0.95);
+  CHECK(cos_unflipped < 0.2);
+  CHECK(ratio > 0.7);
+  CHECK(ratio < 1.4);
+  // The image itself: where the right lesion is, the mirrored A looks like B and A does not.
+  const torch::Tensor where = lesion_right.abs() > 0.05;
+  const double mirrored_err = (fa.input - sb.input).abs().masked_select(where).mean().item<double>();
+  const double unmirrored_err = (sa.input - sb.input).abs().masked_select(where).mean().item<double>();
+  INFO("on the right lesion: |mirrored A - B| " << mirrored_err << ", |A - B| " << unmirrored_err);
+  CHECK(mirrored_err < 0.4 * unmirrored_err);  // measured 0.18, 0.25 and 0.02 of it
+  if (in.kind == "volume") {
+    // Depth runs toward the patient's right: the left lesion is in the first half, and the
+    // mirror moves it to the second.
+    auto half = [](const torch::Tensor& x, bool first) {
+      const int64_t d = x.size(1);
+      return x.narrow(1, first ? 0 : d / 2, d / 2).abs().sum().item<double>();
+    };
+    CHECK(half(lesion_left, true) > 10 * half(lesion_left, false));
+    CHECK(half(lesion_flipped, false) > 10 * half(lesion_flipped, true));
+  }
+  // Labels: the mirrored sample carries B's grades (left normal, right severe), all known.
+  REQUIRE(fa.target.size(0) == kLabels);
+  for (int k = 0; k < kLabels; ++k) {
+    INFO("label " << k);
+    CHECK(fa.target[k].item<int64_t>() == b.grades[static_cast<std::size_t>(k)]);
+    CHECK(fa.mask[k].item<bool>());
+  }
+  CHECK(sa.target[left_label].item<int64_t>() == 2);  // the unmirrored sample keeps A's
+}
+
+/// A's label points reflected across the midsagittal plane (through the canal point of L3/L4,
+/// normal along the patient's left-right axis) must be B's points of the same labels for
+/// @p labels: the renderer's anatomy is symmetric, so each left label lands where the right one is.
+void check_mirrored_points(const RenderedStudy& a, const RenderedStudy& b, const std::vector<int>& labels) {
+  const Vec3 centre = *a.points[label_index(0, 2)];
+  const LevelPoints mp = mirror_points(a.points, centre, Vec3{1, 0, 0});
+  for (int k : labels) {
+    INFO("label " << k);
+    REQUIRE(mp[static_cast<std::size_t>(k)]);
+    for (int i = 0; i < 3; ++i) {
+      CHECK((*mp[static_cast<std::size_t>(k)])[i] == Approx((*b.points[static_cast<std::size_t>(k)])[i]).margin(1e-6));
+    }
+  }
+}
+
 }  // namespace
 
 TEST_CASE("lumbar mirror of a rendered study: a left lesion becomes the right one, labels swapped", "[lumbar]") {
@@ -246,62 +347,25 @@ TEST_CASE("lumbar mirror of a rendered study: a left lesion becomes the right on
   left[label_index(1, 3)] = 2;   // left neural foraminal narrowing, L4/L5, severe
   right[label_index(2, 3)] = 2;  // right neural foraminal narrowing, L4/L5, severe
   const RenderedStudy n = render_study(none), a = render_study(left), b = render_study(right);
+  for (const std::string kind : {"sagittal", "volume"}) check_mirrored_lesion(input_of(kind), n, a, b, label_index(1, 3));
+  // Coordinates of the sagittal labels (canal, left and right foramen).
+  std::vector<int> sagittal_labels(3 * kLevels);
+  std::iota(sagittal_labels.begin(), sagittal_labels.end(), 0);
+  check_mirrored_points(a, b, sagittal_labels);
+  CHECK((*a.points[label_index(1, 3)])[0] > (*a.points[label_index(0, 2)])[0] + 10);  // left foramen: LPS +x
+}
 
-  for (const std::string kind : {"sagittal", "volume"}) {
-    INFO("input kind " << kind);
-    const InputOptions in = input_of(kind);
-    const train::Sample sn = sample_of(n, in, false), sa = sample_of(a, in, false), sb = sample_of(b, in, false);
-    const train::Sample fa = sample_of(a, in, true), fn = sample_of(n, in, true);
-    REQUIRE(fa.input.sizes() == sb.input.sizes());
-    const torch::Tensor lesion_left = sa.input - sn.input, lesion_right = sb.input - sn.input;
-    const torch::Tensor lesion_flipped = fa.input - fn.input;
-    // The renderer's lesion is visible in the input (a mean |difference| of 0.0005 would be noise).
-    REQUIRE(lesion_right.abs().max().item<double>() > 0.1);
-    // The mirrored left lesion has the rendered right one's shape (cosine similarity) and about its
-    // size: the renderer's smooth multiplicative bias field (1 ± 0.1 x a smooth random field) is not
-    // left-right symmetric, so the two lesions differ by about 10-25 % in intensity (measured: cosine
-    // 0.999 and 0.990, size ratio 1.24 and 1.10 for the sagittal and volume inputs). The unmirrored
-    // left lesion has no overlap with the right one (cosine about 0).
-    CHECK(cosine(lesion_flipped, lesion_right) > 0.95);
-    CHECK(cosine(lesion_left, lesion_right) < 0.2);
-    const double ratio = lesion_flipped.norm().item<double>() / lesion_right.norm().item<double>();
-    CHECK(ratio > 0.7);
-    CHECK(ratio < 1.4);
-    // The image itself: where the right lesion is, the mirrored A looks like B and A does not.
-    const torch::Tensor where = lesion_right.abs() > 0.05;
-    const double mirrored_err = (fa.input - sb.input).abs().masked_select(where).mean().item<double>();
-    const double unmirrored_err = (sa.input - sb.input).abs().masked_select(where).mean().item<double>();
-    INFO("on the right lesion: |mirrored A - B| " << mirrored_err << ", |A - B| " << unmirrored_err);
-    CHECK(mirrored_err < 0.4 * unmirrored_err);  // measured 0.18 and 0.25 of it
-    if (kind == "volume") {
-      // Depth runs toward the patient's right: the left lesion is in the first half, and the
-      // mirror moves it to the second.
-      auto half = [](const torch::Tensor& x, bool first) {
-        const int64_t d = x.size(1);
-        return x.narrow(1, first ? 0 : d / 2, d / 2).abs().sum().item<double>();
-      };
-      CHECK(half(lesion_left, true) > 10 * half(lesion_left, false));
-      CHECK(half(lesion_flipped, false) > 10 * half(lesion_flipped, true));
-    }
-    // Labels: the mirrored sample carries B's grades (left L4/L5 normal, right severe), all known.
-    REQUIRE(fa.target.size(0) == kLabels);
-    for (int k = 0; k < kLabels; ++k) {
-      INFO("label " << k);
-      CHECK(fa.target[k].item<int64_t>() == b.grades[static_cast<std::size_t>(k)]);
-      CHECK(fa.mask[k].item<bool>());
-    }
-    CHECK(sa.target[label_index(1, 3)].item<int64_t>() == 2);  // the unmirrored sample keeps A's
-  }
-
-  // Coordinates: reflected across the midsagittal plane (through the canal points, normal along
-  // the patient's left-right axis), A's label points are the renderer's own points of the same
-  // labels (its anatomy is symmetric), each left label now where the right one is.
-  const Vec3 centre = *a.points[label_index(0, 2)];
-  const LevelPoints mp = mirror_points(a.points, centre, Vec3{1, 0, 0});
-  for (int k = 0; k < 3 * kLevels; ++k) {
-    INFO("label " << k);
-    REQUIRE(mp[static_cast<std::size_t>(k)]);
-    for (int i = 0; i < 3; ++i) CHECK((*mp[static_cast<std::size_t>(k)])[i] == Approx((*b.points[static_cast<std::size_t>(k)])[i]).margin(1e-6));
-  }
-  CHECK((*a.points[label_index(1, 3)])[0] > centre[0] + 10);  // the left foramen is on the left (LPS +x)
+TEST_CASE("lumbar mirror of a rendered study, axial input: left subarticular stenosis becomes right", "[lumbar]") {
+  std::array<int, kLabels> none{}, left{}, right{};
+  left[label_index(3, 3)] = 2;   // left subarticular stenosis, L4/L5, severe
+  right[label_index(4, 3)] = 2;  // right subarticular stenosis, L4/L5, severe
+  const RenderedStudy n = render_study(none), a = render_study(left), b = render_study(right);
+  // The axial crops are centred between the two lateral recess points, on the midline: there
+  // the mirror is a reversal of the columns (display columns run right to left).
+  check_mirrored_lesion(input_of("axial"), n, a, b, label_index(3, 3));
+  // Coordinates of the axial labels: the left lateral recess reflected is the right one.
+  std::vector<int> axial_labels(2 * kLevels);
+  std::iota(axial_labels.begin(), axial_labels.end(), 3 * kLevels);
+  check_mirrored_points(a, b, axial_labels);
+  CHECK((*a.points[label_index(3, 3)])[0] > (*a.points[label_index(0, 3)])[0] + 5);  // left recess: LPS +x
 }
