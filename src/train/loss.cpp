@@ -52,6 +52,8 @@ std::optional<torch::Tensor> recorded_loss_weight() {
 
 }  // namespace detail
 
+void declare_mean_over(const torch::Tensor& count) { detail::record_loss_weight(count); }
+
 namespace {
 
 // Mean of elementwise losses over labelled entries, optionally weighted per task (last dim).

@@ -35,6 +35,13 @@ using LossFn = std::function<torch::Tensor(const torch::Tensor& outputs, const B
 /// with no labelled entry gives a zero loss that still backpropagates.
 LossFn make_loss(const LossOptions& options);
 
+/// For a task's own loss that is a mean over @p count units other than the batch's samples (the
+/// patients of patient-grouped batches, labelled entries): call it once inside the loss with the
+/// mean's denominator (a scalar tensor). A data-parallel rank's part of the global batch's loss is
+/// then its count over all ranks' counts, so N processes train as one; a loss that declares
+/// nothing is weighted by its samples (exact when every sample weighs the same).
+void declare_mean_over(const torch::Tensor& count);
+
 /// Adds @p weight × @p regularizer(outputs, batch) to a loss: the hook for consistency
 /// regularization between outputs (e.g. left/right or adjacent levels).
 LossFn with_regularizer(LossFn loss, std::function<torch::Tensor(const torch::Tensor&, const Batch&)> regularizer,

@@ -20,6 +20,7 @@
 #include "tomograd/train/distributed.hpp"
 #include "tomograd/train/run_dir.hpp"
 #include "tomograd/train/sampler.hpp"
+#include "tomograd/train/sharded.hpp"
 
 namespace tomograd::tasks::metastasis {
 namespace fs = std::filesystem;
@@ -101,6 +102,8 @@ train::LossFn patient_max_loss(double pos_weight) {
     const torch::Tensor y = max_pool_patients(b.target.to(outputs.device(), outputs.scalar_type()), b.patient_ids);
     auto opts = torch::nn::functional::BinaryCrossEntropyWithLogitsFuncOptions();
     if (pos_weight != 1.0) opts = opts.pos_weight(torch::full({1}, pos_weight, logits.options()));
+    // A mean over patients, not slices: a data-parallel rank's part is its patients' share.
+    train::declare_mean_over(torch::full({}, static_cast<double>(logits.numel()), torch::kFloat64));
     return torch::nn::functional::binary_cross_entropy_with_logits(logits, y, opts);
   };
 }
@@ -172,6 +175,54 @@ train::TrainSummary train_model(const MetastasisConfig& config, const TrainReque
   return train_slice_model(request, run, std::move(job));
 }
 
+namespace {
+
+/// The patients of infer's folders that this process scores (all, or its rank's share), their
+/// studies and scores; bad inputs are reported or skipped.
+struct ScoredFolders {
+  std::vector<Patient> patients;
+  std::vector<SliceStudy> studies;
+  std::vector<PatientScore> scores;
+};
+
+ScoredFolders score_folders(detail::Loaded& l, const std::vector<fs::path>& dirs, const fs::path& input,
+                            bool skip_bad) {
+  ScoredFolders out;
+  std::vector<std::string> problems;
+  for (const auto& d : dirs) {
+    Patient p;
+    p.patient_id = fs::absolute(d).lexically_normal().filename().string();
+    p.path = fs::absolute(d).lexically_normal();
+    if (detail::pick_ct_series(p, l.config.data.min_slices, problems)) out.patients.push_back(p);
+  }
+  detail::handle_problems(input.string(), problems, skip_bad);
+  problems.clear();
+  out.studies = detail::load_studies(l.config, out.patients, problems);
+  detail::handle_problems(input.string(), problems, skip_bad);
+  out.scores = detail::score(l, out.studies);
+  return out;
+}
+
+void write_score_files(const std::vector<PatientScore>& scores, const fs::path& output, const fs::path& slices_output,
+                       bool force) {
+  if (!output.empty()) {
+    CsvTable t({"patient_id", "probability", "prediction", "top_slice"}, {});
+    for (const auto& s : scores) {
+      t.add_row({s.patient_id, num(s.probability), std::to_string(s.prediction), std::to_string(s.top_slice)});
+    }
+    detail::write_csv(output, t, force);
+  }
+  if (!slices_output.empty()) {
+    CsvTable t({"patient_id", "slice", "probability"}, {});
+    for (const auto& s : scores) {
+      for (const auto& [z, p] : s.slice_probabilities) t.add_row({s.patient_id, std::to_string(z), num(p)});
+    }
+    detail::write_csv(slices_output, t, force);
+  }
+}
+
+}  // namespace
+
 std::vector<PatientScore> infer(const fs::path& run_or_checkpoint, const fs::path& input, const fs::path& output,
                                 bool force, bool skip_bad, const fs::path& slices_output, const std::string& device,
                                 const DicomOutOptions& dicom) {
@@ -190,35 +241,22 @@ std::vector<PatientScore> infer(const fs::path& run_or_checkpoint, const fs::pat
   }
   std::sort(subdirs.begin(), subdirs.end());
   if (has_files || subdirs.empty()) subdirs = {input};
-  std::vector<Patient> patients;
-  std::vector<std::string> problems;
-  for (const auto& d : subdirs) {
-    Patient p;
-    p.patient_id = fs::absolute(d).lexically_normal().filename().string();
-    p.path = fs::absolute(d).lexically_normal();
-    if (detail::pick_ct_series(p, l.config.data.min_slices, problems)) patients.push_back(p);
-  }
-  detail::handle_problems(input.string(), problems, skip_bad);
-  problems.clear();
-  const auto studies = detail::load_studies(l.config, patients, problems);
-  detail::handle_problems(input.string(), problems, skip_bad);
-  auto scores = detail::score(l, studies);
-  if (!output.empty()) {
-    CsvTable t({"patient_id", "probability", "prediction", "top_slice"}, {});
-    for (const auto& s : scores) {
-      t.add_row({s.patient_id, num(s.probability), std::to_string(s.prediction), std::to_string(s.top_slice)});
-    }
-    detail::write_csv(output, t, force);
-  }
-  if (!slices_output.empty()) {
-    CsvTable t({"patient_id", "slice", "probability"}, {});
-    for (const auto& s : scores) {
-      for (const auto& [z, p] : s.slice_probabilities) t.add_row({s.patient_id, std::to_string(z), num(p)});
-    }
-    detail::write_csv(slices_output, t, force);
-  }
+  // In a data-parallel job each rank scores a contiguous share of the folders; every rank gets
+  // all scores in the one-process order, rank 0 writes the CSV files.
+  ScoredFolders mine;
+  const auto scores = train::shard_and_gather<PatientScore>(subdirs.size(), l.device, [&](std::size_t b, std::size_t e) {
+    const std::vector<fs::path> share(subdirs.begin() + static_cast<std::ptrdiff_t>(b),
+                                      subdirs.begin() + static_cast<std::ptrdiff_t>(e));
+    mine = score_folders(l, share, input, skip_bad);
+    return mine.scores;
+  });
+  train::run_on_main_process([&] { write_score_files(scores, output, slices_output, force); });
   // The DICOM results last: the CSV files are written even when a source study cannot take them.
-  if (!dicom.dir.empty()) detail::write_dicom_results(l, patients, studies, scores, dicom);
+  // Each rank writes the series of the patients it scored.
+  if (!dicom.dir.empty()) {
+    detail::write_dicom_results(l, mine.patients, mine.studies, mine.scores, dicom);
+    train::wait_for_sharded_ranks();
+  }
   return scores;
 }
 

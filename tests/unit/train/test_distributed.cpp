@@ -53,7 +53,11 @@ class Samples : public Dataset {
     s.patient_id = patient_of(i);
     return s;
   }
-  std::string patient_of(std::size_t i) const override { return "P" + std::to_string(i / 3); }
+  std::string patient_of(std::size_t i) const override {
+    // TG_PATIENT_LOSS: patients of 1 to 7 samples, so that a mean over patients is not a mean over samples.
+    if (std::getenv("TG_PATIENT_LOSS")) return "Q" + std::to_string(i * i / 40);
+    return "P" + std::to_string(i / 3);
+  }
 
  private:
   torch::Tensor x_, y_;
@@ -86,6 +90,22 @@ struct NetImpl : torch::nn::Module {
 };
 TORCH_MODULE(Net);
 
+// A task's own loss: the mean over the batch's patients of each patient's mean squared error,
+// declared as a mean over patients (metastasis's patient loss is of this kind).
+LossFn patient_mean_loss() {
+  return [](const torch::Tensor& out, const Batch& b) {
+    const torch::Tensor se = (out - b.target).pow(2).reshape({-1});
+    std::vector<torch::Tensor> means;
+    for (std::size_t start = 0, end = 0; start < b.patient_ids.size(); start = end) {
+      end = start;
+      while (end < b.patient_ids.size() && b.patient_ids[end] == b.patient_ids[start]) ++end;
+      means.push_back(se.slice(0, static_cast<int64_t>(start), static_cast<int64_t>(end)).mean());
+    }
+    declare_mean_over(torch::full({}, static_cast<double>(means.size()), torch::kFloat64));
+    return torch::stack(means).mean();
+  };
+}
+
 // One training run as this process's rank; the worker case and the single-process reference
 // both call it.
 void train_run(const fs::path& dir, bool patients) {
@@ -114,14 +134,17 @@ void train_run(const fs::path& dir, bool patients) {
         if (fail) throw Error("deliberate failure for the test");
         return net->forward(b.input);
       },
-      make_loss(LossOptions{}), o, SchedulerOptions{}, Curriculum{}, t, dir);
+      std::getenv("TG_PATIENT_LOSS") ? patient_mean_loss() : make_loss(LossOptions{}), o, SchedulerOptions{},
+      Curriculum{}, t, dir);
   RandomSampler rs(data.size(), 8, true, 3);
   PatientSamplerOptions po;
   po.patients_per_batch = 3;
   po.seed = 4;
   PatientSampler ps(data, po);
   RandomSampler vs(data.size(), 5, false, 0);
-  if (patients) trainer.fit(data, ps, &data, &vs);
+  PatientSampler val_patients(data, po);
+  if (std::getenv("TG_PATIENT_LOSS")) trainer.fit(data, ps, &data, &val_patients);
+  else if (patients) trainer.fit(data, ps, &data, &vs);
   else trainer.fit(data, rs, &data, &vs);
 }
 
@@ -229,10 +252,12 @@ TEST_CASE("two Gloo processes train to the same weights as one process", "[train
   // Sample batches, patient-grouped batches (unequal shares), and a BatchNorm layer trained with
   // train.sync_batchnorm: statistics of the global batch, so one process with the whole batch
   // is the reference. With dropout (TG_DROPOUT), a sample's masks are the same on 1 and 2 ranks.
+  // A loss that is a mean over patients of unequal sizes (TG_PATIENT_LOSS) declares its count.
   // With missing labels (TG_MASKED) each rank's share of the loss is its labelled part of the
   // global batch, not its sample count.
   for (const std::string env : {"", "TG_PATIENTS=1", "TG_SYNC_BN=1", "TG_PATIENTS=1 TG_SYNC_BN=1", "TG_MASKED=1",
-                                "TG_MASKED=1 TG_PATIENTS=1", "TG_DROPOUT=1", "TG_DROPOUT=1 TG_PATIENTS=1"}) {
+                                "TG_MASKED=1 TG_PATIENTS=1", "TG_DROPOUT=1", "TG_DROPOUT=1 TG_PATIENTS=1",
+                                "TG_PATIENT_LOSS=1"}) {
     INFO("environment: " << env);
     test::TempDir tmp;
     fs::create_directories(tmp / "one");
