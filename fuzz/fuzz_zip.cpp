@@ -1,10 +1,10 @@
 // libFuzzer harness: a .pth/.pt zip archive opened as `tomograd weights` does: our directory
-// check (src/models/zip_directory.cpp), then LibTorch's PyTorchStreamReader (miniz) and the
+// check (src/core/zip_directory.cpp), then LibTorch's PyTorchStreamReader (miniz) and the
 // pickle reader on data.pkl, then every tensor built from its storage record. libFuzzer's
 // -malloc_limit_mb makes an allocation of a size the file cannot back a finding.
-#include "../src/models/zip_directory.hpp"
 #include "fuzz_common.hpp"
 #include "tomograd/core/error.hpp"
+#include "tomograd/core/zip_directory.hpp"
 #include "tomograd/models/weights_file.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -12,7 +12,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto file = fuzz::scratch() / "input.pth";
   fuzz::write_bytes(file, data, size);
   try {
-    const auto entries = models::detail::check_zip_file(file);
+    const auto entries = zip::check_zip_file(file);
     for (const auto& e : entries) {
       // What the check let through lies inside the input.
       if (e.data_offset > size || size - e.data_offset < e.compressed_size) __builtin_trap();

@@ -1,6 +1,6 @@
 // Zip central-directory check (see zip_directory.hpp). Every offset and size is checked with
 // overflow-safe comparisons before it is used to read or to bound anything.
-#include "zip_directory.hpp"
+#include "tomograd/core/zip_directory.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -8,7 +8,7 @@
 
 #include "tomograd/core/error.hpp"
 
-namespace tomograd::models::detail {
+namespace tomograd::zip {
 
 namespace {
 
@@ -286,4 +286,4 @@ std::vector<ZipEntry> check_zip_file(const std::filesystem::path& path) {
   return check_zip_directory(read_at, size, source);
 }
 
-}  // namespace tomograd::models::detail
+}  // namespace tomograd::zip

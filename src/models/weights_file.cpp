@@ -17,9 +17,9 @@
 
 #include "pickle_reader.hpp"
 #include "safetensors_header.hpp"
-#include "zip_directory.hpp"
 #include "tomograd/core/atomic_file.hpp"
 #include "tomograd/core/error.hpp"
+#include "tomograd/core/zip_directory.hpp"
 
 namespace tomograd::models {
 
@@ -105,7 +105,7 @@ std::string record_text(caffe2::serialize::PyTorchStreamReader& reader, const st
 
 StateDict read_torch_zip(const fs::path& path) {
   const std::string source = path.string();
-  detail::check_zip_file(path);
+  zip::check_zip_file(path);
   std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
   try {
     reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(source);

@@ -11,6 +11,7 @@
 #include "tomograd/core/build_info.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/torch_compat.hpp"
+#include "tomograd/core/zip_directory.hpp"
 
 namespace fs = std::filesystem;
 
@@ -18,6 +19,9 @@ namespace tomograd::train {
 
 namespace {
 constexpr const char* kFormat = "tomograd-checkpoint-1";
+
+/// The first line of a LibTorch message (some carry a multi-line context after it).
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
 fs::path json_path(const fs::path& pt) {
   fs::path p = pt;
@@ -135,12 +139,19 @@ namespace {
 torch::serialize::InputArchive open_archive(const fs::path& path, const torch::Device& device = torch::kCPU) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) throw IoError("checkpoint '" + path.string() + "' does not exist");
+  // A checkpoint is a zip archive: its directory is checked against the file first, because
+  // miniz allocates what an entry declares before reading it (a 2 KiB file can ask for 4 GiB).
+  try {
+    zip::check_zip_file(path);
+  } catch (const IoError& e) {
+    throw IoError(std::string("cannot read checkpoint ") + e.what());
+  }
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(path.string(), device);
   } catch (const c10::Error& e) {
-    throw IoError("cannot read checkpoint '" + path.string() + "' (truncated or not a tomograd checkpoint): " +
-                  e.what_without_backtrace());
+    throw IoError("cannot read checkpoint " + path.string() + ": " + first_line(e.what_without_backtrace()) +
+                  " (truncated or not a tomograd checkpoint)");
   }
   return archive;
 }

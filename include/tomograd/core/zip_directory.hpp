@@ -1,8 +1,10 @@
 #pragma once
-// Private: a check of a zip archive's central directory and local headers against the file's
-// size, made before LibTorch's PyTorchStreamReader (miniz) opens a .pth/.pt: miniz allocates an
-// entry's declared uncompressed size before it reads a byte of it, so a 2 KiB file declaring a
-// 4 GiB entry would make it ask for 4 GiB. No LibTorch here, so that the check can be fuzzed.
+/// @file A check of a zip archive's central directory and local headers against the file's
+/// size, made before LibTorch's PyTorchStreamReader (miniz) opens a .pth/.pt (models' weight
+/// import, train's checkpoints, the lumbar input cache): miniz allocates an entry's declared
+/// uncompressed size before it reads a byte of it, so a 2 KiB file declaring a 4 GiB entry would
+/// make it ask for 4 GiB. No LibTorch here (core_base), so that the check can be fuzzed and every
+/// layer that opens a LibTorch archive can call it.
 // Format: PKWARE APPNOTE.TXT 6.3 (4.3.7 local header, 4.3.12 central directory, 4.3.14-16 ZIP64
 // end-of-central-directory record and locator, 4.5.3 ZIP64 extended information).
 #include <cstdint>
@@ -11,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace tomograd::models::detail {
+namespace tomograd::zip {
 
 /// One entry of the central directory, checked.
 struct ZipEntry {
@@ -46,4 +48,4 @@ std::vector<ZipEntry> check_zip_directory(const ZipReadAt& read_at, uint64_t fil
 /// check_zip_directory() on a file, reading only the records it needs.
 std::vector<ZipEntry> check_zip_file(const std::filesystem::path& path);
 
-}  // namespace tomograd::models::detail
+}  // namespace tomograd::zip

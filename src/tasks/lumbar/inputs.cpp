@@ -13,9 +13,11 @@
 #include "../common.hpp"
 #include "pipeline_impl.hpp"
 #include "tomograd/core/error.hpp"
+#include "tomograd/core/log.hpp"
 #include "tomograd/core/parallel.hpp"
 #include "tomograd/core/progress.hpp"
 #include "tomograd/core/random.hpp"
+#include "tomograd/core/zip_directory.hpp"
 #include "tomograd/models/registry.hpp"
 #include "tomograd/tasks/lumbar/augment.hpp"
 #include "tomograd/tasks/lumbar/training.hpp"
@@ -233,6 +235,30 @@ train::Sample ItemDataset::get(std::size_t i, uint64_t seed) const {
   if (it.meta.defined()) s.meta = it.meta;
   s.patient_id = it.study_id;
   return s;
+}
+
+bool read_cached_input(const fs::path& file, Item& item) {
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec)) return false;
+  try {
+    zip::check_zip_file(file);  // before miniz allocates what the archive's directory declares
+    std::vector<torch::Tensor> t;
+    torch::load(t, file.string());
+    if (t.size() != 3 || t[0].sizes() != t[1].sizes()) {
+      throw IoError(file.string() + ": " + std::to_string(t.size()) +
+                    " tensors, expected 3 (labelled and predicted crops of one shape, metadata)");
+    }
+    item.labelled = t[0];
+    item.input = t[1];
+    if (t[2].numel() > 0) item.meta = t[2];
+    return true;
+  } catch (const IoError& e) {
+    logger()->warn("{}; rebuilding it", e.what());
+  } catch (const c10::Error& e) {
+    const std::string why = e.what_without_backtrace();
+    logger()->warn("{}: not a complete input cache file ({}); rebuilding it", file.string(), why.substr(0, why.find('\n')));
+  }
+  return false;
 }
 
 torch::Tensor predict_items(models::Model& model, const std::vector<const Item*>& items, const InputOptions& in,

@@ -111,6 +111,12 @@ class ItemDataset : public train::Dataset {
   int64_t margin_;
 };
 
+/// Reads @p item's inputs (labelled, input, meta) from its cache file @p file (RUN/inputs/<id>.pt,
+/// written by the training run). False when there is none, and when it is not a complete cache
+/// file (truncated, foreign, or a zip directory declaring more than the file holds): then with a
+/// one-line warning naming the file and what is wrong, and the caller rebuilds it.
+bool read_cached_input(const std::filesystem::path& file, Item& item);
+
 /// Softmax probabilities [N, 25, 3] of @p model for @p items (centre crops, batches of 16).
 torch::Tensor predict_items(models::Model& model, const std::vector<const Item*>& items, const InputOptions& in,
                             const torch::Device& device);

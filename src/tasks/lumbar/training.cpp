@@ -165,16 +165,10 @@ std::vector<Item> classifier_inputs(const LumbarConfig& config, const LumbarData
     items[i].study_id = ids[i];
     items[i].grades = ds.labels[i].grades;
     const fs::path file = cache / (ids[i] + ".pt");
-    if (!fs::is_regular_file(file)) {
+    if (!read_cached_input(file, items[i])) {
       missing.push_back(ids[i]);
       missing_index.push_back(i);
-      continue;
     }
-    std::vector<torch::Tensor> t;
-    torch::load(t, file.string());
-    items[i].labelled = t.at(0);
-    items[i].input = t.at(1);
-    if (t.at(2).numel() > 0) items[i].meta = t.at(2);
   }
   if (missing.size() < ids.size()) {
     logger()->info("{} of {} studies' inputs read from {}", ids.size() - missing.size(), ids.size(), cache.string());

@@ -7,10 +7,10 @@
 
 #include <cstring>
 
-#include "../../../src/models/zip_directory.hpp"
 #include "support/fixtures.hpp"
 #include "tomograd/core/atomic_file.hpp"
 #include "tomograd/core/error.hpp"
+#include "tomograd/core/zip_directory.hpp"
 #include "tomograd/models/weights_file.hpp"
 
 // The zip fuzzing harness, compiled here under another name to replay
@@ -59,7 +59,7 @@ std::string small_archive(const fs::path& path) {
 TEST_CASE("zip directory check: LibTorch's own archives pass, entries stored and inside the file", "[models]") {
   test::TempDir tmp;
   const std::string zip = small_archive(tmp / "w.pth");
-  const auto entries = models::detail::check_zip_file(tmp / "w.pth");
+  const auto entries = zip::check_zip_file(tmp / "w.pth");
   REQUIRE(entries.size() >= 3);  // data.pkl, byteorder, data/0 (+ version)
   bool storage = false;
   for (const auto& e : entries) {
@@ -162,7 +162,7 @@ TEST_CASE("zip directory check: truncated archives, impossible entry counts, ZIP
   // Without the ZIP64 records (a plain zip, as Python's zipfile writes): still read, by both.
   std::string plain = zip.substr(0, rec) + zip.substr(end);
   write_file_atomic(tmp / "plain.pth", plain, Overwrite::kAllow);
-  CHECK(models::detail::check_zip_file(tmp / "plain.pth").size() == models::detail::check_zip_file(tmp / "w.pth").size());
+  CHECK(zip::check_zip_file(tmp / "plain.pth").size() == zip::check_zip_file(tmp / "w.pth").size());
   CHECK(models::read_weights(tmp / "plain.pth").size() == 1);
   // ... and with the 32-bit fields saying "see ZIP64" but no ZIP64 records.
   const size_t plain_end = plain.rfind("PK\x05\x06");

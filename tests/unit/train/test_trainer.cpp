@@ -212,10 +212,39 @@ TEST_CASE("loading a truncated or foreign checkpoint is a clear error", "[train]
   TinyNet net(8);
   save_checkpoint(tmp / "c.pt", *net, nullptr, CheckpointMeta{});
   std::string bytes = read_file(tmp / "c.pt");
+  // One line: the file and what is wrong with it (the zip check runs before LibTorch's reader).
+  auto one_line_error = [&](const fs::path& file) {
+    try {
+      load_checkpoint(file, *net, nullptr);
+    } catch (const IoError& e) {
+      return std::string(e.what());
+    }
+    FAIL("no IoError for " << file);
+    return std::string();
+  };
   write_file_atomic(tmp / "cut.pt", bytes.substr(0, bytes.size() / 2));
-  CHECK_THROWS_WITH(load_checkpoint(tmp / "cut.pt", *net, nullptr), Catch::Contains("cut.pt"));
+  const std::string cut = one_line_error(tmp / "cut.pt");
+  CHECK_THAT(cut, Catch::StartsWith("cannot read checkpoint " + (tmp / "cut.pt").string() + ": ") &&
+                      Catch::Contains("no zip end-of-central-directory record") &&
+                      Catch::Contains("(truncated or not a zip?)"));
+  CHECK(cut.find('\n') == std::string::npos);
   write_file_atomic(tmp / "text.pt", "hello");
-  CHECK_THROWS_WITH(load_checkpoint(tmp / "text.pt", *net, nullptr), Catch::Contains("text.pt"));
+  const std::string text = one_line_error(tmp / "text.pt");
+  CHECK_THAT(text, Catch::StartsWith("cannot read checkpoint " + (tmp / "text.pt").string() + ": ") &&
+                       Catch::Contains("zip archive of 5 bytes, expected at least the 22-byte end-of-central-directory record"));
+  CHECK(text.find('\n') == std::string::npos);
+  // A hostile checkpoint: its first entry declares 4 GiB (miniz would allocate that before
+  // reading a byte); the central directory entry's uncompressed size is at +24 (APPNOTE 4.3.12).
+  std::string big = bytes;
+  const size_t central = big.find(std::string("PK\x01\x02", 4));
+  REQUIRE(central != std::string::npos);
+  for (int i = 0; i < 4; ++i) big[central + 24 + i] = static_cast<char>(i == 0 ? 0xfe : 0xff);
+  write_file_atomic(tmp / "big.pt", big);
+  const std::string hostile = one_line_error(tmp / "big.pt");
+  CHECK_THAT(hostile, Catch::StartsWith("cannot read checkpoint " + (tmp / "big.pt").string() + ": zip entry '") &&
+                          Catch::Contains("uncompressed size 4294967294 of a stored entry, expected its compressed size"));
+  CHECK(hostile.find('\n') == std::string::npos);
+  CHECK_THROWS_WITH(read_checkpoint_meta(tmp / "big.pt"), Catch::Contains("uncompressed size 4294967294"));
   TinyNet bigger(9);
   CHECK_THROWS_WITH(load_checkpoint(tmp / "c.pt", *bigger, nullptr), Catch::Contains("does not match"));
   CHECK_THROWS_AS(load_checkpoint(tmp / "missing.pt", *net, nullptr), IoError);
