@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <numeric>
+#include <set>
 #include <sstream>
 
 #include "dicom_deflate.hpp"
@@ -371,6 +372,7 @@ std::vector<DicomSeries> scan_dicom(const fs::path& input, const DicomScanOption
   std::map<std::string, std::size_t> index_of;
   std::vector<DicomSeries> out;
   std::map<std::string, int> skipped;
+  std::set<std::string> skip_reasons;  // in full, with the reader's own words
   std::string first_problem;
   for (std::size_t i = 0; i < files.size(); ++i) {
     ScannedFile& s = scanned[i];
@@ -384,6 +386,7 @@ std::vector<DicomSeries> scan_dicom(const fs::path& input, const DicomScanOption
     if (!s.ok) {
       logger()->debug("skipping '{}': {}", files[i].string(), s.skip_reason);
       skipped[s.skip_reason.substr(0, s.skip_reason.find(" ("))]++;
+      skip_reasons.insert(s.skip_reason);
       continue;
     }
     auto [it, added] = index_of.emplace(s.series_uid, out.size());
@@ -406,6 +409,9 @@ std::vector<DicomSeries> scan_dicom(const fs::path& input, const DicomScanOption
     std::string why;
     for (const auto& [reason, n] : skipped) why += (why.empty() ? "" : "; ") + std::to_string(n) + " " + reason;
     if (!first_problem.empty()) why += " (first: " + first_problem + ")";
+    // Every file skipped for the same reason (one file, say): the reason in full, e.g. the
+    // reader's "the deflated data set inflates to more than ...", not only its kind.
+    if (first_problem.empty() && skip_reasons.size() == 1) why = std::to_string(files.size()) + " " + *skip_reasons.begin();
     throw DicomError("no DICOM image found in '" + input.string() + "': looked at " +
                      std::to_string(files.size()) + " file(s): " + why);
   }
