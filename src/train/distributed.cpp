@@ -17,7 +17,9 @@
 #include <mutex>
 #include <thread>
 
+#include "main_section.hpp"
 #include "tomograd/core/log.hpp"
+#include "tomograd/train/sharded.hpp"
 
 namespace tomograd::train {
 
@@ -334,8 +336,25 @@ Communicator* current_communicator() {
   return g_comm.get();
 }
 
+namespace {
+// Depth of run_on_main_process() writers running here (rank 0 alone): sharded work inside one
+// runs unsharded (sharded.hpp), since the other ranks are waiting at the barrier.
+thread_local int g_main_section_depth = 0;
+}  // namespace
+
+bool detail::in_main_process_section() { return g_main_section_depth > 0; }
+
 void run_on_main_process(const std::function<void()>& write) {
-  if (is_main_process()) write();
+  if (is_main_process()) {
+    ++g_main_section_depth;
+    try {
+      write();
+    } catch (...) {
+      --g_main_section_depth;
+      throw;
+    }
+    --g_main_section_depth;
+  }
   if (Communicator* comm = current_communicator()) comm->barrier();
 }
 
@@ -436,8 +455,8 @@ BatchPlan shard_plan(const BatchPlan& plan, int rank, int world, const Dataset* 
     const auto n = static_cast<int64_t>(batch.size());
     std::vector<std::size_t> mine;
     if (!patients) {
-      const int64_t begin = n * rank / world, end = n * (rank + 1) / world;
-      mine.assign(batch.begin() + begin, batch.begin() + end);
+      const auto [begin, end] = contiguous_share(batch.size(), rank, world);
+      mine.assign(batch.begin() + static_cast<std::ptrdiff_t>(begin), batch.begin() + static_cast<std::ptrdiff_t>(end));
     } else {
       int64_t start = 0;
       while (start < n) {

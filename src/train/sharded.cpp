@@ -1,0 +1,85 @@
+// Sharded inference over the ranks of a data-parallel job (sharded.hpp): contiguous shares of the
+// patients, per-rank results serialized as CBOR and all-gathered as bytes.
+#include "tomograd/train/sharded.hpp"
+
+#include <torch/torch.h>
+
+#include <cstring>
+
+#include "main_section.hpp"
+#include "tomograd/core/error.hpp"
+#include "tomograd/core/progress.hpp"
+
+namespace tomograd::train {
+
+std::pair<std::size_t, std::size_t> contiguous_share(std::size_t n, int rank, int world) {
+  if (world < 1 || rank < 0 || rank >= world) {
+    throw ValueError("contiguous_share: rank " + std::to_string(rank) + " outside a world of " + std::to_string(world));
+  }
+  const auto r = static_cast<std::size_t>(rank), w = static_cast<std::size_t>(world);
+  return {n * r / w, n * (r + 1) / w};
+}
+
+std::vector<std::string> allgather_bytes(Communicator& comm, const std::string& bytes) {
+  const torch::Tensor lengths = comm.allgather_cat(torch::tensor({static_cast<int64_t>(bytes.size())}, torch::kInt64));
+  std::vector<std::string> out(static_cast<std::size_t>(comm.world_size()));
+  // Every rank knows every length: when all are empty, no rank sends the bytes.
+  if (lengths.sum().item<int64_t>() == 0) return out;
+  torch::Tensor mine = torch::empty({static_cast<int64_t>(bytes.size())}, torch::kUInt8);
+  if (!bytes.empty()) std::memcpy(mine.data_ptr<uint8_t>(), bytes.data(), bytes.size());
+  const torch::Tensor all = comm.allgather_cat(mine).contiguous();
+  const char* data = reinterpret_cast<const char*>(all.data_ptr<uint8_t>());
+  int64_t offset = 0;
+  for (std::size_t r = 0; r < out.size(); ++r) {
+    const int64_t len = lengths[static_cast<int64_t>(r)].item<int64_t>();
+    out[r].assign(data + offset, static_cast<std::size_t>(len));
+    offset += len;
+  }
+  return out;
+}
+
+Communicator* sharding_communicator(const torch::Device& device) {
+  if (detail::in_main_process_section()) return nullptr;
+  return communicator(device);
+}
+
+void wait_for_sharded_ranks() {
+  if (detail::in_main_process_section()) return;
+  if (Communicator* comm = current_communicator()) comm->barrier();
+}
+
+namespace {
+/// Progress bars on rank 0 only while it runs its share (each rank's bar would count its own share).
+class QuietOtherRanks {
+ public:
+  explicit QuietOtherRanks(int rank) : was_(progress_enabled()) {
+    if (rank != 0) set_progress_enabled(false);
+  }
+  ~QuietOtherRanks() { set_progress_enabled(was_); }
+  QuietOtherRanks(const QuietOtherRanks&) = delete;
+  QuietOtherRanks& operator=(const QuietOtherRanks&) = delete;
+
+ private:
+  bool was_;
+};
+}  // namespace
+
+nlohmann::json detail::run_share_and_gather(Communicator& comm, std::size_t n,
+                                            const std::function<nlohmann::json(std::size_t, std::size_t)>& work) {
+  const auto [begin, end] = contiguous_share(n, comm.rank(), comm.world_size());
+  nlohmann::json mine = nlohmann::json::array();
+  if (begin < end) {
+    QuietOtherRanks quiet(comm.rank());
+    mine = work(begin, end);
+  }
+  if (!mine.is_array()) throw ValueError("sharded work: expected a JSON array of per-item results");
+  const std::vector<uint8_t> cbor = nlohmann::json::to_cbor(mine);
+  const auto parts = allgather_bytes(comm, std::string(cbor.begin(), cbor.end()));
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto& bytes : parts) {
+    for (auto& item : nlohmann::json::from_cbor(bytes)) all.push_back(std::move(item));
+  }
+  return all;
+}
+
+}  // namespace tomograd::train
