@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "commands.hpp"
+#include "tomograd/train/distributed.hpp"
 
 namespace tomograd::app {
 
@@ -14,7 +15,11 @@ struct CompareOptions {
   std::string device = "auto";
 };
 
-void run_compare(const CompareOptions& o) { std::cout << tasks::bmd::compare_run(o.run, o.bootstrap, o.device); }
+void run_compare(const CompareOptions& o) {
+  // In a data-parallel job a missing CNN evaluation is sharded; rank 0 writes and prints.
+  const std::string table = tasks::bmd::compare_run(o.run, o.bootstrap, o.device);
+  if (train::is_main_process()) std::cout << table;
+}
 
 }  // namespace
 

@@ -17,11 +17,11 @@ struct EvaluateOptions {
 };
 
 void run_evaluate(const EvaluateOptions& o) {
-  train::run_on_main_process([&] {
-    const auto dir = tasks::bmd::evaluate_run(o.run.run, o.split, o.run.checkpoint, o.force, o.run.device);
-    std::cout << "wrote " << (dir / "report.html").string() << "\n";
-    std::cout << read_file(dir / "summary.md");
-  });
+  // Sharded over the ranks of a data-parallel job; rank 0 writes and prints.
+  const auto dir = tasks::bmd::evaluate_run(o.run.run, o.split, o.run.checkpoint, o.force, o.run.device);
+  if (!train::is_main_process()) return;
+  std::cout << "wrote " << (dir / "report.html").string() << "\n";
+  std::cout << read_file(dir / "summary.md");
 }
 
 }  // namespace

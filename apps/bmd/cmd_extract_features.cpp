@@ -15,11 +15,11 @@ struct ExtractFeaturesOptions {
 };
 
 void run_extract_features(const ExtractFeaturesOptions& o) {
-  train::run_on_main_process([&] {
-    for (const auto& f : tasks::bmd::extract_features(o.run.run, o.run.checkpoint, o.force, o.run.device)) {
-      std::cout << "wrote " << f.string() << "\n";
-    }
-  });
+  // Sharded over the ranks of a data-parallel job; rank 0 writes and prints.
+  const auto files = tasks::bmd::extract_features(o.run.run, o.run.checkpoint, o.force, o.run.device);
+  for (const auto& f : files) {
+    if (train::is_main_process()) std::cout << "wrote " << f.string() << "\n";
+  }
 }
 
 }  // namespace

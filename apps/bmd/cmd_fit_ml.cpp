@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "commands.hpp"
+#include "tomograd/train/distributed.hpp"
 
 namespace tomograd::app {
 
@@ -14,7 +15,10 @@ struct FitMlOptions {
 };
 
 void run_fit_ml(const FitMlOptions& o) {
-  for (const auto& [m, r2] : tasks::bmd::fit_ml(o.run, o.request)) std::cout << m << ": test R² " << r2 << "\n";
+  // No model runs here: in a data-parallel job rank 0 alone fits and writes, the others wait.
+  train::run_on_main_process([&] {
+    for (const auto& [m, r2] : tasks::bmd::fit_ml(o.run, o.request)) std::cout << m << ": test R² " << r2 << "\n";
+  });
 }
 
 }  // namespace

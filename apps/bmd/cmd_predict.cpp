@@ -16,10 +16,9 @@ struct PredictOptions {
 };
 
 void run_predict(const PredictOptions& o) {
-  train::run_on_main_process([&] {
-    tasks::bmd::predict_to_file(o.run.run, o.input, o.out, o.run.checkpoint, o.force, o.run.device);
-    std::cout << "wrote " << o.out << "\n";
-  });
+  // Sharded over the ranks of a data-parallel job; rank 0 writes and prints.
+  tasks::bmd::predict_to_file(o.run.run, o.input, o.out, o.run.checkpoint, o.force, o.run.device);
+  if (train::is_main_process()) std::cout << "wrote " << o.out << "\n";
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "commands.hpp"
 #include "tomograd/tasks/lumbar/evaluate.hpp"
+#include "tomograd/train/distributed.hpp"
 
 namespace tomograd::app {
 
@@ -23,8 +24,12 @@ struct EvaluateOptions {
 void run_evaluate(const EvaluateOptions& o) {
   std::vector<std::filesystem::path> runs(o.runs.begin(), o.runs.end());
   const std::filesystem::path out = o.out.empty() && runs.size() > 1 ? "comparison" : o.out;
-  const auto dir = lumbar::evaluate_runs(runs, out, o.bootstrap, 42, o.force);
-  std::cout << "evaluation written to " << dir.string() << "\n";
+  // No model runs here (the runs' out-of-fold predictions): in a data-parallel job rank 0 alone
+  // evaluates and writes, the others wait.
+  train::run_on_main_process([&] {
+    const auto dir = lumbar::evaluate_runs(runs, out, o.bootstrap, 42, o.force);
+    std::cout << "evaluation written to " << dir.string() << "\n";
+  });
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "commands.hpp"
 #include "tomograd/tasks/lumbar/inference.hpp"
+#include "tomograd/train/distributed.hpp"
 
 namespace tomograd::app {
 
@@ -17,7 +18,9 @@ struct InferOptions {
 };
 
 void run_infer(const InferOptions& o) {
+  // Sharded over the ranks of a data-parallel job; rank 0 writes the CSV files and prints.
   const auto n = lumbar::infer(o.run, o.data, o.split, o.out, o.coordinates, o.force, o.device, o.dicom_out);
+  if (!train::is_main_process()) return;
   std::cout << "wrote " << n * 25 << " rows (" << n << " studies) to " << o.out << "\n";
   if (!o.dicom_out.empty()) std::cout << "DICOM results (Secondary Capture, one series per study) in " << o.dicom_out << "\n";
 }

@@ -4,6 +4,7 @@
 
 #include "commands.hpp"
 #include "tomograd/core/atomic_file.hpp"
+#include "tomograd/train/distributed.hpp"
 
 namespace tomograd::app {
 
@@ -17,7 +18,7 @@ struct EvaluateOptions {
 
 void run_evaluate(const EvaluateOptions& o) {
   const auto dir = tasks::metastasis::evaluate_run(o.run, o.split, o.data, o.checkpoint, o.force, o.device);
-  if (dir.empty()) return;  // another rank of a data-parallel job wrote it
+  if (!train::is_main_process()) return;  // rank 0 of a data-parallel job wrote it
   std::cout << read_file(dir / "summary.md") << "\n" << read_file(dir / "slice_vs_patient.md");
   std::cout << "wrote " << (dir / "report.html").string() << "\n";
 }

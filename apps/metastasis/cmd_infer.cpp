@@ -29,23 +29,22 @@ void print_one(const tasks::metastasis::PatientScore& s) {
 }
 
 void run_infer(const InferOptions& o) {
-  train::run_on_main_process([&] {
-    auto dicom = o.dicom;
-    dicom.force = o.force;
-    const auto scores =
-        tasks::metastasis::infer(o.run, o.input, o.output, o.force, o.skip_bad, o.slices, o.device, dicom);
-    if (!dicom.dir.empty()) {
-      std::cout << "DICOM results (Secondary Capture, one series per patient) in " << dicom.dir.string() << "\n";
-    }
-    if (scores.size() == 1 && o.output.empty()) {
-      print_one(scores[0]);
-      return;
-    }
-    for (const auto& s : scores) {
-      std::cout << s.patient_id << "," << s.probability << "," << s.prediction << "," << s.top_slice << "\n";
-    }
-    if (!o.output.empty()) std::cout << "wrote " << o.output << "\n";
-  });
+  auto dicom = o.dicom;
+  dicom.force = o.force;
+  // Sharded over the ranks of a data-parallel job; rank 0 writes the CSV files and prints.
+  const auto scores = tasks::metastasis::infer(o.run, o.input, o.output, o.force, o.skip_bad, o.slices, o.device, dicom);
+  if (!train::is_main_process()) return;
+  if (!dicom.dir.empty()) {
+    std::cout << "DICOM results (Secondary Capture, one series per patient) in " << dicom.dir.string() << "\n";
+  }
+  if (scores.size() == 1 && o.output.empty()) {
+    print_one(scores[0]);
+    return;
+  }
+  for (const auto& s : scores) {
+    std::cout << s.patient_id << "," << s.probability << "," << s.prediction << "," << s.top_slice << "\n";
+  }
+  if (!o.output.empty()) std::cout << "wrote " << o.output << "\n";
 }
 
 }  // namespace

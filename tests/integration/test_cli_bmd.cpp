@@ -3,14 +3,11 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <cmath>
 #include <fstream>
 
 #include "support/cli.hpp"
+#include "support/ranks.hpp"
 #include "tomograd/core/atomic_file.hpp"
 #include "tomograd/core/csv.hpp"
 
@@ -283,28 +280,6 @@ TEST_CASE("bmd learns: test-patient R² >= 0.5 for the CNN and a classical model
 
 namespace {
 
-/// A TCP port nobody listens on now: the kernel's pick for port 0.
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-/// The environment of rank @p rank of a @p world-process Gloo job on 127.0.0.1:@p port.
-std::string rank_env(int rank, int world, int port) {
-  return "RANK=" + std::to_string(rank) + " WORLD_SIZE=" + std::to_string(world) + " LOCAL_RANK=" +
-         std::to_string(rank) + " MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) +
-         " TOMOGRAD_DIST_TIMEOUT_S=120 ";
-}
-
 void check_close(const std::vector<double>& a, const std::vector<double>& b) {
   REQUIRE(a.size() == b.size());
   for (std::size_t i = 0; i < a.size(); ++i) CHECK(a[i] == Approx(b[i]).epsilon(1e-4).margin(1e-6));
@@ -333,19 +308,17 @@ std::vector<double> step_losses(const fs::path& run) {
   return losses;
 }
 
+/// `bmd` + @p args as two Gloo processes at once; returns rank 0's output.
+test::CommandResult bmd_two_ranks(const std::string& args, const fs::path& logs) {
+  return test::run_two_ranks(bmd_app() + args, logs);
+}
+
 /// `bmd` + @p args as one process with --out @p one, then as two Gloo processes with --out @p two.
 void train_one_and_two(const std::string& args, const fs::path& one, const fs::path& two, const fs::path& logs) {
   auto r = run_command(bmd_app() + args + " --out " + q(one));
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  const int port = free_port();
-  const std::string rank1 = rank_env(1, 2, port) + bmd_app() + args + " --out " + q(two) + " > " +
-                            q(logs / "rank1.log") + " 2>&1";
-  // Both ranks at once; the job fails when either fails.
-  r = run_command("(" + rank1 + "; echo $? > " + q(logs / "rank1.rc") + ") & " + rank_env(0, 2, port) + bmd_app() +
-                  args + " --out " + q(two) + "; rc0=$?; wait; exit $((rc0 + $(cat " + q(logs / "rank1.rc") + ")))");
-  INFO(r.out << r.err << read_file(logs / "rank1.log"));
-  REQUIRE(r.exit_code == 0);
+  bmd_two_ranks(args + " --out " + q(two), logs);
 }
 
 }  // namespace
@@ -424,4 +397,59 @@ TEST_CASE("bmd train with WORLD_SIZE=2: one process's losses where guaranteed, w
   check_close(f1.numbers("val_mae"), f2.numbers("val_mae"));
   check_close(step_losses(tmp / "still" / "one"), step_losses(tmp / "still" / "two"));
   CHECK(f1.numbers("lr")[0] == Approx(1e-12));
+}
+
+// Issue 13: evaluate, predict and extract-features under a job of two processes shard the patients
+// (each rank loads and scores its contiguous share), gather the results in the one-process order,
+// and rank 0 alone writes and prints: the same files and numbers as one process.
+TEST_CASE("bmd evaluate, predict and extract-features with WORLD_SIZE=2: one process's results, written once",
+          "[cli][bmd][distributed]") {
+  test::TempDir tmp;
+  synth(tmp / "cohort", 10);
+  // Same run name: the evaluation's description names it.
+  const fs::path one = tmp / "one" / "run", two = tmp / "two" / "run";
+  auto r = run_command(bmd_app() + " -q train --config " + bmd_config() + " --manifest " +
+                       q(tmp / "cohort" / "manifest.csv") + " --out " + q(one) + tiny(tmp.path(), 1) +
+                       " --set train.device=cpu");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  fs::create_directories(two);
+  fs::copy(one, two, fs::copy_options::recursive);
+  const std::string cpu = " --device cpu";
+  // --split all: shares of 5 and 5 patients; --split test: 1 patient, rank 0's share is empty.
+  for (const std::string split : {"all", "test"}) {
+    INFO("split " << split);
+    r = run_command(bmd_app() + " evaluate " + q(one) + " --split " + split + cpu);
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    const auto r0 = bmd_two_ranks(" evaluate " + q(two) + " --split " + split + cpu, tmp.path());
+    // Rank 0 prints what one process prints; rank 1 prints nothing.
+    CHECK_THAT(r0.out, Catch::Contains("wrote " + (two / "eval" / split / "report.html").string()));
+    CHECK(read_file(tmp / "rank1.log").find("wrote") == std::string::npos);
+    // Each rank read only its share of the patients (one process: all 10).
+    if (split == "all") {
+      CHECK_THAT(r.err, Catch::Contains("cache: 10 studies"));
+      CHECK_THAT(r0.err, Catch::Contains("cache: 5 studies"));
+      CHECK_THAT(read_file(tmp / "rank1.log"), Catch::Contains("cache: 5 studies"));
+    }
+    const fs::path e1 = one / "eval" / split, e2 = two / "eval" / split;
+    test::check_same_csv(e1 / "predictions.csv", e2 / "predictions.csv");
+    test::check_same_json(e1 / "metrics.json", e2 / "metrics.json", tmp.path());
+  }
+  // A folder of patient folders, no labels (NaN targets travel between the ranks).
+  r = run_command(bmd_app() + " -q predict " + q(one) + " --input " + q(tmp / "cohort" / "images") + " --out " +
+                  q(tmp / "p1.csv") + cpu);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  bmd_two_ranks(" -q predict " + q(two) + " --input " + q(tmp / "cohort" / "images") + " --out " + q(tmp / "p2.csv") + cpu,
+                tmp.path());
+  test::check_same_csv(tmp / "p1.csv", tmp / "p2.csv");
+  r = run_command(bmd_app() + " -q extract-features " + q(one) + cpu);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  bmd_two_ranks(" -q extract-features " + q(two) + cpu, tmp.path());
+  for (const char* split : {"train", "val", "test"}) {
+    INFO("features " << split);
+    test::check_same_csv(one / "features" / (std::string(split) + ".csv"), two / "features" / (std::string(split) + ".csv"));
+  }
 }

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "support/cli.hpp"
+#include "support/ranks.hpp"
 #include "tomograd/core/atomic_file.hpp"
 #include "tomograd/core/csv.hpp"
 #include "tomograd/tasks/lumbar/labels.hpp"
@@ -143,6 +144,13 @@ TEST_CASE("lumbar synth -> train 1 epoch -> infer -> score -> evaluate", "[cli][
   const std::string first = t.at(0, 0);
   CHECK_THAT(first, Catch::EndsWith("_spinal_canal_stenosis_l1_l2"));
   CHECK(CsvTable::read(tmp / "points.csv").num_rows() == 50);
+  // Under a job of two processes (issue 13) each rank reads and predicts one of the two studies;
+  // rank 0 writes one process's submission and points.
+  test::run_two_ranks(app + " -q infer " + run + " --data " + data + " --out " + q(tmp / "submission_2.csv") +
+                          " --coordinates " + q(tmp / "points_2.csv"),
+                      tmp.path());
+  test::check_same_csv(tmp / "submission.csv", tmp / "submission_2.csv");
+  test::check_same_csv(tmp / "points.csv", tmp / "points_2.csv");
   r = run_command(app + " -q infer " + run + " --data " + data + " --out " + sub);
   CHECK(r.exit_code == 1);  // never overwrites without --force
   CHECK_THAT(r.err, Catch::Contains("exists"));

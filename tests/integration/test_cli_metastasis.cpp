@@ -5,9 +5,11 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <algorithm>
 #include <map>
 
 #include "support/cli.hpp"
+#include "support/ranks.hpp"
 #include "tomograd/core/atomic_file.hpp"
 #include "tomograd/core/csv.hpp"
 #include "tomograd/io/dicom.hpp"
@@ -265,4 +267,52 @@ TEST_CASE("metastasis learns: test AUC >= 0.9, and one lesion on one slice of tw
   CHECK(p.arg == lesion);         // the slice that decided is the lesion's
   CHECK(p.max >= threshold);      // MAX pooling: positive
   CHECK(p.mean < threshold);      // the mean of the slice probabilities would have missed it
+}
+
+// Issue 13: infer and evaluate under a job of two processes shard the patients (each rank loads
+// and scores its contiguous share), gather the scores in the one-process order, and rank 0 alone
+// writes and prints: the same files and numbers as one process.
+TEST_CASE("metastasis infer and evaluate with WORLD_SIZE=2: one process's results, written once",
+          "[cli][metastasis][distributed]") {
+  test::TempDir tmp;
+  auto r = run_command(tomograd_app() + " -q synth metastasis --out " + q(tmp / "data") +
+                       " --patients 10 --scale 0.125 --seed 4");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  // Same run name: the report names it.
+  const fs::path one = tmp / "one" / "run", two = tmp / "two" / "run";
+  r = run_command(met_app() + " -q train --config " + metastasis_config() + " --data " + q(tmp / "data") + " --out " +
+                  q(one) + tiny(tmp.path()) + " --set train.epochs=1 --set train.device=cpu");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  fs::create_directories(two);
+  fs::copy(one, two, fs::copy_options::recursive);
+  const std::string infer = " -q infer --device cpu --input " + q(tmp / "data" / "CTs") + " ";
+  r = run_command(met_app() + infer + q(one) + " --output " + q(tmp / "p1.csv") + " --slices " + q(tmp / "s1.csv"));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto r0 = test::run_two_ranks(
+      met_app() + infer + q(two) + " --output " + q(tmp / "p2.csv") + " --slices " + q(tmp / "s2.csv"), tmp.path());
+  // Rank 0 prints one process's lines; rank 1 prints nothing.
+  CHECK(r0.out.find("wrote " + (tmp / "p2.csv").string()) != std::string::npos);
+  CHECK(read_file(tmp / "rank1.log").find("wrote") == std::string::npos);
+  test::check_same_csv(tmp / "p1.csv", tmp / "p2.csv");
+  test::check_same_csv(tmp / "s1.csv", tmp / "s2.csv");
+
+  r = run_command(met_app() + " -q evaluate --device cpu " + q(one) + " --split all");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  test::run_two_ranks(met_app() + " -q evaluate --device cpu " + q(two) + " --split all", tmp.path());
+  const fs::path e1 = one / "eval" / "all", e2 = two / "eval" / "all";
+  test::check_same_csv(e1 / "predictions.csv", e2 / "predictions.csv");
+  test::check_same_json(e1 / "metrics.json", e2 / "metrics.json", tmp.path());
+  test::check_same_json(e1 / "slice_metrics.json", e2 / "slice_metrics.json", tmp.path());
+  // The Grad-CAM of the top slices, some of them scored by rank 1: the same slices, same images.
+  std::vector<std::string> tops1, tops2;
+  for (const auto& e : fs::directory_iterator(e1 / "top_slices")) tops1.push_back(e.path().filename().string());
+  for (const auto& e : fs::directory_iterator(e2 / "top_slices")) tops2.push_back(e.path().filename().string());
+  std::sort(tops1.begin(), tops1.end());
+  std::sort(tops2.begin(), tops2.end());
+  REQUIRE(tops1.size() == 3);
+  CHECK(tops2 == tops1);
 }

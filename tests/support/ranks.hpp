@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "support/fixtures.hpp"
+
 namespace tomograd::test {
 
 /// Starts this test binary `world` times as ranks 0..world-1 (RANK, WORLD_SIZE, LOCAL_RANK,
@@ -16,5 +18,23 @@ std::vector<int> run_self_as_ranks(int world, const std::string& worker_spec, co
 
 /// A TCP port for a job of this test process (29600 + pid % 300).
 int job_port();
+
+/// A TCP port nobody listens on now: the kernel's pick for port 0.
+int free_port();
+
+/// Runs the shell command @p command (an app and its arguments) as the two ranks of a Gloo job on
+/// 127.0.0.1 at once, rank 1's output in @p logs/rank1.log; fails the test when either rank fails.
+/// Returns rank 0's exit code and output.
+CommandResult run_two_ranks(const std::string& command, const std::filesystem::path& logs);
+
+/// The CSV outputs of a job and of one process agree: the same header, the same first column (the
+/// ids) in the same order, and in the other columns the same numbers up to float summation order
+/// (relative 1e-5) or the same text where a cell is not a number.
+void check_same_csv(const std::filesystem::path& one, const std::filesystem::path& job);
+
+/// The same for a JSON object of metrics: the same keys, numbers up to float summation order,
+/// other values equal unless they are strings naming a path under @p scratch.
+void check_same_json(const std::filesystem::path& one, const std::filesystem::path& job,
+                     const std::filesystem::path& scratch);
 
 }  // namespace tomograd::test

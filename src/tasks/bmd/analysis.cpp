@@ -229,13 +229,15 @@ std::string compare_run(const fs::path& run_dir, int bootstrap, const std::strin
                    std::to_string(bootstrap) + " patient resamples. MAPE is a fraction.";
   report.section("Test patients").table(report_table);
   const std::string table = md.str();
-  write_file_atomic(run_dir / "compare.md",
-                    "# BMD comparison (test split, 95 % bootstrap intervals)\n\n- Split: test (" +
-                        std::to_string(rows.empty() ? 0 : rows.front().ev.num_patients()) +
-                        " patients)\n- Threshold: none (regression)\n- Intervals: " +
-                        (rows.empty() ? std::string("none") : rows.front().ev.interval_method()) + "\n\n" + table);
-  write_file_atomic(run_dir / "compare.json", j.dump(2) + "\n");
-  write_file_atomic(run_dir / "compare.html", eval::to_html(report));
+  train::run_on_main_process([&] {
+    write_file_atomic(run_dir / "compare.md",
+                      "# BMD comparison (test split, 95 % bootstrap intervals)\n\n- Split: test (" +
+                          std::to_string(rows.empty() ? 0 : rows.front().ev.num_patients()) +
+                          " patients)\n- Threshold: none (regression)\n- Intervals: " +
+                          (rows.empty() ? std::string("none") : rows.front().ev.interval_method()) + "\n\n" + table);
+    write_file_atomic(run_dir / "compare.json", j.dump(2) + "\n");
+    write_file_atomic(run_dir / "compare.html", eval::to_html(report));
+  });
   return table;
 }
 
@@ -266,10 +268,8 @@ std::string cross_validate(const BmdConfig& config, int folds, const fs::path& o
     req.force = force;
     req.device = device;
     detail::train_cohort(config, req, cohort);
-    // Rank 0 evaluates the fold; in a data-parallel job the others wait and read its predictions.
-    train::run_on_main_process([&] {
-      evaluate_run(dir, "test", "best", force, device.empty() ? config.train.device : device);
-    });
+    // Sharded over the ranks of a data-parallel job; rank 0 writes, every rank reads the result.
+    evaluate_run(dir, "test", "best", force, device.empty() ? config.train.device : device);
     const auto p = detail::read_predictions(dir / "eval" / "test" / "predictions.csv", "y_true", "y_pred");
     for (std::size_t i = 0; i < p.ids.size(); ++i) {
       oof.add_row({p.ids[i], std::to_string(k + 1), num(p.y_true[i]), num(p.y_pred[i])});

@@ -20,7 +20,9 @@
 #include "tomograd/tasks/common/train_slice.hpp"
 #include "tomograd/train/checkpoint.hpp"
 #include "tomograd/train/device.hpp"
+#include "tomograd/train/distributed.hpp"
 #include "tomograd/train/sampler.hpp"
+#include "tomograd/train/sharded.hpp"
 
 namespace tomograd::tasks::bmd {
 namespace fs = std::filesystem;
@@ -225,8 +227,27 @@ RunInfo open_run(const fs::path& run, const std::string& device) {
   return info;
 }
 
-Predictions predict(const RunInfo& run, const std::vector<Patient>& patients, const std::string& checkpoint,
-                    bool with_features) {
+namespace {
+
+/// One patient's prediction, as the ranks of a data-parallel job send it to each other.
+struct PredictionRow {
+  std::string patient_id;
+  double y_true = 0.0, y_pred = 0.0;
+  std::vector<double> features;
+};
+
+void to_json(nlohmann::json& j, const PredictionRow& r) { j = {r.patient_id, r.y_true, r.y_pred, r.features}; }
+
+void from_json(const nlohmann::json& j, PredictionRow& r) {
+  r.patient_id = j.at(0).get<std::string>();
+  r.y_true = j.at(1).get<double>();
+  r.y_pred = j.at(2).get<double>();
+  r.features = j.at(3).get<std::vector<double>>();
+}
+
+/// predict() of the patients this process scores (all of them, or its rank's share).
+Predictions predict_share(const RunInfo& run, const std::vector<Patient>& patients, const std::string& checkpoint,
+                          bool with_features) {
   const fs::path ckpt = train::RunDir(run.dir).checkpoint(checkpoint);
   const torch::Device device = train::parse_device(run.device);
   auto model = detail::build_model(run.config.model, false);
@@ -291,15 +312,38 @@ Predictions predict(const RunInfo& run, const std::vector<Patient>& patients, co
   return out;
 }
 
-fs::path evaluate_run(const fs::path& run_dir, const std::string& split, const std::string& checkpoint, bool force,
-                      const std::string& device) {
-  if (split != "train" && split != "val" && split != "test" && split != "all") {
-    throw ValueError("--split must be train, val, test or all, got '" + split + "'");
+}  // namespace
+
+Predictions predict(const RunInfo& run, const std::vector<Patient>& patients, const std::string& checkpoint,
+                    bool with_features) {
+  // In a data-parallel job each rank loads and scores a contiguous share of the patients; every
+  // rank gets all rows, in the one-process order.
+  const auto rows = train::shard_and_gather<PredictionRow>(
+      patients.size(), train::parse_device(run.device), [&](std::size_t begin, std::size_t end) {
+        const std::vector<Patient> share(patients.begin() + static_cast<std::ptrdiff_t>(begin),
+                                         patients.begin() + static_cast<std::ptrdiff_t>(end));
+        const Predictions p = predict_share(run, share, checkpoint, with_features);
+        std::vector<PredictionRow> out;
+        for (std::size_t i = 0; i < p.patient_ids.size(); ++i) {
+          out.push_back({p.patient_ids[i], p.y_true[i], p.y_pred[i], with_features ? p.features[i] : std::vector<double>{}});
+        }
+        return out;
+      });
+  Predictions out;
+  for (const auto& r : rows) {
+    out.patient_ids.push_back(r.patient_id);
+    out.y_true.push_back(r.y_true);
+    out.y_pred.push_back(r.y_pred);
+    if (with_features) out.features.push_back(r.features);
   }
-  const RunInfo run = open_run(run_dir, device);
-  const auto patients = detail::patients_of(run.patients, split);
-  if (patients.empty()) throw ValueError(run_dir.string() + ": the " + split + " split has no patients");
-  const Predictions p = predict(run, patients, checkpoint);
+  return out;
+}
+
+namespace {
+
+/// RUN/eval/<split>/ of predictions @p p (rank 0 of a data-parallel job).
+void write_evaluation(const RunInfo& run, const fs::path& run_dir, const std::string& split,
+                      const std::string& checkpoint, const Predictions& p, bool force, const fs::path& dir) {
   eval::EvaluationData data;
   data.task = eval::TaskKind::kRegression;
   data.split = split;
@@ -318,8 +362,22 @@ fs::path evaluate_run(const fs::path& run_dir, const std::string& split, const s
   ro.title = "BMD " + run.config.model.arch + " — " + split + " split";
   if (fs::exists(run_dir / "history.csv")) ro.history_csv = run_dir / "history.csv";
   ro.overwrite = force ? Overwrite::kAllow : Overwrite::kNever;
-  const fs::path dir = run_dir / "eval" / split;
   eval::write_report(dir, ev, ro);
+}
+
+}  // namespace
+
+fs::path evaluate_run(const fs::path& run_dir, const std::string& split, const std::string& checkpoint, bool force,
+                      const std::string& device) {
+  if (split != "train" && split != "val" && split != "test" && split != "all") {
+    throw ValueError("--split must be train, val, test or all, got '" + split + "'");
+  }
+  const RunInfo run = open_run(run_dir, device);
+  const auto patients = detail::patients_of(run.patients, split);
+  if (patients.empty()) throw ValueError(run_dir.string() + ": the " + split + " split has no patients");
+  const Predictions p = predict(run, patients, checkpoint);
+  const fs::path dir = run_dir / "eval" / split;
+  train::run_on_main_process([&] { write_evaluation(run, run_dir, split, checkpoint, p, force, dir); });
   return dir;
 }
 
@@ -365,7 +423,7 @@ void predict_to_file(const fs::path& run_dir, const fs::path& input, const fs::p
     if (has_truth) r.push_back(num(pr.y_true[i]));
     t.add_row(std::move(r));
   }
-  detail::write_csv(out, t, force);
+  train::run_on_main_process([&] { detail::write_csv(out, t, force); });
 }
 
 std::vector<fs::path> extract_features(const fs::path& run_dir, const std::string& checkpoint, bool force,
@@ -391,9 +449,11 @@ std::vector<fs::path> extract_features(const fs::path& run_dir, const std::strin
       }
       t.add_row(std::move(r));
     }
-    detail::write_csv(file, t, force);
+    train::run_on_main_process([&] {
+      detail::write_csv(file, t, force);
+      logger()->info("{}: {} patients x {} features", file.string(), p.patient_ids.size(), e);
+    });
     written.push_back(file);
-    logger()->info("{}: {} patients x {} features", file.string(), p.patient_ids.size(), e);
   }
   return written;
 }

@@ -8,6 +8,9 @@
 
 #include <algorithm>
 #include <array>
+#include <functional>
+#include <map>
+#include <memory>
 #include <sstream>
 #include <tuple>
 
@@ -20,6 +23,7 @@
 #include "tomograd/eval/report_model.hpp"
 #include "tomograd/models/cam.hpp"
 #include "tomograd/train/distributed.hpp"
+#include "tomograd/train/sharded.hpp"
 
 namespace tomograd::tasks::metastasis {
 namespace fs = std::filesystem;
@@ -211,11 +215,31 @@ SideBySide write_slice_vs_patient(const fs::path& dir, const eval::Evaluation& p
   return side_by_side;
 }
 
+/// The loaded study of a scored patient, by patient id.
+using StudyLookup = std::function<const SliceStudy&(const std::string&)>;
+
+/// The studies of @p patients by id: those this process loaded (@p own), the others (scored by
+/// another rank of a data-parallel job) loaded again on first use, through the preprocessing cache.
+StudyLookup study_lookup(const detail::Loaded& l, const std::vector<Patient>& patients,
+                         const std::vector<SliceStudy>& own) {
+  auto loaded = std::make_shared<std::map<std::string, SliceStudy>>();
+  return [&l, &patients, &own, loaded](const std::string& id) -> const SliceStudy& {
+    for (const auto& s : own) {
+      if (s.patient_id == id) return s;
+    }
+    if (auto it = loaded->find(id); it != loaded->end()) return it->second;
+    const auto p = std::find_if(patients.begin(), patients.end(), [&](const Patient& q) { return q.patient_id == id; });
+    std::vector<std::string> problems;
+    auto studies = p == patients.end() ? std::vector<SliceStudy>{} : detail::load_studies(l.config, {*p}, problems);
+    if (studies.empty()) throw IoError("patient " + id + ": its study could not be loaded again for the report");
+    return loaded->emplace(id, std::move(studies.front())).first->second;
+  };
+}
+
 /// The report's own sections: patient vs slice level, and the highest-scoring slices with their
 /// Grad-CAM overlays (also saved as PNGs in @p dir/top_slices).
-void add_slice_sections(eval::Report& report, const fs::path& dir, detail::Loaded& l,
-                        const std::vector<SliceStudy>& studies, const std::vector<PatientScore>& scores,
-                        const SideBySide& side_by_side) {
+void add_slice_sections(eval::Report& report, const fs::path& dir, detail::Loaded& l, const StudyLookup& study_of,
+                        const std::vector<PatientScore>& scores, const SideBySide& side_by_side) {
   eval::ReportTable table;
   table.header = {"metric", "patient level", "slice level"};
   for (const auto& r : side_by_side) table.add({r[0], r[1], r[2]});
@@ -236,7 +260,7 @@ void add_slice_sections(eval::Report& report, const fs::path& dir, detail::Loade
   fs::create_directories(dir / "top_slices");
   for (std::size_t k = 0; k < top.size(); ++k) {
     const auto& [p, i, z] = top[k];
-    const SliceStudy& st = studies[i];
+    const SliceStudy& st = study_of(scores[i].patient_id);
     const torch::Tensor x = preprocess::stack_slices(st.data, z, l.config.prep.slices.context,
                                                      l.config.prep.slices.step)
                                 .unsqueeze(0)
@@ -256,19 +280,24 @@ void add_slice_sections(eval::Report& report, const fs::path& dir, detail::Loade
 
 fs::path evaluate_run(const fs::path& run, const std::string& split, const fs::path& data, const std::string& checkpoint,
                       bool force, const std::string& device) {
-  fs::path dir;
-  // One process writes the evaluation; in a data-parallel job the others wait for it.
-  train::run_on_main_process([&] {
-    detail::Loaded l = detail::load_run(run, checkpoint, device);
-    const Selection sel = select_patients(l, run, split, data);
-    if (sel.patients.empty()) throw ValueError(run.string() + ": no patients to evaluate in '" + sel.name + "'");
+  detail::Loaded l = detail::load_run(run, checkpoint, device);
+  const Selection sel = select_patients(l, run, split, data);
+  if (sel.patients.empty()) throw ValueError(run.string() + ": no patients to evaluate in '" + sel.name + "'");
+  // In a data-parallel job each rank loads and scores a contiguous share of the patients; every
+  // rank gets all scores in the one-process order, and rank 0 alone writes the evaluation.
+  std::vector<SliceStudy> studies;
+  const auto scores = train::shard_and_gather<PatientScore>(sel.patients.size(), l.device, [&](std::size_t b, std::size_t e) {
+    const std::vector<Patient> share(sel.patients.begin() + static_cast<std::ptrdiff_t>(b),
+                                     sel.patients.begin() + static_cast<std::ptrdiff_t>(e));
     std::vector<std::string> problems;
-    const auto studies = detail::load_studies(l.config, sel.patients, problems);
+    studies = detail::load_studies(l.config, share, problems);
     detail::handle_problems(run.string(), problems, l.config.data.skip_bad);
-    const auto scores = detail::score(l, studies);
+    return detail::score(l, studies);
+  });
+  const fs::path dir = run / "eval" / sel.name;
+  train::run_on_main_process([&] {
     const std::string origin = threshold_origin(l, sel);
     const auto [pe, se] = evaluate_levels(scores, l, sel.name, origin);
-    dir = run / "eval" / sel.name;
     eval::ReportOptions ro;
     ro.title = "Metastasis " + l.config.model.arch + " — " + sel.name + " patients";
     if (fs::exists(run / "history.csv")) ro.history_csv = run / "history.csv";
@@ -278,7 +307,7 @@ fs::path evaluate_run(const fs::path& run, const std::string& split, const fs::p
     // The standard report of the patient-level evaluation, with this task's sections added.
     eval::Report report =
         eval::evaluation_report(pe, eval::report_plots(pe, ro.history_csv), ro.title, eval::tensorboard_links(dir, ro));
-    add_slice_sections(report, dir, l, studies, scores, rows);
+    add_slice_sections(report, dir, l, study_lookup(l, sel.patients, studies), scores, rows);
     write_file_atomic(files.report_html, eval::to_html(report), Overwrite::kAllow);
   });
   return dir;

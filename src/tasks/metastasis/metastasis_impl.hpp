@@ -1,5 +1,7 @@
 #pragma once
 // Shared internals of the metastasis pipeline (not installed).
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -8,6 +10,14 @@
 #include "tomograd/models/model.hpp"
 #include "tomograd/tasks/metastasis/pipeline.hpp"
 #include "tomograd/tasks/slice_dataset.hpp"
+
+namespace tomograd::tasks::metastasis {
+
+/// A patient's scores as the ranks of a data-parallel job send them to each other (scoring.cpp).
+void to_json(nlohmann::json& j, const PatientScore& s);
+void from_json(const nlohmann::json& j, PatientScore& s);
+
+}  // namespace tomograd::tasks::metastasis
 
 namespace tomograd::tasks::metastasis::detail {
 

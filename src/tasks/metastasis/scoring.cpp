@@ -14,6 +14,23 @@
 #include "tomograd/train/device.hpp"
 #include "tomograd/train/run_dir.hpp"
 
+namespace tomograd::tasks::metastasis {
+
+void to_json(nlohmann::json& j, const PatientScore& s) {
+  j = {s.patient_id, s.probability, s.prediction, s.top_slice, s.slice_probabilities, s.label};
+}
+
+void from_json(const nlohmann::json& j, PatientScore& s) {
+  s.patient_id = j.at(0).get<std::string>();
+  s.probability = j.at(1).get<double>();
+  s.prediction = j.at(2).get<int>();
+  s.top_slice = j.at(3).get<int>();
+  s.slice_probabilities = j.at(4).get<std::vector<std::pair<int, double>>>();
+  s.label = j.at(5).get<int>();
+}
+
+}  // namespace tomograd::tasks::metastasis
+
 namespace tomograd::tasks::metastasis::detail {
 namespace fs = std::filesystem;
 
