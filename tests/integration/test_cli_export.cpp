@@ -187,3 +187,27 @@ TEST_CASE("tomograd export names the missing file or the option to pass", "[cli]
   CHECK_THAT(volume.err, Catch::Contains("3D model") && Catch::Contains("--shape C,D,H,W"));
   CHECK_FALSE(fs::exists(tmp / "m.pt"));
 }
+
+TEST_CASE("tomograd export: a truncated, garbage or hostile checkpoint is one error line", "[cli]") {
+  test::TempDir tmp;
+  const fs::path run = tmp / "run", ckpt = run / "checkpoints" / "best.pt";
+  make_run(run);
+  const std::string bytes = read_file(ckpt);
+  std::string big = bytes;  // the first central directory entry declares 4 GiB (APPNOTE 4.3.12: +24)
+  const size_t central = big.find(std::string("PK\x01\x02", 4));
+  REQUIRE(central != std::string::npos);
+  for (int i = 0; i < 4; ++i) big[central + 24 + i] = static_cast<char>(i == 0 ? 0xfe : 0xff);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {bytes.substr(0, bytes.size() / 2), "no zip end-of-central-directory record"},
+      {"garbage, not a checkpoint\n", "not a zip"},
+      {big, "uncompressed size 4294967294 of a stored entry"}};
+  for (const auto& [content, why] : cases) {
+    INFO(why);
+    write_file_atomic(ckpt, content, Overwrite::kAllow);
+    auto r = run_command(app() + " export " + shell_quote(run.string()) + " --out " + shell_quote((tmp / "m.pt").string()));
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.err, Catch::Contains("cannot read checkpoint " + ckpt.string() + ": ") && Catch::Contains(why));
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK_FALSE(fs::exists(tmp / "m.pt"));
+  }
+}
