@@ -2,8 +2,9 @@
 # One-shot GPU check, for whoever has a machine with a CUDA PyTorch (docs/gpu.md): builds the
 # full project against that PyTorch's LibTorch (Debian libraries from .gpudeps/full.tar.xz where
 # there is no apt: scripts/pack-gpu-deps.sh), runs the [gpu] tests, the three apps end to end on
-# tiny synthetic cohorts on the GPU, a bmd run trained there predicting the same on the CPU, and
-# bench/run_vs_pytorch.sh on the GPU; then prints one table and one JSON summary
+# tiny synthetic cohorts on the GPU, a bmd run trained there predicting the same on the CPU, two
+# data-parallel ranks training on the one GPU, bench/run_vs_pytorch.sh and bench/run_lumbar_nets.sh
+# on the GPU; then prints one table and one JSON summary
 # (OUT/summary.json). Exit status 0 only if nothing failed.
 #
 #   scripts/gpu-check.sh                               on the GPU machine (build-gpu-check/)
@@ -136,6 +137,9 @@ gpu_tests() {
   return $failed
 }
 
+bmd_tiny=(--set preprocess.resize.height=32 --set preprocess.resize.width=32 --set slices.count=3
+          --set data.batch_size=4 --set train.epochs=2 --set optim.lr=1e-3)
+
 # app_e2e APP: synth -> train (2 epochs, on the device) -> evaluate, on a tiny cohort.
 app_e2e() {
   local app=$1 w=$out/work/$1 run config data metrics tiny
@@ -144,8 +148,7 @@ app_e2e() {
     bmd)
       "$(bin tomograd)" -q synth bmd --out "$w/data" --patients 14 --scale 0.0625 --seed 3 || return 1
       data=(--manifest "$w/data/manifest.csv"); config=configs/bmd_resnet18.yaml
-      tiny+=(--set preprocess.resize.height=32 --set preprocess.resize.width=32 --set slices.count=3
-             --set data.batch_size=4 --set train.epochs=2 --set optim.lr=1e-3)
+      tiny+=("${bmd_tiny[@]}")
       metrics=eval/test/metrics.json ;;
     metastasis)
       "$(bin tomograd)" -q synth metastasis --out "$w/data" --patients 16 --scale 0.125 --seed 4 || return 1
@@ -187,6 +190,34 @@ sys.exit(0 if len(a) == len(b) and worst <= 1e-3 else 1)
 PY
 }
 
+# Issue 13 on one GPU: two ranks of `bmd train` share device 0 through a Gloo process group (CUDA
+# tensors reduced through host memory), then the run evaluates. NCCL needs a build with it.
+dist_two_ranks() {
+  local w=$out/work/dist manifest=$out/work/bmd/data/manifest.csv port=$((29600 + RANDOM % 400)) r pids=() rc=0
+  local dev=$device
+  [[ $device == cuda ]] && dev=cuda:0
+  [ -f "$manifest" ] || { echo "no bmd cohort (the bmd step failed)"; return 1; }
+  mkdir -p "$w"
+  for r in 0 1; do
+    RANK=$r WORLD_SIZE=2 LOCAL_RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port TOMOGRAD_DIST_TIMEOUT_S=120 \
+      "$(bin bmd)" train --config configs/bmd_resnet18.yaml --manifest "$manifest" --out "$w/run" \
+      --set "data.cache_dir=$w/cache" --set train.loader.workers=2 --set "train.device=$dev" \
+      --set eval.bootstrap=50 "${bmd_tiny[@]}" >"$w/rank$r.log" 2>&1 &
+    pids+=($!)
+  done
+  for r in 0 1; do wait "${pids[$r]}" || { rc=1; echo "rank $r failed:"; tail -5 "$w/rank$r.log"; }; done
+  [[ $rc == 0 ]] || return 1
+  "$(bin bmd)" evaluate "$w/run" --device "$dev" >/dev/null || return 1
+  echo "2 Gloo ranks on $dev trained bmd: $(tail -1 "$w/run/history.csv" | cut -c1-120)"
+}
+
+# Issue 15: each lumbar 3D network's training speed and peak memory at its recipe's input.
+nets3d() {
+  [[ $bench == 1 ]] || { echo "--no-bench"; return 77; }
+  DEVICE=$device REPEAT=1 STEPS=$steps bench/run_lumbar_nets.sh "$build" | tee "$out/lumbar_nets.md" || return 1
+  echo "table in $out/lumbar_nets.md ($(grep -c '^| 3d' "$out/lumbar_nets.md") networks)"
+}
+
 vs_pytorch() {
   [[ $bench == 1 ]] || { echo "--no-bench"; return 77; }
   "$py" -c 'import torchvision' 2>/dev/null || { echo "$py has no torchvision: bench/pytorch_eager.py cannot run"; return 77; }
@@ -207,7 +238,9 @@ if [[ $configure_only == 0 ]]; then
   step gpu_tests gpu_tests
   for app in bmd metastasis lumbar; do step "$app" app_e2e "$app"; done
   step bmd_cpu_reload bmd_cpu_reload
+  step dist_two_ranks dist_two_ranks
   step vs_pytorch vs_pytorch
+  step nets3d nets3d
 fi
 
 "$py" - "$results" "$out/summary.json" "$device" "$(( $(date +%s) - start ))" <<'PY'
