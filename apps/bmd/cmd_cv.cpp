@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "commands.hpp"
+#include "tomograd/train/distributed.hpp"
 
 namespace tomograd::app {
 
@@ -17,7 +18,8 @@ struct CvOptions {
 };
 
 void run_cv(const CvOptions& o) {
-  std::cout << tasks::bmd::cross_validate(load(o.config), o.folds, o.out, o.force, o.device);
+  const std::string summary = tasks::bmd::cross_validate(load(o.config), o.folds, o.out, o.force, o.device);
+  if (train::is_main_process()) std::cout << summary;  // rank 0 of a data-parallel job prints
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include "device_option.hpp"
 #include "tomograd/tasks/common/train_request.hpp"
+#include "tomograd/train/distributed.hpp"
 #include "tomograd/train/trainer.hpp"
 
 namespace tomograd::app {
@@ -22,9 +23,10 @@ inline void add_train_request_options(CLI::App* cmd, tasks::TrainRequest& reques
                     "auto|cpu|cuda|cuda:N (default: the config's train.device); a resumed run may change it");
 }
 
-/// "trained N epochs; best epoch E (<monitor> V); run: RUN" on stdout.
+/// "trained N epochs; best epoch E (<monitor> V); run: RUN" on stdout (rank 0 of a data-parallel job).
 inline void print_train_summary(const train::TrainSummary& s, const std::string& monitor,
                                 const tasks::TrainRequest& request) {
+  if (!train::is_main_process()) return;
   std::cout << "trained " << s.epochs_run << " epochs; best epoch " << s.best_epoch + 1 << " (" << monitor << " "
             << s.best_value << "); run: " << request.out.string() << "\n";
 }

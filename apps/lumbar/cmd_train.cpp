@@ -6,6 +6,7 @@
 #include "commands.hpp"
 #include "tomograd/tasks/lumbar/config.hpp"
 #include "tomograd/tasks/lumbar/training.hpp"
+#include "tomograd/train/distributed.hpp"
 
 namespace tomograd::app {
 
@@ -29,6 +30,7 @@ void run_train(const TrainOptions& o) {
   request.force = o.force;
   request.device = o.device;
   const double score = lumbar::train(config, request, o.folds, o.localizer);
+  if (!train::is_main_process()) return;  // rank 0 of a data-parallel job prints
   std::cout << "mean out-of-fold score " << score << " (lower is better); run: " << o.out
             << "\nnext: lumbar evaluate " << o.out << "\n";
 }

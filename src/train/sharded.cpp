@@ -64,6 +64,19 @@ class QuietOtherRanks {
 };
 }  // namespace
 
+torch::Tensor shard_and_gather_rows(std::size_t n, const torch::Device& device,
+                                    const std::function<torch::Tensor(std::size_t, std::size_t)>& work) {
+  Communicator* comm = sharding_communicator(device);
+  if (!comm) return work(0, n).to(torch::kCPU);
+  const auto [begin, end] = contiguous_share(n, comm->rank(), comm->world_size());
+  torch::Tensor mine;  // undefined: an empty share, zero rows of the others' shape
+  if (begin < end) {
+    QuietOtherRanks quiet(comm->rank());
+    mine = work(begin, end).to(torch::kCPU);
+  }
+  return comm->allgather_cat(mine);
+}
+
 nlohmann::json detail::run_share_and_gather(Communicator& comm, std::size_t n,
                                             const std::function<nlohmann::json(std::size_t, std::size_t)>& work) {
   const auto [begin, end] = contiguous_share(n, comm.rank(), comm.world_size());

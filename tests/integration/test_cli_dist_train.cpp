@@ -93,6 +93,10 @@ TEST_CASE("lumbar train with WORLD_SIZE=2: one process's localizer and fold loss
                     {"train_loss", "val_loss"});
   test::check_same_csv(tmp / "one" / "fold_0" / "oof.csv", tmp / "two" / "fold_0" / "oof.csv");
   CHECK(read_file(tmp / "two" / "folds.csv") == read_file(tmp / "one" / "folds.csv"));
+  CHECK(read_file(tmp / "two" / "localizer" / "offsets.json") == read_file(tmp / "one" / "localizer" / "offsets.json"));
+  // One process's files: every rank checked the run directory before rank 0 wrote, the input cache
+  // was built once (each rank a share of the studies, RUN/inputs/<id>.pt), nothing else written.
+  CHECK(test::files_under(tmp / "two") == test::files_under(tmp / "one"));
 }
 
 TEST_CASE("bmd cv with WORLD_SIZE=2: one process's folds with the weights held still", "[cli][bmd][distributed]") {

@@ -299,20 +299,12 @@ TEST_CASE("metastasis infer and evaluate with WORLD_SIZE=2: one process's result
   test::check_same_csv(tmp / "p1.csv", tmp / "p2.csv");
   test::check_same_csv(tmp / "s1.csv", tmp / "s2.csv");
   // --dicom-out: each rank writes the series of the patients it scored; together one process's.
-  auto listing = [](const fs::path& dir) {
-    std::vector<std::string> files;
-    for (const auto& e : fs::recursive_directory_iterator(dir)) {
-      if (e.is_regular_file()) files.push_back(fs::relative(e.path(), dir).string());
-    }
-    std::sort(files.begin(), files.end());
-    return files;
-  };
   r = run_command(met_app() + infer + q(one) + " --dicom-out " + q(tmp / "d1") + " --dicom-top 1");
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   test::run_two_ranks(met_app() + infer + q(two) + " --dicom-out " + q(tmp / "d2") + " --dicom-top 1", tmp.path());
-  REQUIRE(listing(tmp / "d1").size() == 10);
-  CHECK(listing(tmp / "d2") == listing(tmp / "d1"));
+  REQUIRE(test::files_under(tmp / "d1").size() == 10);
+  CHECK(test::files_under(tmp / "d2") == test::files_under(tmp / "d1"));
 
   r = run_command(met_app() + " -q evaluate --device cpu " + q(one) + " --split all");
   INFO(r.err);

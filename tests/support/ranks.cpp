@@ -95,6 +95,16 @@ void check_same_csv(const std::filesystem::path& one, const std::filesystem::pat
   }
 }
 
+std::set<std::string> files_under(const std::filesystem::path& dir) {
+  std::set<std::string> files;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file() && e.path().parent_path().filename() != "tensorboard") {
+      files.insert(std::filesystem::relative(e.path(), dir).string());
+    }
+  }
+  return files;
+}
+
 void check_same_json(const std::filesystem::path& one, const std::filesystem::path& job,
                      const std::filesystem::path& scratch) {
   INFO(one.string() << " vs " << job.string());

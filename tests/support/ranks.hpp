@@ -2,6 +2,7 @@
 // Runs the current test binary as the ranks of a data-parallel job on 127.0.0.1 (Gloo), each
 // running one hidden worker test case; the tests of distributed code use it.
 #include <filesystem>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,10 @@ CommandResult run_two_ranks(const std::string& command, const std::filesystem::p
 /// ids) in the same order, and in the other columns the same numbers up to float summation order
 /// (relative 1e-5) or the same text where a cell is not a number.
 void check_same_csv(const std::filesystem::path& one, const std::filesystem::path& job);
+
+/// The files under @p dir (relative paths), except TensorBoard's event files (named by the time
+/// they were created): what a job and one process wrote, side by side.
+std::set<std::string> files_under(const std::filesystem::path& dir);
 
 /// The same for a JSON object of metrics: the same keys, numbers up to float summation order,
 /// other values equal unless they are strings naming a path under @p scratch.

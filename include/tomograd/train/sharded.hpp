@@ -59,4 +59,11 @@ std::vector<T> shard_and_gather(std::size_t n, const torch::Device& device, Work
   return all.get<std::vector<T>>();
 }
 
+/// shard_and_gather() for results that are rows of one tensor: @p work(begin, end) returns
+/// [end - begin, ...] (one row per item, any device); the return value is every rank's rows in
+/// rank order, [n, ...] on the CPU, on every rank (one all-gather; the values arrive exactly).
+/// Single process: work(0, n) on the CPU.
+torch::Tensor shard_and_gather_rows(std::size_t n, const torch::Device& device,
+                                    const std::function<torch::Tensor(std::size_t, std::size_t)>& work);
+
 }  // namespace tomograd::train

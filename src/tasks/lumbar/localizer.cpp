@@ -18,6 +18,7 @@
 #include "tomograd/core/random.hpp"
 #include "tomograd/train/checkpoint.hpp"
 #include "tomograd/train/device.hpp"
+#include "tomograd/train/distributed.hpp"
 #include "tomograd/train/trainer.hpp"
 #include "vec3.hpp"
 
@@ -292,8 +293,11 @@ void train_localizer(const LumbarConfig& config, const LumbarDataset& ds, const 
   if (tr.empty()) throw ValueError(ds.dir.string() + ": no training study has a labelled spinal canal point");
   logger()->info("localizer: {} training slices, {} validation slices", tr.size(), va.size());
   fit_localizer(config, std::move(tr), std::move(va), dir);
-  write_file_atomic(dir / "offsets.json", offsets_json(mean_offsets(train_points)).dump(2) + "\n", Overwrite::kAllow);
-  write_localizer_error(out, config, fold, labelled, held_views);
+  // In a data-parallel job rank 0 alone writes the localizer's files; the others wait for them.
+  train::run_on_main_process([&] {
+    write_file_atomic(dir / "offsets.json", offsets_json(mean_offsets(train_points)).dump(2) + "\n", Overwrite::kAllow);
+    write_localizer_error(out, config, fold, labelled, held_views);
+  });
 }
 
 }  // namespace tomograd::tasks::lumbar::internal

@@ -18,7 +18,9 @@
 #include "tomograd/tasks/lumbar/training.hpp"
 #include "tomograd/train/checkpoint.hpp"
 #include "tomograd/train/device.hpp"
+#include "tomograd/train/distributed.hpp"
 #include "tomograd/train/run_dir.hpp"
+#include "tomograd/train/sharded.hpp"
 #include "tomograd/train/trainer.hpp"
 
 namespace tomograd::tasks::lumbar {
@@ -81,10 +83,10 @@ std::map<std::string, int> read_folds(const fs::path& file) {
   return out;
 }
 
-/// Checks and starts the run directory: a run may be filled fold by fold, always with the same
-/// configuration; with @p localizer_from, that run's localizer and folds.csv are copied in.
-void prepare_run_dir(const LumbarConfig& config, const fs::path& out, const std::vector<int>& only, bool force,
-                     const fs::path& localizer_from) {
+/// Checks the run directory (every rank of a data-parallel job, before any writes): a run may be
+/// filled fold by fold, always with the same configuration.
+void check_run_dir(const LumbarConfig& config, const fs::path& out, const std::vector<int>& only, bool force,
+                   const fs::path& localizer_from) {
   const bool existing = fs::is_regular_file(out / "config.yaml");
   if (existing) {
     if (read_file(out / "config.yaml") != config.yaml && !force) {
@@ -99,14 +101,19 @@ void prepare_run_dir(const LumbarConfig& config, const fs::path& out, const std:
       throw ValueError("--fold " + std::to_string(k) + " is outside 0.." + std::to_string(config.data.folds - 1));
     }
   }
-  fs::create_directories(out);
-  write_file_atomic(out / "config.yaml", config.yaml, Overwrite::kAllow);
-  if (localizer_from.empty()) return;
   for (const char* f : {"folds.csv", "localizer/offsets.json"}) {
-    if (!fs::is_regular_file(localizer_from / f)) {
+    if (!localizer_from.empty() && !fs::is_regular_file(localizer_from / f)) {
       throw IoError(localizer_from.string() + ": no " + f + " (--localizer takes a run trained by lumbar train)");
     }
   }
+}
+
+/// Starts the run directory (rank 0): its config.yaml; with @p localizer_from, that run's
+/// localizer and folds.csv are copied in.
+void start_run_dir(const LumbarConfig& config, const fs::path& out, const fs::path& localizer_from) {
+  fs::create_directories(out);
+  write_file_atomic(out / "config.yaml", config.yaml, Overwrite::kAllow);
+  if (localizer_from.empty()) return;
   if (fs::exists(out / "localizer")) fs::remove_all(out / "localizer");
   fs::copy(localizer_from / "localizer", out / "localizer", fs::copy_options::recursive);
   fs::copy_file(localizer_from / "folds.csv", out / "folds.csv", fs::copy_options::overwrite_existing);
@@ -152,30 +159,12 @@ fs::path input_cache(const LumbarConfig& config, const LumbarDataset& ds, const 
   return cache;
 }
 
-/// Classifier inputs of every study, cached in RUN/inputs/ for the run's later folds: valid while
-/// the configuration (enforced by prepare_run_dir), the localizer and the dataset's CSV files stay
-/// the same.
-std::vector<Item> classifier_inputs(const LumbarConfig& config, const LumbarDataset& ds,
-                                    const std::vector<std::string>& ids, const fs::path& out, const Localizer& loc) {
-  const fs::path cache = input_cache(config, ds, out);
-  std::vector<Item> items(ids.size());
-  std::vector<std::string> missing;
-  std::vector<std::size_t> missing_index;
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    items[i].study_id = ids[i];
-    items[i].grades = ds.labels[i].grades;
-    const fs::path file = cache / (ids[i] + ".pt");
-    if (!read_cached_input(file, items[i])) {
-      missing.push_back(ids[i]);
-      missing_index.push_back(i);
-    }
-  }
-  if (missing.size() < ids.size()) {
-    logger()->info("{} of {} studies' inputs read from {}", ids.size() - missing.size(), ids.size(), cache.string());
-  }
+/// Builds the classifier inputs of @p items' studies @p ids and caches each in @p cache.
+void build_inputs(const LumbarConfig& config, const LumbarDataset& ds, const std::vector<std::string>& ids,
+                  const std::vector<Item*>& items, const fs::path& cache, const Localizer& loc) {
   const int64_t margin = margin_px(config.input);
-  for_each_study(ds, missing, config.data.threads, "classifier inputs", [&](std::size_t j, const StudyImages& st) {
-    Item& it = items[missing_index[j]];
+  for_each_study(ds, ids, config.data.threads, "classifier inputs", [&](std::size_t j, const StudyImages& st) {
+    Item& it = *items[j];
     const LevelPoints predicted = loc.points(st);
     LevelPoints pts = labelled_points(ds, st);
     for (std::size_t k = 0; k < 25; ++k) {
@@ -191,6 +180,46 @@ std::vector<Item> classifier_inputs(const LumbarConfig& config, const LumbarData
                 tmp.string());
     fs::rename(tmp, file);
   });
+}
+
+/// Classifier inputs of every study, cached in RUN/inputs/ for the run's later folds: valid while
+/// the configuration (enforced by check_run_dir), the localizer and the dataset's CSV files stay
+/// the same. In a data-parallel job each rank builds a contiguous share of the missing studies and
+/// reads the others' from the cache (rank 0 alone checks and starts the cache).
+std::vector<Item> classifier_inputs(const LumbarConfig& config, const LumbarDataset& ds,
+                                    const std::vector<std::string>& ids, const fs::path& out, const Localizer& loc) {
+  train::run_on_main_process([&] { input_cache(config, ds, out); });
+  const fs::path cache = out / "inputs";
+  std::vector<Item> items(ids.size());
+  std::vector<std::string> missing;
+  std::vector<std::size_t> missing_index;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    items[i].study_id = ids[i];
+    items[i].grades = ds.labels[i].grades;
+    const fs::path file = cache / (ids[i] + ".pt");
+    if (!read_cached_input(file, items[i])) {
+      missing.push_back(ids[i]);
+      missing_index.push_back(i);
+    }
+  }
+  if (missing.size() < ids.size()) {
+    logger()->info("{} of {} studies' inputs read from {}", ids.size() - missing.size(), ids.size(), cache.string());
+  }
+  const train::Communicator* comm = train::sharding_communicator(loc.device);
+  const auto [begin, end] =
+      comm ? train::contiguous_share(missing.size(), comm->rank(), comm->world_size()) : std::make_pair(std::size_t{0}, missing.size());
+  std::vector<Item*> mine;
+  for (std::size_t j = begin; j < end; ++j) mine.push_back(&items[missing_index[j]]);
+  const std::vector<std::string> share(missing.begin() + static_cast<std::ptrdiff_t>(begin),
+                                       missing.begin() + static_cast<std::ptrdiff_t>(end));
+  if (!share.empty()) build_inputs(config, ds, share, mine, cache, loc);
+  train::wait_for_sharded_ranks();
+  for (std::size_t j = 0; j < missing.size(); ++j) {
+    if (j >= begin && j < end) continue;
+    if (!read_cached_input(cache / (missing[j] + ".pt"), items[missing_index[j]])) {
+      throw IoError((cache / (missing[j] + ".pt")).string() + ": another rank's cached input cannot be read");
+    }
+  }
   return items;
 }
 
@@ -222,6 +251,21 @@ std::vector<OofRow> oof_rows(const std::vector<const Item*>& va, const torch::Te
   return rows;
 }
 
+/// Out-of-fold probabilities [N, 25, 3] float64 of the best checkpoint in @p dir on the held-out
+/// studies @p va; in a data-parallel job each rank predicts a contiguous share, gathered in order.
+torch::Tensor oof_probabilities(const LumbarConfig& config, const std::vector<const Item*>& va, const fs::path& dir) {
+  const torch::Device device = train::parse_device(config.train.device);
+  return train::shard_and_gather_rows(va.size(), device, [&](std::size_t begin, std::size_t end) {
+    auto best = make_model(config.model, false);
+    train::load_checkpoint(best_checkpoint(dir), *best, nullptr, false);
+    best->to(device);
+    best->eval();
+    const std::vector<const Item*> share(va.begin() + static_cast<std::ptrdiff_t>(begin),
+                                         va.begin() + static_cast<std::ptrdiff_t>(end));
+    return predict_items(*best, share, config.input, device).to(torch::kFloat64);
+  });
+}
+
 /// Trains the classifier of fold @p k into RUN/fold_<k>/ and writes its out-of-fold predictions.
 /// Returns the fold's out-of-fold score (NaN when undefined).
 double train_fold(const LumbarConfig& config, const std::vector<Item>& items, const std::vector<int>& fold, int k,
@@ -230,7 +274,11 @@ double train_fold(const LumbarConfig& config, const std::vector<Item>& items, co
   if (fs::exists(dir / "checkpoints") && !force) {
     throw ValueError(dir.string() + " is already trained; pass --force to train it again");
   }
-  if (fs::exists(dir)) fs::remove_all(dir);
+  // Every rank of a data-parallel job checked before rank 0 clears the fold.
+  if (train::Communicator* comm = train::current_communicator()) comm->barrier();
+  train::run_on_main_process([&] {
+    if (fs::exists(dir)) fs::remove_all(dir);
+  });
   std::vector<const Item*> tr, va;
   for (std::size_t i = 0; i < items.size(); ++i) (fold[i] == k ? va : tr).push_back(&items[i]);
   logger()->info("fold {}: {} training studies, {} validation studies", k, tr.size(), va.size());
@@ -253,15 +301,10 @@ double train_fold(const LumbarConfig& config, const std::vector<Item>& items, co
                          config.yaml);
   trainer.fit(train_ds, train_sampler, &val_ds, &val_sampler, metrics);
 
-  // Out-of-fold predictions of the best checkpoint.
-  auto best = make_model(config.model, false);
-  train::load_checkpoint(best_checkpoint(dir), *best, nullptr, false);
-  const torch::Device device = train::parse_device(config.train.device);
-  best->to(device);
-  best->eval();
-  const torch::Tensor p = predict_items(*best, va, config.input, device).to(torch::kFloat64);
+  const torch::Tensor p = oof_probabilities(config, va, dir);
   std::vector<eval::LumbarRow> scored;
-  write_oof(dir / "oof.csv", oof_rows(va, p, k, scored), true);
+  const std::vector<OofRow> rows = oof_rows(va, p, k, scored);
+  train::run_on_main_process([&] { write_oof(dir / "oof.csv", rows, true); });
   const auto s = eval::rsna_lumbar_score(scored);
   const double v = s.score.defined() ? s.score.value() : std::nan("");
   logger()->info("fold {}: out-of-fold score {} ({} studies)", k, detail::num(v), va.size());
@@ -281,16 +324,28 @@ double train(const LumbarConfig& requested, const TrainRequest& request, const s
   const LumbarDataset ds = read_dataset(config.data.dir, "train", true);
   std::vector<std::string> ids;
   for (const auto& l : ds.labels) ids.push_back(l.study_id);
-  prepare_run_dir(config, out, only, force, localizer_from);
+  // In a data-parallel job every rank checks before rank 0 writes the run's files; the others
+  // wait for them (run_on_main_process) and read them.
+  train::Communicator* comm = train::communicator(train::parse_device(config.train.device));
+  check_run_dir(config, out, only, force, localizer_from);
+  if (comm) comm->barrier();
+  train::run_on_main_process([&] {
+    start_run_dir(config, out, localizer_from);
+    run_folds(config, ds, ids, out);
+  });
   const std::vector<int> fold = run_folds(config, ds, ids, out);
   if (!fs::is_regular_file(best_checkpoint(out / "localizer")) || (force && localizer_from.empty())) {
-    if (fs::exists(out / "localizer")) fs::remove_all(out / "localizer");
+    train::run_on_main_process([&] {
+      if (fs::exists(out / "localizer")) fs::remove_all(out / "localizer");
+    });
     train_localizer(config, ds, ids, fold, out);
   }
   const Localizer loc = load_localizer(out, config);
   const std::vector<Item> items = classifier_inputs(config, ds, ids, out, loc);
-  write_file_atomic(out / "input_preview.png", input_preview_png(items.at(0).labelled, config.input, margin_px(config.input)),
-                    Overwrite::kAllow);
+  train::run_on_main_process([&] {
+    write_file_atomic(out / "input_preview.png",
+                      input_preview_png(items.at(0).labelled, config.input, margin_px(config.input)), Overwrite::kAllow);
+  });
 
   std::vector<int> todo = only;
   if (todo.empty()) {

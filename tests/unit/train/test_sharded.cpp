@@ -3,6 +3,7 @@
 // re-runs itself as the ranks, through the hidden "[.shard_worker]" case).
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <torch/torch.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -58,6 +59,12 @@ void check_same_rows(const std::vector<Row>& got, const std::vector<Row>& want) 
   }
 }
 
+/// Tensor rows of items [begin, end): [end - begin, 2] float64, values that are not short decimals.
+torch::Tensor tensor_rows_of(std::size_t begin, std::size_t end) {
+  const torch::Tensor i = torch::arange(static_cast<int64_t>(begin), static_cast<int64_t>(end), torch::kFloat64);
+  return torch::stack({i + 1.0 / 3.0, -i / 7.0}, 1);
+}
+
 /// What one rank did: the shares its work was called with, the gathered rows, the same inside
 /// run_on_main_process (rank 0 alone, unsharded), and all-gathered bytes.
 nlohmann::json rank_record(std::size_t n, int rank) {
@@ -78,6 +85,8 @@ nlohmann::json rank_record(std::size_t n, int rank) {
     });
   });
   train::wait_for_sharded_ranks();
+  const torch::Tensor t = train::shard_and_gather_rows(n, cpu, tensor_rows_of).contiguous();
+  rec["tensor_rows"] = std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
   train::Communicator* comm = train::current_communicator();
   REQUIRE(comm);
   rec["bytes"] = train::allgather_bytes(*comm, rank == 1 ? std::string() : "rank " + std::to_string(rank));
@@ -173,6 +182,9 @@ TEST_CASE("2 and 3 Gloo processes gather the one-process results, a rank with an
       std::vector<std::string> bytes_want;
       for (int k = 0; k < world; ++k) bytes_want.push_back(k == 1 ? "" : "rank " + std::to_string(k));
       CHECK(rec["bytes"].get<std::vector<std::string>>() == bytes_want);
+      const torch::Tensor rows = shard_test::tensor_rows_of(0, n).contiguous();
+      CHECK(rec["tensor_rows"].get<std::vector<double>>() ==
+            std::vector<double>(rows.data_ptr<double>(), rows.data_ptr<double>() + rows.numel()));
       CHECK(rec["no_bytes"].get<std::vector<std::string>>() == std::vector<std::string>(static_cast<std::size_t>(world)));
     }
   }
