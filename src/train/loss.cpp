@@ -45,6 +45,8 @@ void record_loss_weight(const torch::Tensor& denominator) {
   g_weight = denominator.detach();
 }
 
+void record_unweighted_mean() { ++g_weights_recorded; }
+
 std::optional<torch::Tensor> recorded_loss_weight() {
   if (g_weights_recorded != 1) return std::nullopt;
   return g_weight;
@@ -121,7 +123,11 @@ LossFn with_regularizer(LossFn loss, std::function<torch::Tensor(const torch::Te
                         double weight) {
   return [loss = std::move(loss), regularizer = std::move(regularizer), weight](const torch::Tensor& out,
                                                                                 const Batch& b) {
-    return loss(out, b) + weight * regularizer(out, b);
+    const torch::Tensor total = loss(out, b) + weight * regularizer(out, b);
+    // Two means with different denominators (the regularizer averages over samples): a
+    // data-parallel rank's part falls back to its sample count (docs/distributed.md).
+    detail::record_unweighted_mean();
+    return total;
   };
 }
 

@@ -14,6 +14,9 @@ namespace tomograd::train::detail {
 void reset_loss_weight();
 /// Records the summed weight @p denominator (a scalar) a weighted mean divided by.
 void record_loss_weight(const torch::Tensor& denominator);
+/// Records a term with no single weight (a mean over samples beside a weighted one): the loss is
+/// then weighted by sample count.
+void record_unweighted_mean();
 /// The one weight recorded since the reset (a detached scalar on the loss's device); nullopt for
 /// none or several (a loss made of several means: the trainer then weights by sample count).
 std::optional<torch::Tensor> recorded_loss_weight();

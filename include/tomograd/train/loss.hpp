@@ -43,7 +43,8 @@ LossFn make_loss(const LossOptions& options);
 void declare_mean_over(const torch::Tensor& count);
 
 /// Adds @p weight × @p regularizer(outputs, batch) to a loss: the hook for consistency
-/// regularization between outputs (e.g. left/right or adjacent levels).
+/// regularization between outputs (e.g. left/right or adjacent levels). The sum of two means:
+/// in a data-parallel job each rank's part of it is weighted by its sample count.
 LossFn with_regularizer(LossFn loss, std::function<torch::Tensor(const torch::Tensor&, const Batch&)> regularizer,
                         double weight);
 

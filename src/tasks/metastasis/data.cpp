@@ -160,13 +160,34 @@ void assign_splits(std::vector<Patient>& patients, double val, double test, uint
   }
 }
 
+namespace {
+
+/// @p slice_logits flattened to [N], checked against the @p n ids.
+torch::Tensor flat_logits(const torch::Tensor& slice_logits, std::size_t n, const char* what) {
+  const torch::Tensor flat = slice_logits.reshape({-1});
+  if (flat.size(0) != static_cast<int64_t>(n)) {
+    throw ValueError(std::string(what) + ": " + std::to_string(flat.size(0)) + " logits for " + std::to_string(n) +
+                     " patient ids");
+  }
+  return flat;
+}
+
+/// The MAX of @p flat over each group of rows.
+torch::Tensor max_of_groups(const torch::Tensor& flat, const std::vector<std::vector<int64_t>>& rows) {
+  std::vector<torch::Tensor> pooled;
+  pooled.reserve(rows.size());
+  for (const auto& r : rows) {
+    // max() routes the gradient to the arg-max slice only, as torch.max does.
+    pooled.push_back(flat.index_select(0, torch::tensor(r, torch::kLong).to(flat.device())).max());
+  }
+  return pooled.empty() ? torch::zeros({0}, flat.options()) : torch::stack(pooled);
+}
+
+}  // namespace
+
 torch::Tensor max_pool_patients(const torch::Tensor& slice_logits, const std::vector<std::string>& patient_ids,
                                 std::vector<std::string>* order) {
-  const torch::Tensor flat = slice_logits.reshape({-1});
-  if (flat.size(0) != static_cast<int64_t>(patient_ids.size())) {
-    throw ValueError("max_pool_patients: " + std::to_string(flat.size(0)) + " logits for " +
-                     std::to_string(patient_ids.size()) + " patient ids");
-  }
+  const torch::Tensor flat = flat_logits(slice_logits, patient_ids.size(), "max_pool_patients");
   std::map<std::string, std::size_t> slot;
   std::vector<std::vector<int64_t>> rows;
   std::vector<std::string> ids;
@@ -178,14 +199,18 @@ torch::Tensor max_pool_patients(const torch::Tensor& slice_logits, const std::ve
     }
     rows[it->second].push_back(static_cast<int64_t>(i));
   }
-  std::vector<torch::Tensor> pooled;
-  pooled.reserve(rows.size());
-  for (const auto& r : rows) {
-    // max() routes the gradient to the arg-max slice only, as torch.max does.
-    pooled.push_back(flat.index_select(0, torch::tensor(r, torch::kLong).to(flat.device())).max());
-  }
   if (order) *order = ids;
-  return pooled.empty() ? torch::zeros({0}, flat.options()) : torch::stack(pooled);
+  return max_of_groups(flat, rows);
+}
+
+torch::Tensor max_pool_runs(const torch::Tensor& slice_logits, const std::vector<std::string>& patient_ids) {
+  const torch::Tensor flat = flat_logits(slice_logits, patient_ids.size(), "max_pool_runs");
+  std::vector<std::vector<int64_t>> rows;
+  for (std::size_t i = 0; i < patient_ids.size(); ++i) {
+    if (i == 0 || patient_ids[i] != patient_ids[i - 1]) rows.emplace_back();
+    rows.back().push_back(static_cast<int64_t>(i));
+  }
+  return max_of_groups(flat, rows);
 }
 
 }  // namespace tomograd::tasks::metastasis

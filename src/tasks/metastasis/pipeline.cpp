@@ -95,11 +95,12 @@ ValidationHooks validation_hooks(const eval::ThresholdRule& rule) {
   return h;
 }
 
-/// One loss per patient on the MAX of its slice logits.
+/// One loss per patient on the MAX of its slice logits (per run of its slices: a patient drawn
+/// twice into a batch by class balancing counts twice).
 train::LossFn patient_max_loss(double pos_weight) {
   return [pos_weight](const torch::Tensor& outputs, const train::Batch& b) {
-    const torch::Tensor logits = max_pool_patients(outputs, b.patient_ids);
-    const torch::Tensor y = max_pool_patients(b.target.to(outputs.device(), outputs.scalar_type()), b.patient_ids);
+    const torch::Tensor logits = max_pool_runs(outputs, b.patient_ids);
+    const torch::Tensor y = max_pool_runs(b.target.to(outputs.device(), outputs.scalar_type()), b.patient_ids);
     auto opts = torch::nn::functional::BinaryCrossEntropyWithLogitsFuncOptions();
     if (pos_weight != 1.0) opts = opts.pos_weight(torch::full({1}, pos_weight, logits.options()));
     // A mean over patients, not slices: a data-parallel rank's part is its patients' share.

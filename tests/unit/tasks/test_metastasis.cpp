@@ -34,6 +34,11 @@ TEST_CASE("MAX pooling: one logit per patient, gradient only through each patien
   CHECK(g[3].item<float>() == 0.0f);
   CHECK(g[4].item<float>() == 5.0f);  // B's max
   CHECK_THROWS_AS(metastasis::max_pool_patients(logits, {"A"}), ValueError);
+  // The training loss pools runs of consecutive slices: A twice (a patient class balancing drew
+  // twice into one batch), B twice.
+  const torch::Tensor runs = metastasis::max_pool_runs(logits.detach(), ids);
+  CHECK(torch::equal(runs, torch::tensor({2.0f, -1.0f, 0.5f, 0.7f})));
+  CHECK_THROWS_AS(metastasis::max_pool_runs(logits, {"A", "B"}), ValueError);
 }
 
 TEST_CASE("metastasis splits: train/val/test by patient, stratified by label, seeded", "[tasks][metastasis]") {

@@ -8,6 +8,7 @@
 #include "tomograd/train/curriculum.hpp"
 #include "tomograd/train/loss.hpp"
 #include "tomograd/train/optim.hpp"
+#include "../../../src/train/loss_weight.hpp"
 
 using namespace tomograd;
 using namespace tomograd::train;
@@ -79,6 +80,28 @@ TEST_CASE("BCE with pos_weight and cross-entropy with masks and class weights", 
   LossOptions bad;
   bad.name = "hinge";
   CHECK_THROWS_WITH(make_loss(bad), Catch::Contains("valid: mse"));
+}
+
+TEST_CASE("the weight a data-parallel rank's loss share uses: one weighted mean, a declared one, or none", "[train]") {
+  // What the trainer reads after a loss call (loss_weight.hpp): make_loss's labelled weight,
+  // a task loss's declare_mean_over count, or none for a sum of two means (sample-count share).
+  LossOptions o;
+  o.name = "mse";
+  Batch b;
+  b.target = torch::tensor({{1.0f, 2.0f}, {3.0f, 4.0f}});
+  b.mask = torch::tensor({{true, false}, {true, true}});
+  const torch::Tensor out = torch::zeros({2, 2});
+  train::detail::reset_loss_weight();
+  (void)make_loss(o)(out, b);
+  REQUIRE(train::detail::recorded_loss_weight().has_value());
+  CHECK(train::detail::recorded_loss_weight()->item<double>() == 3.0);
+  train::detail::reset_loss_weight();
+  declare_mean_over(torch::full({}, 5.0, torch::kFloat64));
+  CHECK(train::detail::recorded_loss_weight()->item<double>() == 5.0);
+  train::detail::reset_loss_weight();
+  const LossFn regularized = with_regularizer(make_loss(o), [](const torch::Tensor& y, const Batch&) { return y.mean(); }, 0.1);
+  (void)regularized(out, b);
+  CHECK_FALSE(train::detail::recorded_loss_weight().has_value());
 }
 
 TEST_CASE("ReduceLROnPlateau halves the rate after patience epochs without improvement", "[train]") {

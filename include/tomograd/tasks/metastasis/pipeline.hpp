@@ -85,6 +85,12 @@ void assign_splits(std::vector<Patient>& patients, double val, double test, uint
 torch::Tensor max_pool_patients(const torch::Tensor& slice_logits, const std::vector<std::string>& patient_ids,
                                 std::vector<std::string>* order = nullptr);
 
+/// The MAX over each run of consecutive slices of one patient: the units a patient-grouped
+/// training batch holds. A patient that class balancing drew twice into one batch counts twice,
+/// as the sampler meant, and each run goes whole to one rank of a data-parallel job.
+/// @return [R] logits, one per run, in batch order
+torch::Tensor max_pool_runs(const torch::Tensor& slice_logits, const std::vector<std::string>& patient_ids);
+
 /// `metastasis preprocess`: every patient's study into the cache. Returns the number cached.
 int preprocess_data(const MetastasisConfig& config);
 
