@@ -447,6 +447,19 @@ TEST_CASE("bmd evaluate, predict and extract-features with WORLD_SIZE=2: one pro
   bmd_two_ranks(" -q predict " + q(two) + " --input " + q(tmp / "cohort" / "images") + " --out " + q(tmp / "p2.csv") + cpu,
                 tmp.path());
   test::check_same_csv(tmp / "p1.csv", tmp / "p2.csv");
+  // A bad patient in rank 1's share fails the job: both ranks exit non-zero, rank 1 with the
+  // problem, rank 0 naming rank 1 and the problem; nothing is written.
+  const fs::path good = *fs::directory_iterator(tmp / "cohort" / "images");
+  fs::create_directories(tmp / "bad" / "A_good");
+  fs::copy(good, tmp / "bad" / "A_good", fs::copy_options::recursive);
+  fs::create_directories(tmp / "bad" / "Z_empty");
+  const auto failed = test::run_as_two_ranks(bmd_app() + " -q predict " + q(two) + " --input " + q(tmp / "bad") +
+                                                 " --out " + q(tmp / "p3.csv") + cpu,
+                                             tmp.path());
+  CHECK(failed.exit_code == 2);
+  CHECK_THAT(read_file(tmp / "rank1.log"), Catch::Contains("Z_empty"));
+  CHECK_THAT(failed.err, Catch::Contains("rank 1 failed") && Catch::Contains("Z_empty"));
+  CHECK_FALSE(fs::exists(tmp / "p3.csv"));
   r = run_command(bmd_app() + " -q extract-features " + q(one) + cpu);
   INFO(r.err);
   REQUIRE(r.exit_code == 0);

@@ -58,7 +58,7 @@ int free_port() {
   return ntohs(a.sin_port);
 }
 
-CommandResult run_two_ranks(const std::string& command, const std::filesystem::path& logs) {
+CommandResult run_as_two_ranks(const std::string& command, const std::filesystem::path& logs) {
   const std::string port = std::to_string(free_port());
   auto env = [&](int rank) {
     return "RANK=" + std::to_string(rank) + " WORLD_SIZE=2 LOCAL_RANK=" + std::to_string(rank) +
@@ -67,8 +67,12 @@ CommandResult run_two_ranks(const std::string& command, const std::filesystem::p
   const std::string log1 = shell_quote((logs / "rank1.log").string()), rc1 = shell_quote((logs / "rank1.rc").string());
   // Both ranks at once; the job fails when either fails.
   // One subshell, so that run_command's redirections take rank 0's output.
-  auto r = run_command("((" + env(1) + command + " > " + log1 + " 2>&1; echo $? > " + rc1 + ") & " + env(0) + command +
-                       "; rc0=$?; wait; exit $((rc0 + $(cat " + rc1 + "))))");
+  return run_command("((" + env(1) + command + " > " + log1 + " 2>&1; echo $? > " + rc1 + ") & " + env(0) + command +
+                     "; rc0=$?; wait; exit $((rc0 + $(cat " + rc1 + "))))");
+}
+
+CommandResult run_two_ranks(const std::string& command, const std::filesystem::path& logs) {
+  auto r = run_as_two_ranks(command, logs);
   std::ifstream in(logs / "rank1.log");
   INFO(r.out << r.err << std::string(std::istreambuf_iterator<char>(in), {}));
   REQUIRE(r.exit_code == 0);

@@ -24,8 +24,11 @@ int job_port();
 int free_port();
 
 /// Runs the shell command @p command (an app and its arguments) as the two ranks of a Gloo job on
-/// 127.0.0.1 at once, rank 1's output in @p logs/rank1.log; fails the test when either rank fails.
-/// Returns rank 0's exit code and output.
+/// 127.0.0.1 at once, rank 1's output in @p logs/rank1.log. Returns rank 0's output; the exit code
+/// is the sum of the ranks' exit codes.
+CommandResult run_as_two_ranks(const std::string& command, const std::filesystem::path& logs);
+
+/// run_as_two_ranks(), failing the test when either rank fails.
 CommandResult run_two_ranks(const std::string& command, const std::filesystem::path& logs);
 
 /// The CSV outputs of a job and of one process agree: the same header, the same first column (the
