@@ -53,7 +53,8 @@ BatchDrawScope::BatchDrawScope(const BatchDrawKey& key)
 
 BatchDrawScope::~BatchDrawScope() { state() = DrawState{previous_active_, previous_key_, previous_draws_}; }
 
-torch::Tensor batch_keep_mask(torch::IntArrayRef shape, double keep, const torch::TensorOptions& options) {
+torch::Tensor batch_keep_mask(torch::IntArrayRef shape, double keep, const torch::TensorOptions& options,
+                              int64_t whole_batch_limit) {
   const torch::TensorOptions opts = options.requires_grad(false);
   DrawState& s = state();
   if (!s.active) return torch::empty(shape, opts).bernoulli_(keep);
@@ -65,12 +66,29 @@ torch::Tensor batch_keep_mask(torch::IntArrayRef shape, double keep, const torch
                      std::to_string(s.key.local_rows) + " samples (expected a multiple: rows ordered by sample)");
   }
   const int64_t per_sample = rows / s.key.local_rows;
-  std::vector<int64_t> global(shape.begin(), shape.end());
-  global[0] = s.key.global_rows * per_sample;
-  at::Generator gen = seeded_generator(opts.device(), derive_seed(s.key.seed, s.draws++));
-  torch::Tensor mask = torch::empty(global, opts).bernoulli_(keep, gen);
-  if (s.key.local_rows == s.key.global_rows) return mask;
-  return mask.narrow(0, s.key.offset * per_sample, rows).contiguous();
+  std::vector<int64_t> one(shape.begin(), shape.end());
+  one[0] = per_sample;
+  int64_t sample_numel = 1;
+  for (int64_t d : one) sample_numel *= d;
+  const uint64_t draw_seed = derive_seed(s.key.seed, s.draws++);
+  // The whole global batch's mask at once (every rank draws all of it, keeps its rows), unless
+  // that is large: then each sample's rows from a generator of their own, only this rank's. The
+  // choice depends on the global batch alone, so every rank and one process make the same one.
+  if (s.key.global_rows * sample_numel <= whole_batch_limit) {
+    std::vector<int64_t> global = one;
+    global[0] = s.key.global_rows * per_sample;
+    at::Generator gen = seeded_generator(opts.device(), draw_seed);
+    torch::Tensor mask = torch::empty(global, opts).bernoulli_(keep, gen);
+    if (s.key.local_rows == s.key.global_rows) return mask;
+    return mask.narrow(0, s.key.offset * per_sample, rows);
+  }
+  std::vector<torch::Tensor> parts;
+  parts.reserve(static_cast<std::size_t>(s.key.local_rows));
+  for (int64_t j = 0; j < s.key.local_rows; ++j) {
+    at::Generator gen = seeded_generator(opts.device(), derive_seed(draw_seed, static_cast<uint64_t>(s.key.offset + j)));
+    parts.push_back(torch::empty(one, opts).bernoulli_(keep, gen));
+  }
+  return torch::cat(parts, 0);
 }
 
 }  // namespace tomograd

@@ -43,6 +43,11 @@ class BatchDrawScope {
 /// shape[0] / local_rows consecutive rows (a batch [N, ...] or windows [N·W, ...] ordered by
 /// sample). Under a BatchDrawScope: the rows of this rank's samples of the global batch's mask
 /// (ValueError when shape[0] is not a multiple of local_rows). Without one: LibTorch's generator.
-torch::Tensor batch_keep_mask(torch::IntArrayRef shape, double keep, const torch::TensorOptions& options);
+/// A global mask of at most @p whole_batch_limit elements is drawn at once by every rank (the
+/// draw costs world-size times the local mask); a larger one sample by sample, each sample's rows
+/// from its own generator, so that a rank draws and holds only its own (small tensors are faster
+/// drawn at once; large ones would multiply the memory of every rank by the world size).
+torch::Tensor batch_keep_mask(torch::IntArrayRef shape, double keep, const torch::TensorOptions& options,
+                              int64_t whole_batch_limit = int64_t{1} << 22);
 
 }  // namespace tomograd

@@ -11,10 +11,10 @@ using namespace tomograd;
 
 namespace {
 
-// The first mask of a batch drawn under @p key.
-torch::Tensor first_mask(const BatchDrawKey& key, std::vector<int64_t> shape) {
+// The first mask of a batch drawn under @p key (sample by sample above @p limit elements).
+torch::Tensor first_mask(const BatchDrawKey& key, std::vector<int64_t> shape, int64_t limit = int64_t{1} << 22) {
   const BatchDrawScope scope(key);
-  return batch_keep_mask(shape, 0.5, torch::kFloat32);
+  return batch_keep_mask(shape, 0.5, torch::kFloat32, limit);
 }
 
 }  // namespace
@@ -29,6 +29,11 @@ TEST_CASE("a rank's keyed masks are the rows of its samples in the global batch'
   // Four rows per sample (attention windows [N·W, ...], ordered by sample).
   const torch::Tensor windows = first_mask({77, 6, 0, 6}, {24, 3});
   CHECK(torch::equal(first_mask({77, 6, 4, 2}, {8, 3}), windows.narrow(0, 16, 8)));
+  // Large masks are drawn sample by sample (here above 20 elements): the same rows per rank.
+  const torch::Tensor by_sample = first_mask({77, 6, 0, 6}, {24, 3}, 20);
+  CHECK_FALSE(torch::equal(by_sample, windows));
+  CHECK(torch::equal(first_mask({77, 6, 1, 3}, {12, 3}, 20), by_sample.narrow(0, 4, 12)));
+  CHECK(torch::equal(first_mask({77, 6, 4, 2}, {8, 3}, 20), by_sample.narrow(0, 16, 8)));
   // Another batch seed draws another mask; a zero-row share draws nothing.
   CHECK_FALSE(torch::equal(first_mask({78, 6, 0, 6}, {6, 5}), whole));
   CHECK(first_mask({77, 6, 6, 0}, {0, 5}).numel() == 0);
@@ -61,10 +66,11 @@ TEST_CASE("keyed masks refuse rows that are not whole samples, and bad scopes", 
 }
 
 TEST_CASE("without a scope, dropout draws from LibTorch's generator as LibTorch's dropout does", "[models]") {
+  const torch::Tensor x = torch::rand({8, 8}) + 1.0;
   torch::manual_seed(3);
-  const torch::Tensor mask = torch::empty({8, 8}).bernoulli_(0.75);
+  const torch::Tensor reference = torch::dropout(x, 0.25, true);
   torch::manual_seed(3);
-  CHECK(torch::equal(batch_keep_mask({8, 8}, 0.75, torch::kFloat32), mask));
+  CHECK(torch::allclose(models::batch_dropout(x, 0.25, true), reference));
 }
 
 TEST_CASE("Dropout, Dropout3d and drop_path: rates, scaling, what is zeroed, eval mode", "[models]") {
