@@ -2,10 +2,15 @@
 // draws for those samples (core/batch_draws.hpp, models/dropout.hpp).
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
+#include <yaml-cpp/yaml.h>
 
 #include "tomograd/core/batch_draws.hpp"
 #include "tomograd/core/error.hpp"
+#include "tomograd/core/config.hpp"
+#include "tomograd/models/batch_norm.hpp"
 #include "tomograd/models/dropout.hpp"
+#include "tomograd/models/model_spec.hpp"
+#include "tomograd/models/registry.hpp"
 
 using namespace tomograd;
 
@@ -97,4 +102,63 @@ TEST_CASE("Dropout, Dropout3d and drop_path: rates, scaling, what is zeroed, eva
   CHECK((s.amax(1) == 0).any().item<bool>());
   CHECK(torch::equal(models::drop_path(x, 0.5, false), x));
   CHECK_THROWS_AS(models::Dropout(1.0), ValueError);
+}
+
+TEST_CASE("every network's dropout layers give a rank its own samples' masks: one forward = its shares'", "[models]") {
+  // Each network small, every dropout and stochastic-depth rate on, BatchNorm in eval mode (its
+  // batch statistics would differ between shares): under the trainer's scopes the global batch's
+  // forward equals the forwards of two unequal shares, row for row. A layer whose rows were not
+  // ordered by sample would get another sample's mask here.
+  models::register_builtin_models();
+  const std::string head3d = "head: {type: multioutput, num_tasks: 5, num_classes: 3, dropout: 0.3, metadata_dim: 4}";
+  const std::vector<std::pair<std::string, std::vector<int64_t>>> nets = {
+      {"{arch: resnet18, in_channels: 3, head: {type: regression, num_outputs: 1, hidden: 8, dropout: 0.5}}",
+       {3, 32, 32}},
+      {"{arch: densenet121_3d, in_channels: 2, " + head3d +
+           ", densenet3d: {init_features: 8, growth_rate: 4, block_config: [1, 1], bn_size: 2, dropout: 0.3}}",
+       {2, 8, 16, 16}},
+      {"{arch: segresnet3d, in_channels: 2, " + head3d +
+           ", segresnet3d: {init_filters: 8, blocks_down: [1, 1], norm_groups: 4, dropout: 0.3}}",
+       {2, 8, 16, 16}},
+      {"{arch: dynunet3d, in_channels: 2, " + head3d +
+           ", dynunet3d: {kernel_size: [[3, 3, 3], [3, 3, 3], [3, 3, 3]], strides: [[1, 1, 1], [2, 2, 2], [2, 2, 2]],"
+           " filters: [8, 16, 16],"
+           " dropout: 0.3}}",
+       {2, 8, 16, 16}},
+      {"{arch: vit3d, in_channels: 2, " + head3d +
+           ", vit3d: {img_size: [8, 16, 16], patch_size: [4, 8, 8], hidden_size: 32, mlp_dim: 64, num_layers: 2,"
+           " num_heads: 4, dropout: 0.3}}",
+       {2, 8, 16, 16}},
+      {"{arch: swinunetr3d, in_channels: 2, " + head3d +
+           ", swinunetr3d: {feature_size: 12, depths: [1, 1, 1, 1], num_heads: [3, 3, 3, 3], window_size: [2, 2, 2],"
+           " drop_rate: 0.3, attn_drop_rate: 0.3, dropout_path_rate: 0.3}}",
+       {2, 32, 32, 32}},
+  };
+  for (const auto& [yaml, sample_shape] : nets) {
+    DYNAMIC_SECTION(yaml) {
+      YAML::Node node = YAML::Load(yaml);
+      ConfigReader reader(node, "inline.yaml", "model");
+      torch::manual_seed(1);
+      models::ModelPtr model = models::create_model(models::decode_model_spec(reader));
+      model->train();
+      for (const auto& m : model->modules()) {
+        if (models::is_batch_norm(*m)) m->eval();
+      }
+      std::vector<int64_t> shape{4};
+      shape.insert(shape.end(), sample_shape.begin(), sample_shape.end());
+      const torch::Tensor x = torch::randn(shape);
+      const torch::Tensor meta = sample_shape.size() == 4 ? torch::rand({4, 4}) : torch::Tensor();
+      auto run = [&](const BatchDrawKey& key) {
+        const BatchDrawScope scope(key);
+        torch::NoGradGuard no_grad;
+        const torch::Tensor part = x.narrow(0, key.offset, key.local_rows);
+        return model->forward(part, meta.defined() ? meta.narrow(0, key.offset, key.local_rows) : meta);
+      };
+      const torch::Tensor whole = run({5, 4, 0, 4});
+      const torch::Tensor shares = torch::cat({run({5, 4, 0, 1}), run({5, 4, 1, 3})});
+      CHECK(torch::allclose(shares, whole, 1e-4, 1e-5));
+      // The rates are on: another batch's masks give other outputs.
+      CHECK_FALSE(torch::allclose(run({6, 4, 0, 4}), whole, 1e-4, 1e-5));
+    }
+  }
 }
