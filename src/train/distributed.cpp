@@ -345,6 +345,9 @@ thread_local int g_main_section_depth = 0;
 bool detail::in_main_process_section() { return g_main_section_depth > 0; }
 
 void run_on_main_process(const std::function<void()>& write) {
+  // Nested in another section (rank 0 alone): the outer section's barrier is the one the other
+  // ranks wait at; a second one here would pair with it and leave rank 0's outer barrier alone.
+  const bool nested = detail::in_main_process_section();
   if (is_main_process()) {
     ++g_main_section_depth;
     try {
@@ -355,6 +358,7 @@ void run_on_main_process(const std::function<void()>& write) {
     }
     --g_main_section_depth;
   }
+  if (nested) return;
   if (Communicator* comm = current_communicator()) comm->barrier();
 }
 

@@ -83,6 +83,8 @@ nlohmann::json rank_record(std::size_t n, int rank) {
       rec["nested_calls"].push_back({b, e});
       return rows_of(b, e);
     });
+    // A writer that calls another (evaluate inside a cross-validation's section): one barrier.
+    train::run_on_main_process([&] { rec["inner_section"] = true; });
   });
   train::wait_for_sharded_ranks();
   const torch::Tensor t = train::shard_and_gather_rows(n, cpu, tensor_rows_of).contiguous();
@@ -176,6 +178,7 @@ TEST_CASE("2 and 3 Gloo processes gather the one-process results, a rank with an
       if (r == 0) {
         shard_test::check_same_rows(rec["nested"].get<std::vector<shard_test::Row>>(), want);
         CHECK(rec["nested_calls"] == nlohmann::json::array({{0, n}}));
+        CHECK(rec.value("inner_section", false));
       } else {
         CHECK(rec["nested_calls"].empty());
       }
