@@ -296,8 +296,11 @@ double train_fold(const LumbarConfig& config, const std::vector<Item>& items, co
     return score_metrics(eval::rsna_lumbar_score(rows));
   };
   const InputOptions in = config.input;
+  // Each fold its own random streams (augmentation, dropout masks), as its sampler and weights.
+  train::TrainOptions fold_train = config.train;
+  fold_train.seed = config.train.seed + static_cast<uint64_t>(k);
   train::Trainer trainer(model, [model, in](const train::Batch& b) { return run_model(*model, b.input, b.meta, in); }, loss,
-                         config.optim, config.scheduler, train::Curriculum(config.curriculum), config.train, dir,
+                         config.optim, config.scheduler, train::Curriculum(config.curriculum), fold_train, dir,
                          config.yaml);
   trainer.fit(train_ds, train_sampler, &val_ds, &val_sampler, metrics);
 
