@@ -15,7 +15,8 @@ struct FitMlOptions {
 };
 
 void run_fit_ml(const FitMlOptions& o) {
-  // No model runs here: in a data-parallel job rank 0 alone fits and writes, the others wait.
+  // No model runs here: in a data-parallel job rank 0 alone fits and writes; the other ranks
+  // never join a process group and exit at once.
   train::run_on_main_process([&] {
     for (const auto& [m, r2] : tasks::bmd::fit_ml(o.run, o.request)) std::cout << m << ": test R² " << r2 << "\n";
   });

@@ -25,7 +25,7 @@ void run_evaluate(const EvaluateOptions& o) {
   std::vector<std::filesystem::path> runs(o.runs.begin(), o.runs.end());
   const std::filesystem::path out = o.out.empty() && runs.size() > 1 ? "comparison" : o.out;
   // No model runs here (the runs' out-of-fold predictions): in a data-parallel job rank 0 alone
-  // evaluates and writes, the others wait.
+  // evaluates and writes; the other ranks never join a process group and exit at once.
   train::run_on_main_process([&] {
     const auto dir = lumbar::evaluate_runs(runs, out, o.bootstrap, 42, o.force);
     std::cout << "evaluation written to " << dir.string() << "\n";
