@@ -122,6 +122,7 @@ struct Communicator::Impl {
   std::string backend;
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+  int64_t main_sections = 0;  ///< run_on_main_process sections finished (the same count on every rank)
 };
 
 Communicator::Communicator(const DistributedEnv& env, const torch::Device& device) : impl_(std::make_unique<Impl>()) {
@@ -284,6 +285,18 @@ void Communicator::barrier() {
   allreduce_sum(token);
 }
 
+void Communicator::finish_main_section() {
+  const std::string key = "main_section_" + std::to_string(impl_->main_sections++);
+  run("waiting for rank 0 to write", [&] {
+    if (rank() == 0) impl_->store->set(key, std::vector<uint8_t>{1});
+    while (rank() != 0 && !impl_->store->check({key})) {
+      if (peer_failure()) throw DistributedError("a rank failed");  // run() names the recorded failure
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  barrier();
+}
+
 void Communicator::report_failure(const std::string& what) noexcept {
   try {
     if (!impl_->store) return;
@@ -359,7 +372,7 @@ void run_on_main_process(const std::function<void()>& write) {
     --g_main_section_depth;
   }
   if (nested) return;
-  if (Communicator* comm = current_communicator()) comm->barrier();
+  if (Communicator* comm = current_communicator()) comm->finish_main_section();
 }
 
 int process_rank() {

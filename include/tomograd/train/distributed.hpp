@@ -80,6 +80,11 @@ class Communicator {
   /// @p t counts as zero rows (a rank with an empty share); undefined on every rank: undefined.
   torch::Tensor allgather_cat(const torch::Tensor& t);
   void barrier();
+  /// The end of a section that rank 0 runs alone (run_on_main_process): rank 0 marks it done in
+  /// the store; the other ranks wait for the mark as long as rank 0 takes (a long report), polling
+  /// for a failure another rank recorded, then all meet at a barrier. A collective alone would
+  /// give up after the job's timeout while rank 0 is still writing.
+  void finish_main_section();
 
   /// Records this rank's failure in the store for the others to name. Never throws.
   void report_failure(const std::string& what) noexcept;

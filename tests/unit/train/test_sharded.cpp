@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <thread>
 
 #include "support/fixtures.hpp"
 #include "support/ranks.hpp"
@@ -78,6 +79,10 @@ nlohmann::json rank_record(std::size_t n, int rank) {
   });
   rec["rows"] = rows;
   rec["nested"] = nlohmann::json::array();
+  // TG_SLOW_MAIN_S: rank 0 writes for longer than the job's timeout; the others must wait.
+  if (const char* slow = std::getenv("TG_SLOW_MAIN_S")) {
+    train::run_on_main_process([&] { std::this_thread::sleep_for(std::chrono::seconds(std::atoi(slow))); });
+  }
   train::run_on_main_process([&] {
     rec["nested"] = train::shard_and_gather<Row>(n, cpu, [&](std::size_t b, std::size_t e) {
       rec["nested_calls"].push_back({b, e});
@@ -150,6 +155,17 @@ TEST_CASE("contiguous shares cover the items once, in rank order, nearly equal",
   });
   CHECK(calls == 1);
   CHECK(rows.size() == 4);
+}
+
+TEST_CASE("the other ranks wait for rank 0's files longer than the job's timeout", "[train][slow]") {
+  // Rank 0 writes for 4 s in a job whose collectives time out after 2 s: the others wait for it
+  // in the store, not in a collective, and the job succeeds.
+  test::TempDir tmp;
+  const auto codes = test::run_self_as_ranks(2, "[.shard_worker]", tmp.path(),
+                                             "TG_SHARD_N=3 TG_SLOW_MAIN_S=4 TOMOGRAD_DIST_TIMEOUT_S=2",
+                                             test::job_port() + 20);
+  INFO(shard_test::shard_read_text(tmp / "rank0.log") + shard_test::shard_read_text(tmp / "rank1.log"));
+  CHECK(codes == std::vector<int>({0, 0}));
 }
 
 TEST_CASE("2 and 3 Gloo processes gather the one-process results, a rank with an empty share included",
