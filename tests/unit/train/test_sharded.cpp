@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +14,7 @@
 
 #include "support/fixtures.hpp"
 #include "support/ranks.hpp"
+#include "tomograd/core/error.hpp"
 #include "tomograd/core/progress.hpp"
 #include "tomograd/train/sharded.hpp"
 
@@ -83,6 +85,8 @@ nlohmann::json rank_record(std::size_t n, int rank) {
   if (const char* slow = std::getenv("TG_SLOW_MAIN_S")) {
     train::run_on_main_process([&] { std::this_thread::sleep_for(std::chrono::seconds(std::atoi(slow))); });
   }
+  // TG_FAIL_MAIN: rank 0 fails while it writes; the others must stop waiting and name it.
+  if (std::getenv("TG_FAIL_MAIN")) train::run_on_main_process([] { throw Error("deliberate failure while writing"); });
   train::run_on_main_process([&] {
     rec["nested"] = train::shard_and_gather<Row>(n, cpu, [&](std::size_t b, std::size_t e) {
       rec["nested_calls"].push_back({b, e});
@@ -157,7 +161,8 @@ TEST_CASE("contiguous shares cover the items once, in rank order, nearly equal",
   CHECK(rows.size() == 4);
 }
 
-TEST_CASE("the other ranks wait for rank 0's files longer than the job's timeout", "[train][slow]") {
+TEST_CASE("the other ranks wait for rank 0's files longer than the job's timeout, and stop when it fails",
+          "[train][slow]") {
   // Rank 0 writes for 4 s in a job whose collectives time out after 2 s: the others wait for it
   // in the store, not in a collective, and the job succeeds.
   test::TempDir tmp;
@@ -166,6 +171,24 @@ TEST_CASE("the other ranks wait for rank 0's files longer than the job's timeout
                                              test::job_port() + 20);
   INFO(shard_test::shard_read_text(tmp / "rank0.log") + shard_test::shard_read_text(tmp / "rank1.log"));
   CHECK(codes == std::vector<int>({0, 0}));
+  // Rank 0 failing while it writes ends the job at once (not after the timeout), named.
+  test::TempDir failing;
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto failed = test::run_self_as_ranks(2, "[.shard_worker]", failing.path(),
+                                              "TG_SHARD_N=3 TG_FAIL_MAIN=1 TOMOGRAD_DIST_TIMEOUT_S=600",
+                                              test::job_port() + 21);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // Catch wraps long messages: compare with runs of white space as one space.
+  std::string rank1;
+  for (char c : shard_test::shard_read_text(failing / "rank1.log")) {
+    const bool space = std::isspace(static_cast<unsigned char>(c)) != 0;
+    if (!space || (!rank1.empty() && rank1.back() != ' ')) rank1 += space ? ' ' : c;
+  }
+  INFO(rank1);
+  CHECK(failed[0] != 0);
+  CHECK(failed[1] != 0);
+  CHECK(rank1.find("because rank 0 failed: deliberate failure while writing") != std::string::npos);
+  CHECK(seconds < 60);
 }
 
 TEST_CASE("2 and 3 Gloo processes gather the one-process results, a rank with an empty share included",
