@@ -186,19 +186,12 @@ std::vector<int> resampled_175(int z, int n, double spacing_mm) {
   return {lo, lo + 1};
 }
 
-/// `tomograd synth <what> --out @p out <args>`: a synthetic cohort.
-void synth(const std::string& what, const fs::path& out, const std::string& args) {
-  const auto r = run_command(test::tomograd_app() + " -q synth " + what + " --out " + q(out) + " " + args);
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
-}
-
 }  // namespace
 
 TEST_CASE("metastasis infer --dicom-out: top slices as Secondary Capture in the source study", "[cli][metastasis][dicom]") {
   test::TempDir tmp;
   const fs::path data = tmp / "data";
-  synth("metastasis", data, "--patients 8 --scale 0.125 --seed 4");
+  test::synth("metastasis", data, "--patients 8 --scale 0.125 --seed 4");
   add_identifying_attributes(data / "CTs");
   const std::string app = test::metastasis_app();
   const std::string tiny =
@@ -263,7 +256,7 @@ TEST_CASE("metastasis infer --dicom-out: top slices as Secondary Capture in the 
 TEST_CASE("lumbar infer --dicom-out: graded crops as Secondary Capture in the source study", "[cli][lumbar][dicom]") {
   test::TempDir tmp;
   const fs::path data = tmp / "rsna";
-  synth("lumbar", data, "--studies 8 --test-studies 2 --scale 0.125 --seed 5");
+  test::synth("lumbar", data, "--studies 8 --test-studies 2 --scale 0.125 --seed 5");
   const CsvTable series = CsvTable::read(data / "test_series_descriptions.csv");
   std::map<std::string, std::string> description;  // series id -> description
   std::vector<std::string> studies;

@@ -52,10 +52,7 @@ std::size_t lines_with(const fs::path& file, const std::string& text) {
 TEST_CASE("metastasis train with WORLD_SIZE=2: one process's losses with the weights held still",
           "[cli][metastasis][distributed]") {
   test::TempDir tmp;
-  auto r = run_command(test::tomograd_app() + " -q synth metastasis --out " + q(tmp / "data") +
-                       " --patients 10 --scale 0.125 --seed 4");
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
+  test::synth("metastasis", tmp / "data", "--patients 10 --scale 0.125 --seed 4");
   // The recipe's patient-grouped batches, MAX-pooled patient loss and head dropout (0.4), with
   // BatchNorm over the global batch.
   const std::string train =
@@ -75,10 +72,7 @@ TEST_CASE("lumbar train with WORLD_SIZE=2: one process's localizer and fold loss
           "[cli][lumbar][distributed]") {
   test::TempDir tmp;
   const std::string data = q(tmp / "rsna");
-  auto r = run_command(test::tomograd_app() + " -q synth lumbar --out " + data +
-                       " --studies 8 --test-studies 2 --scale 0.125 --seed 5");
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
+  test::synth("lumbar", tmp / "rsna", "--studies 8 --test-studies 2 --scale 0.125 --seed 5");
   const std::string train =
       test::lumbar_app() + " -q train --config " + q(test::source_path("configs/lumbar_sagittal.yaml")) +
       " --data " + data + " --fold 0 --set data.folds=2 --set train.epochs=2 --set localizer.epochs=2"
@@ -101,10 +95,7 @@ TEST_CASE("lumbar train with WORLD_SIZE=2: one process's localizer and fold loss
 
 TEST_CASE("bmd cv with WORLD_SIZE=2: one process's folds with the weights held still", "[cli][bmd][distributed]") {
   test::TempDir tmp;
-  auto r = run_command(test::tomograd_app() + " -q synth bmd --out " + q(tmp / "cohort") +
-                       " --patients 12 --scale 0.0625 --seed 3");
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
+  test::synth("bmd", tmp / "cohort", "--patients 12 --scale 0.0625 --seed 3");
   const std::string cv =
       test::bmd_app() + " -q cv --config " + q(test::source_path("configs/bmd_resnet18.yaml")) + " --manifest " +
       q(tmp / "cohort" / "manifest.csv") + " --folds 2 --set data.cache_dir=" + q(tmp / "cache") +

@@ -29,6 +29,13 @@ inline std::filesystem::path source_path(const std::string& relative) {
   return std::filesystem::path(TOMOGRAD_SOURCE_DIR) / relative;
 }
 
+/// `tomograd synth <what> --out @p out <args>`: a synthetic cohort; fails the test when synth fails.
+inline void synth(const std::string& what, const std::filesystem::path& out, const std::string& args) {
+  const auto r = run_command(tomograd_app() + " -q synth " + what + " --out " + q(out) + " " + args);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+}
+
 /// A JSON file a command wrote; fails the test naming the file when it is missing or invalid.
 inline nlohmann::json read_json(const std::filesystem::path& path) {
   INFO(path.string());
