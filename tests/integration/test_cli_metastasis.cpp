@@ -291,8 +291,12 @@ TEST_CASE("metastasis infer and evaluate with WORLD_SIZE=2: one process's result
   r = run_command(met_app() + infer + q(one) + " --output " + q(tmp / "p1.csv") + " --slices " + q(tmp / "s1.csv"));
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  const auto r0 = test::run_two_ranks(
-      met_app() + infer + q(two) + " --output " + q(tmp / "p2.csv") + " --slices " + q(tmp / "s2.csv"), tmp.path());
+  // Not quiet: each rank logs the studies it loaded, its share of the 10.
+  const auto r0 = test::run_two_ranks(met_app() + infer.substr(3) + q(two) + " --output " + q(tmp / "p2.csv") +
+                                          " --slices " + q(tmp / "s2.csv"),
+                                      tmp.path());
+  CHECK_THAT(r0.err, Catch::Contains("cache: 5 studies"));
+  CHECK_THAT(read_file(tmp / "rank1.log"), Catch::Contains("cache: 5 studies"));
   // Rank 0 prints one process's lines; rank 1 prints nothing.
   CHECK(r0.out.find("wrote " + (tmp / "p2.csv").string()) != std::string::npos);
   CHECK(read_file(tmp / "rank1.log").find("wrote") == std::string::npos);
