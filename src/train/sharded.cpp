@@ -8,6 +8,7 @@
 
 #include "main_section.hpp"
 #include "tomograd/core/error.hpp"
+#include "tomograd/core/log.hpp"
 #include "tomograd/core/progress.hpp"
 
 namespace tomograd::train {
@@ -62,13 +63,24 @@ class QuietOtherRanks {
  private:
   bool was_;
 };
+
+/// This rank's share of @p n items, logged (each rank's log says what it loaded and scored).
+std::pair<std::size_t, std::size_t> logged_share(std::size_t n, const Communicator& comm) {
+  const auto [begin, end] = contiguous_share(n, comm.rank(), comm.world_size());
+  if (begin < end) {
+    logger()->info("rank {} of {}: items {}-{} of {} (its share)", comm.rank(), comm.world_size(), begin + 1, end, n);
+  } else {
+    logger()->info("rank {} of {}: none of the {} items (an empty share)", comm.rank(), comm.world_size(), n);
+  }
+  return {begin, end};
+}
 }  // namespace
 
 torch::Tensor shard_and_gather_rows(std::size_t n, const torch::Device& device,
                                     const std::function<torch::Tensor(std::size_t, std::size_t)>& work) {
   Communicator* comm = sharding_communicator(device);
   if (!comm) return work(0, n).to(torch::kCPU);
-  const auto [begin, end] = contiguous_share(n, comm->rank(), comm->world_size());
+  const auto [begin, end] = logged_share(n, *comm);
   torch::Tensor mine;  // undefined: an empty share, zero rows of the others' shape
   if (begin < end) {
     QuietOtherRanks quiet(comm->rank());
@@ -79,7 +91,7 @@ torch::Tensor shard_and_gather_rows(std::size_t n, const torch::Device& device,
 
 nlohmann::json detail::run_share_and_gather(Communicator& comm, std::size_t n,
                                             const std::function<nlohmann::json(std::size_t, std::size_t)>& work) {
-  const auto [begin, end] = contiguous_share(n, comm.rank(), comm.world_size());
+  const auto [begin, end] = logged_share(n, comm);
   nlohmann::json mine = nlohmann::json::array();
   if (begin < end) {
     QuietOtherRanks quiet(comm.rank());

@@ -146,9 +146,12 @@ TEST_CASE("lumbar synth -> train 1 epoch -> infer -> score -> evaluate", "[cli][
   CHECK(CsvTable::read(tmp / "points.csv").num_rows() == 50);
   // Under a job of two processes (issue 13) each rank reads and predicts one of the two studies;
   // rank 0 writes one process's submission and points.
-  test::run_two_ranks(app + " -q infer " + run + " --data " + data + " --out " + q(tmp / "submission_2.csv") +
-                          " --coordinates " + q(tmp / "points_2.csv"),
-                      tmp.path());
+  const auto r0 = test::run_two_ranks(app + " infer " + run + " --data " + data + " --out " +
+                                          q(tmp / "submission_2.csv") + " --coordinates " + q(tmp / "points_2.csv"),
+                                      tmp.path());
+  // Each rank's log names its share: one study each.
+  CHECK_THAT(r0.err, Catch::Contains("rank 0 of 2: items 1-1 of 2"));
+  CHECK_THAT(read_file(tmp / "rank1.log"), Catch::Contains("rank 1 of 2: items 2-2 of 2"));
   test::check_same_csv(tmp / "submission.csv", tmp / "submission_2.csv");
   test::check_same_csv(tmp / "points.csv", tmp / "points_2.csv");
   r = run_command(app + " -q infer " + run + " --data " + data + " --out " + sub);
