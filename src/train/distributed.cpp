@@ -463,31 +463,36 @@ void allreduce_gradients(Communicator& comm, const std::vector<torch::Tensor>& p
 
 // ---- sharding -------------------------------------------------------------------------------
 
-BatchPlan shard_plan(const BatchPlan& plan, int rank, int world, const Dataset* patients) {
+BatchPlan shard_plan(const BatchPlan& plan, int rank, int world, const Dataset* patients,
+                     std::vector<std::size_t>* offsets) {
+  if (offsets) offsets->assign(plan.size(), 0);
   if (world <= 1) return plan;
   if (rank < 0 || rank >= world) throw ValueError("shard_plan: rank " + std::to_string(rank) + " outside the world");
   BatchPlan shards;
   shards.reserve(plan.size());
-  for (const auto& batch : plan) {
+  for (std::size_t b = 0; b < plan.size(); ++b) {
+    const auto& batch = plan[b];
     const auto n = static_cast<int64_t>(batch.size());
-    std::vector<std::size_t> mine;
-    if (!patients) {
-      const auto [begin, end] = contiguous_share(batch.size(), rank, world);
-      mine.assign(batch.begin() + static_cast<std::ptrdiff_t>(begin), batch.begin() + static_cast<std::ptrdiff_t>(end));
-    } else {
+    // This rank's contiguous run [begin, end) of the batch.
+    auto [begin, end] = contiguous_share(batch.size(), rank, world);
+    if (patients) {
+      begin = end = 0;
       int64_t start = 0;
       while (start < n) {
-        int64_t end = start + 1;
+        int64_t stop = start + 1;
         const std::string pid = patients->patient_of(batch[static_cast<std::size_t>(start)]);
-        while (end < n && patients->patient_of(batch[static_cast<std::size_t>(end)]) == pid) ++end;
-        // The rank whose equal-split range holds the middle of this patient's run.
-        const int64_t twice_mid = start + end - 1;
+        while (stop < n && patients->patient_of(batch[static_cast<std::size_t>(stop)]) == pid) ++stop;
+        // The rank whose equal-split range holds the middle of this patient's run (owners never
+        // decrease along the batch, so each rank's runs are contiguous).
+        const int64_t twice_mid = start + stop - 1;
         const int owner = static_cast<int>(std::min<int64_t>(world - 1, twice_mid * world / (2 * n)));
-        if (owner == rank) mine.insert(mine.end(), batch.begin() + start, batch.begin() + end);
-        start = end;
+        if (owner < rank) begin = end = static_cast<std::size_t>(stop);
+        if (owner == rank) end = static_cast<std::size_t>(stop);
+        start = stop;
       }
     }
-    shards.push_back(std::move(mine));
+    shards.emplace_back(batch.begin() + static_cast<std::ptrdiff_t>(begin), batch.begin() + static_cast<std::ptrdiff_t>(end));
+    if (offsets) (*offsets)[b] = begin;
   }
   return shards;
 }

@@ -93,14 +93,8 @@ std::size_t DataLoader::start_epoch(int epoch) {
     state_->global_sizes.push_back(b.size());
     state_->stand_in.push_back(b.empty() ? kNoStandIn : b.front());
   }
-  const Dataset* patients = options_.keep_patients ? &dataset_ : nullptr;
-  state_->plan = shard_plan(global, options_.rank, options_.world_size, patients);
-  // Shares are contiguous runs in rank order: this rank's starts after the lower ranks' shares.
-  state_->global_offsets.assign(global.size(), 0);
-  for (int r = 0; r < options_.rank; ++r) {
-    const BatchPlan lower = shard_plan(global, r, options_.world_size, patients);
-    for (std::size_t b = 0; b < lower.size(); ++b) state_->global_offsets[b] += lower[b].size();
-  }
+  state_->plan = shard_plan(global, options_.rank, options_.world_size, options_.keep_patients ? &dataset_ : nullptr,
+                            &state_->global_offsets);
   state_->epoch = epoch;
   State* s = state_.get();
   const std::size_t prefetch = static_cast<std::size_t>(std::max(1, options_.prefetch));

@@ -128,7 +128,10 @@ void allreduce_gradients(Communicator& comm, const std::vector<torch::Tensor>& p
 /// The part of every global batch that @p rank of @p world takes. Samples are split into
 /// contiguous, nearly equal shares; with @p patients (patient-grouped batches), runs of one
 /// patient's samples stay whole, each patient going to the rank that holds the middle of its run
-/// in an equal split. A share may be empty: the rank still joins every collective.
-BatchPlan shard_plan(const BatchPlan& plan, int rank, int world, const Dataset* patients = nullptr);
+/// in an equal split. A share may be empty: the rank still joins every collective. The shares are
+/// contiguous runs of each global batch in rank order; with @p offsets, the position in each
+/// global batch where this rank's share starts (the samples of the lower ranks' shares).
+BatchPlan shard_plan(const BatchPlan& plan, int rank, int world, const Dataset* patients = nullptr,
+                     std::vector<std::size_t>* offsets = nullptr);
 
 }  // namespace tomograd::train

@@ -225,8 +225,12 @@ TEST_CASE("every rank's share of the global batches covers each sample once, for
         std::multiset<std::size_t> joined;
         std::vector<std::size_t> in_order;
         for (int r = 0; r < world; ++r) {
-          const BatchPlan share = shard_plan(global, r, world, sampler->patient_grouped() ? &data : nullptr);
+          std::vector<std::size_t> offsets;
+          const BatchPlan share =
+              shard_plan(global, r, world, sampler->patient_grouped() ? &data : nullptr, &offsets);
           REQUIRE(share.size() == global.size());
+          // Where this rank's share starts in the global batch: after the lower ranks' shares.
+          CHECK(offsets.at(b) == in_order.size());
           joined.insert(share[b].begin(), share[b].end());
           in_order.insert(in_order.end(), share[b].begin(), share[b].end());
           // Whole patients per rank.
