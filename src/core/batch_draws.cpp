@@ -78,9 +78,7 @@ torch::Tensor batch_keep_mask(torch::IntArrayRef shape, double keep, const torch
     std::vector<int64_t> global = one;
     global[0] = s.key.global_rows * per_sample;
     at::Generator gen = seeded_generator(opts.device(), draw_seed);
-    torch::Tensor mask = torch::empty(global, opts).bernoulli_(keep, gen);
-    if (s.key.local_rows == s.key.global_rows) return mask;
-    return mask.narrow(0, s.key.offset * per_sample, rows);
+    return torch::empty(global, opts).bernoulli_(keep, gen).narrow(0, s.key.offset * per_sample, rows);
   }
   std::vector<torch::Tensor> parts;
   parts.reserve(static_cast<std::size_t>(s.key.local_rows));

@@ -20,31 +20,26 @@ torch::Tensor drop_path(const torch::Tensor& x, double p, bool training);
 /// Throws ValueError unless 0 <= @p p < 1 (names @p what).
 void check_dropout_rate(double p, const char* what);
 
-class DropoutImpl : public torch::nn::Cloneable<DropoutImpl> {
+/// LibTorch's Dropout (element-wise) or, with @p kChannels, its Dropout2d/3d (whole channels of
+/// [N, C, ...]), drawing batch-keyed masks. Defined for false and true in dropout.cpp.
+template <bool kChannels>
+class KeyedDropoutImpl : public torch::nn::Cloneable<KeyedDropoutImpl<kChannels>> {
  public:
-  explicit DropoutImpl(double p = 0.5);
+  explicit KeyedDropoutImpl(double p = 0.5);
   void reset() override {}
-  torch::Tensor forward(const torch::Tensor& x) { return batch_dropout(x, p_, is_training()); }
+  torch::Tensor forward(const torch::Tensor& x);
   void pretty_print(std::ostream& stream) const override;
   double p() const { return p_; }
 
  private:
+  static const char* name();
   double p_;
 };
+
+using DropoutImpl = KeyedDropoutImpl<false>;
 TORCH_MODULE(Dropout);
-
 /// Dropout of whole channels of [N, C, D, H, W] inputs.
-class Dropout3dImpl : public torch::nn::Cloneable<Dropout3dImpl> {
- public:
-  explicit Dropout3dImpl(double p = 0.5);
-  void reset() override {}
-  torch::Tensor forward(const torch::Tensor& x) { return batch_channel_dropout(x, p_, is_training()); }
-  void pretty_print(std::ostream& stream) const override;
-  double p() const { return p_; }
-
- private:
-  double p_;
-};
+using Dropout3dImpl = KeyedDropoutImpl<true>;
 TORCH_MODULE(Dropout3d);
 
 }  // namespace tomograd::models
