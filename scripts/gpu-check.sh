@@ -109,7 +109,8 @@ configure() {
     echo
     return 1
   fi
-  echo "configured $build: $(grep -m1 '^Torch_DIR' "$build/CMakeCache.txt")"
+  echo "configured $build: $(grep -m1 '^Torch_DIR' "$build/CMakeCache.txt");" \
+    "$(grep -m1 -o 'NCCL process group: .*' "$out/logs/cmake-configure.log")"
 }
 
 # The test binaries holding [gpu] tests: tests/unit/<layer>/ -> tests_<layer>, tests/integration/ -> tests_cli.
@@ -190,8 +191,19 @@ sys.exit(0 if len(a) == len(b) and worst <= 1e-3 else 1)
 PY
 }
 
+# Issue 13 on one GPU: LibTorch's NCCL process group of this build, one rank through every
+# collective (tests_train "[nccl]"; two NCCL ranks cannot share one GPU). Skipped when the configure
+# step found no NCCL, with its reason.
+nccl_one_rank() {
+  local log=$out/logs/cmake-configure.log
+  [ -f "$log" ] || { echo "no configure log (--skip-build)"; return 77; }
+  grep -q 'NCCL process group: yes' "$log" || { grep -m1 -o 'NCCL process group: .*' "$log" || echo "no NCCL line"; return 77; }
+  "$build/tests/tests_train" "[nccl]" || return 1
+  echo "NCCL process group of one rank on cuda:0: every collective passed"
+}
+
 # Issue 13 on one GPU: two ranks of `bmd train` share device 0 through a Gloo process group (CUDA
-# tensors reduced through host memory), then the run evaluates. NCCL needs a build with it.
+# tensors reduced through host memory; NCCL cannot put two ranks on one GPU), then the run evaluates.
 dist_two_ranks() {
   local w=$out/work/dist manifest=$out/work/bmd/data/manifest.csv port=$((29600 + RANDOM % 400)) r pids=() rc=0
   local dev=$device
@@ -199,7 +211,7 @@ dist_two_ranks() {
   [ -f "$manifest" ] || { echo "no bmd cohort (the bmd step failed)"; return 1; }
   mkdir -p "$w"
   for r in 0 1; do
-    RANK=$r WORLD_SIZE=2 LOCAL_RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port TOMOGRAD_DIST_TIMEOUT_S=120 \
+    RANK=$r WORLD_SIZE=2 LOCAL_RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port TOMOGRAD_DIST_TIMEOUT_S=120 TOMOGRAD_DIST_BACKEND=gloo \
       "$(bin bmd)" train --config configs/bmd_resnet18.yaml --manifest "$manifest" --out "$w/run" \
       --set "data.cache_dir=$w/cache" --set train.loader.workers=2 --set "train.device=$dev" \
       --set eval.bootstrap=50 "${bmd_tiny[@]}" >"$w/rank$r.log" 2>&1 &
@@ -238,6 +250,7 @@ if [[ $configure_only == 0 ]]; then
   step gpu_tests gpu_tests
   for app in bmd metastasis lumbar; do step "$app" app_e2e "$app"; done
   step bmd_cpu_reload bmd_cpu_reload
+  step nccl nccl_one_rank
   step dist_two_ranks dist_two_ranks
   step vs_pytorch vs_pytorch
   step nets3d nets3d

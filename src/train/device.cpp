@@ -2,12 +2,14 @@
 
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/log.hpp"
 #include "tomograd/core/torch_compat.hpp"
+#include "tomograd/train/distributed.hpp"
 
 namespace tomograd::train {
 
@@ -32,14 +34,27 @@ std::string cuda_unavailable_reason(int index, int count) {
 
 }  // namespace
 
-torch::Device parse_device(const std::string& name) {
+torch::Device resolve_device(const std::string& name, int count, std::optional<int> local_rank) {
   const std::string expected = "invalid device '" + name + "' (expected auto, cpu, cuda or cuda:N)";
-  const int count = compat::cuda_device_count();
-  if (name == "auto") return count > 0 ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
-  if (name == "cpu") return torch::kCPU;
-  if (name != "cuda" && name.rfind("cuda:", 0) != 0) throw ValueError(expected);
+  if (name == "cpu" || (name == "auto" && count == 0)) return torch::kCPU;
+  if (name != "auto" && name != "cuda" && name.rfind("cuda:", 0) != 0) throw ValueError(expected);
   int index = 0;
-  if (name.size() > 4) {
+  if ((name == "auto" || name == "cuda") && local_rank && count > 0) {
+    // One process per GPU, as torchrun and srun start them: local rank r takes GPU r.
+    index = *local_rank % count;
+    static std::atomic<bool> told{false};
+    if (index != *local_rank && !told.exchange(true)) {
+      // One GPU visible to a rank of local rank > 0 is how Slurm's --gpus-per-task binds them.
+      const std::string what = "local rank " + std::to_string(*local_rank) + " takes cuda:" + std::to_string(index) +
+                               " of the " + std::to_string(count) + " GPU(s) this process sees";
+      if (count > 1) {
+        logger()->warn("{}: ranks share GPUs (start at most {} processes per node, or set CUDA_VISIBLE_DEVICES per "
+                       "rank; NCCL cannot put two ranks on one GPU: TOMOGRAD_DIST_BACKEND=gloo)", what, count);
+      } else {
+        logger()->info("{}", what);
+      }
+    }
+  } else if (name.size() > 4 && name != "auto") {
     const std::string digits = name.substr(5);
     if (digits.empty() || digits.size() > 4 || digits.find_first_not_of("0123456789") != std::string::npos) {
       throw ValueError(expected);
@@ -50,6 +65,17 @@ torch::Device parse_device(const std::string& name) {
     throw ValueError("device '" + name + "' is not available: " + cuda_unavailable_reason(index, count));
   }
   return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+torch::Device parse_device(const std::string& name) {
+  std::optional<int> local_rank;
+  try {
+    const DistributedEnv env = read_distributed_env();
+    if (env.active()) local_rank = env.local_rank;
+  } catch (const ConfigError&) {
+    // A malformed launcher environment is reported, naming the variable, when the job is joined.
+  }
+  return resolve_device(name, compat::cuda_device_count(), local_rank);
 }
 
 AmpMode parse_amp(const std::string& name) {

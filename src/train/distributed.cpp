@@ -19,122 +19,68 @@
 
 #include "main_section.hpp"
 #include "tomograd/core/log.hpp"
+#include "tomograd/core/torch_compat.hpp"
 #include "tomograd/train/sharded.hpp"
+#ifdef TOMOGRAD_WITH_NCCL
+#include "nccl_group.hpp"
+#endif
 
 namespace tomograd::train {
 
-// ---- environment ----------------------------------------------------------------------------
+// ---- communicator ---------------------------------------------------------------------------
 
 namespace {
-
-std::optional<std::string> env_value(const std::function<const char*(const char*)>& getenv, const char* name) {
-  const char* v = getenv(name);
-  if (!v || !*v) return std::nullopt;
-  return std::string(v);
-}
-
-int env_int(const std::function<const char*(const char*)>& getenv, const char* name, int fallback, int min_value) {
-  const auto v = env_value(getenv, name);
-  if (!v) return fallback;
-  std::size_t used = 0;
-  long n = 0;
-  try {
-    n = std::stol(*v, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != v->size() || n < min_value || n > 1 << 20) {
-    throw ConfigError(std::string("environment variable ") + name + "='" + *v + "': expected an integer >= " +
-                      std::to_string(min_value));
-  }
-  return static_cast<int>(n);
-}
-
-// SLURM_JOB_NODELIST "gpu07" or "gpu[07-09,12]": the first host, when it can be read without
-// scontrol. A list that cannot be expanded here needs MASTER_ADDR.
-std::optional<std::string> first_slurm_host(const std::string& list) {
-  const auto bracket = list.find('[');
-  const auto comma = list.find(',');
-  if (bracket == std::string::npos) return list.substr(0, comma);
-  if (comma != std::string::npos && comma < bracket) return list.substr(0, comma);
-  const std::string prefix = list.substr(0, bracket);
-  const auto end = list.find_first_of("-,]", bracket + 1);
-  if (end == std::string::npos) return std::nullopt;
-  return prefix + list.substr(bracket + 1, end - bracket - 1);
-}
-
 bool is_loopback(const std::string& host) {
   return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
 }
 
-}  // namespace
-
-DistributedEnv read_distributed_env(const std::function<const char*(const char*)>& getenv_in) {
-  const std::function<const char*(const char*)> getenv =
-      getenv_in ? getenv_in : [](const char* name) { return std::getenv(name); };
-  DistributedEnv e;
-  if (env_value(getenv, "WORLD_SIZE")) {
-    e.world_size = env_int(getenv, "WORLD_SIZE", 1, 1);
-    e.rank = env_int(getenv, "RANK", -1, 0);
-    if (e.world_size > 1 && e.rank < 0) throw ConfigError("WORLD_SIZE is set but RANK is not: set both (torchrun does)");
-    e.rank = std::max(e.rank, 0);
-    e.local_rank = env_int(getenv, "LOCAL_RANK", 0, 0);
-    e.launcher = env_value(getenv, "TORCHELASTIC_RUN_ID") ? "torchrun" : "env";
-  } else if (env_value(getenv, "SLURM_NTASKS") && env_value(getenv, "SLURM_PROCID")) {
-    e.world_size = env_int(getenv, "SLURM_NTASKS", 1, 1);
-    e.rank = env_int(getenv, "SLURM_PROCID", 0, 0);
-    e.local_rank = env_int(getenv, "SLURM_LOCALID", 0, 0);
-    e.launcher = "slurm";
-    if (e.world_size > 1 && !env_value(getenv, "MASTER_ADDR")) {
-      const auto nodes = env_value(getenv, "SLURM_JOB_NODELIST");
-      const auto host = nodes ? first_slurm_host(*nodes) : std::nullopt;
-      if (!host) {
-        throw ConfigError("Slurm job of " + std::to_string(e.world_size) +
-                          " tasks: set MASTER_ADDR (e.g. export MASTER_ADDR=$(scontrol show hostnames "
-                          "\"$SLURM_JOB_NODELIST\" | head -n 1))");
-      }
-      e.master_addr = *host;
-    }
-  }
-  if (e.rank >= e.world_size) {
-    throw ConfigError("RANK " + std::to_string(e.rank) + " is not below WORLD_SIZE " + std::to_string(e.world_size));
-  }
-  if (const auto addr = env_value(getenv, "MASTER_ADDR")) e.master_addr = *addr;
-  e.master_port = env_int(getenv, "MASTER_PORT", e.master_port, 1);
-  if (e.master_port > 65535) throw ConfigError("MASTER_PORT=" + std::to_string(e.master_port) + ": expected 1..65535");
-  if (const auto agent = env_value(getenv, "TORCHELASTIC_USE_AGENT_STORE")) {
-    e.agent_store = *agent == "True" || *agent == "true" || *agent == "1";
-  }
-  e.restart_count = env_int(getenv, "TORCHELASTIC_RESTART_COUNT", 0, 0);
-  if (const auto ifname = env_value(getenv, "GLOO_SOCKET_IFNAME")) e.socket_ifname = ifname->substr(0, ifname->find(','));
-  if (const auto backend = env_value(getenv, "TOMOGRAD_DIST_BACKEND")) e.backend = *backend;
-  if (e.backend != "auto" && e.backend != "gloo" && e.backend != "nccl") {
-    throw ConfigError("TOMOGRAD_DIST_BACKEND='" + e.backend + "': expected auto, gloo or nccl");
-  }
-  e.timeout = std::chrono::seconds(env_int(getenv, "TOMOGRAD_DIST_TIMEOUT_S", static_cast<int>(e.timeout.count()), 1));
-  return e;
+/// @p t as the process group takes it: dense, and on @p device when there is one (NCCL's GPU);
+/// @p t itself when it already is, else a copy that put_back() copies back.
+torch::Tensor staged(const torch::Tensor& t, const std::optional<torch::Device>& device) {
+  const bool moves = device && t.device() != *device;
+  if (!moves && t.is_contiguous()) return t;
+  return (moves ? t.to(*device) : t).contiguous();
 }
 
-// ---- communicator ---------------------------------------------------------------------------
+void put_back(torch::Tensor& t, const torch::Tensor& staged_t) {
+  if (!staged_t.is_same(t)) t.copy_(staged_t);
+}
+
+/// Gloo over the interface GLOO_SOCKET_IFNAME names (LibTorch's C++ does not read it: only the
+/// Python binding does), else the master's loopback address or the host's default interface.
+c10::intrusive_ptr<compat::ProcessGroupBase> make_gloo_group(const c10::intrusive_ptr<c10d::Store>& store,
+                                                             const DistributedEnv& env, std::chrono::milliseconds timeout) {
+  auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+  if (!env.socket_ifname.empty()) {
+    options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(env.socket_ifname));
+  } else if (is_loopback(env.master_addr)) {
+    options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(env.master_addr));
+  } else {
+    options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+  }
+  options->threads = 2;
+  return c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.world_size, options);
+}
+
+}  // namespace
 
 struct Communicator::Impl {
   DistributedEnv env;
   std::string backend;
+  /// NCCL's device, where every tensor of a collective must be; none for Gloo (CPU or CUDA).
+  std::optional<torch::Device> device;
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+  c10::intrusive_ptr<compat::ProcessGroupBase> pg;
   int64_t main_sections = 0;  ///< run_on_main_process sections finished (the same count on every rank)
 };
 
 Communicator::Communicator(const DistributedEnv& env, const torch::Device& device) : impl_(std::make_unique<Impl>()) {
   impl_->env = env;
-  if (env.backend == "nccl") {
-    throw DistributedError(
-        "TOMOGRAD_DIST_BACKEND=nccl: this build of tomograd has no NCCL process group (it speaks Gloo, which "
-        "also reduces CUDA tensors through host memory); unset TOMOGRAD_DIST_BACKEND or set it to gloo");
-  }
-  impl_->backend = "gloo";
-  if (device.is_cuda()) {
-    logger()->info("data-parallel on {}: Gloo process group (CUDA tensors reduced through host memory)", device.str());
+  impl_->backend = choose_backend(env.backend, device);
+  if (impl_->backend == "nccl") impl_->device = device;
+  if (device.is_cuda() && impl_->backend == "gloo") {
+    logger()->info("data-parallel on {}: Gloo process group (CUDA tensors reduced through host memory{})", device.str(),
+                   nccl_available() ? "" : "; this build has no NCCL");
   }
   const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(env.timeout);
   try {
@@ -151,17 +97,10 @@ Communicator::Communicator(const DistributedEnv& env, const torch::Device& devic
     }
     impl_->store = c10::make_intrusive<c10d::PrefixStore>("tomograd", tcp);
 
-    auto options = c10d::ProcessGroupGloo::Options::create(timeout);
-    // LibTorch's C++ does not read GLOO_SOCKET_IFNAME (only the Python binding does).
-    if (!env.socket_ifname.empty()) {
-      options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(env.socket_ifname));
-    } else if (is_loopback(env.master_addr)) {
-      options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(env.master_addr));
-    } else {
-      options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
-    }
-    options->threads = 2;
-    impl_->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, env.rank, env.world_size, options);
+#ifdef TOMOGRAD_WITH_NCCL
+    if (impl_->backend == "nccl") impl_->pg = detail::make_nccl_group(impl_->store, env.rank, env.world_size, timeout);
+#endif
+    if (!impl_->pg) impl_->pg = make_gloo_group(impl_->store, env, timeout);
   } catch (const c10::Error& e) {
     throw DistributedError("rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size) +
                            ": rendezvous at " + env.master_addr + ":" + std::to_string(env.master_port) +
@@ -169,8 +108,9 @@ Communicator::Communicator(const DistributedEnv& env, const torch::Device& devic
                            " s (check MASTER_ADDR, MASTER_PORT, that every rank started, and GLOO_SOCKET_IFNAME): " +
                            e.what_without_backtrace());
   }
-  logger()->info("joined a data-parallel job: rank {} of {} (local rank {}, {} launcher, Gloo via {}:{})", env.rank,
-                 env.world_size, env.local_rank, env.launcher, env.master_addr, env.master_port);
+  logger()->info("joined a data-parallel job: rank {} of {} (local rank {}, {} launcher, {} via {}:{}{})", env.rank,
+                 env.world_size, env.local_rank, env.launcher, impl_->backend == "nccl" ? "NCCL" : "Gloo",
+                 env.master_addr, env.master_port, impl_->device ? " on " + impl_->device->str() : std::string());
 }
 
 Communicator::~Communicator() = default;
@@ -200,8 +140,9 @@ void Communicator::run(const char* what, const std::function<void()>& op) {
 void Communicator::allreduce_sum(std::vector<torch::Tensor>& tensors) {
   run("all-reduce", [&] {
     for (auto& t : tensors) {
-      std::vector<at::Tensor> one{t};
+      std::vector<at::Tensor> one{staged(t, impl_->device)};
       impl_->pg->allreduce(one)->wait();
+      put_back(t, one[0]);
     }
   });
 }
@@ -211,8 +152,9 @@ void Communicator::broadcast(std::vector<torch::Tensor>& tensors, int root) {
     c10d::BroadcastOptions o;
     o.rootRank = root;
     for (auto& t : tensors) {
-      std::vector<at::Tensor> one{t};
+      std::vector<at::Tensor> one{staged(t, impl_->device)};
       impl_->pg->broadcast(one, o)->wait();
+      put_back(t, one[0]);
     }
   });
 }
@@ -237,10 +179,13 @@ torch::Tensor Communicator::allgather_cat(const torch::Tensor& t_in) {
     header[3] = t_in.dim();
     for (int64_t d = 0; d < t_in.dim(); ++d) header[4 + d] = t_in.size(d);
   }
+  // Gloo gathers CPU tensors; NCCL only tensors on its GPU, whence the headers come back.
+  const torch::Device on = impl_->device.value_or(torch::kCPU);
   std::vector<std::vector<at::Tensor>> headers_out(1);
-  for (int r = 0; r < w; ++r) headers_out[0].push_back(torch::zeros({kGatherHeader}, torch::kInt64));
-  std::vector<at::Tensor> headers_in{header};
+  for (int r = 0; r < w; ++r) headers_out[0].push_back(torch::zeros({kGatherHeader}, torch::dtype(torch::kInt64).device(on)));
+  std::vector<at::Tensor> headers_in{header.to(on)};
   run("all-gather", [&] { impl_->pg->allgather(headers_out, headers_in)->wait(); });
+  for (auto& h : headers_out[0]) h = h.cpu();
   // The dtype and trailing shape of the first rank that has a tensor; an undefined tensor counts
   // as zero rows of it (a rank whose share was empty). Undefined on every rank: undefined.
   int model = -1;
@@ -270,12 +215,12 @@ torch::Tensor Communicator::allgather_cat(const torch::Tensor& t_in) {
     padded.narrow(0, 0, t.size(0)).copy_(t);
   }
   std::vector<std::vector<at::Tensor>> out(1);
-  for (int r = 0; r < w; ++r) out[0].push_back(torch::empty(shape, options));
-  std::vector<at::Tensor> in{padded};
+  for (int r = 0; r < w; ++r) out[0].push_back(torch::empty(shape, options.device(on)));
+  std::vector<at::Tensor> in{padded.to(on)};
   run("all-gather", [&] { impl_->pg->allgather(out, in)->wait(); });
   std::vector<torch::Tensor> parts;
   for (int r = 0; r < w; ++r) parts.push_back(out[0][r].narrow(0, 0, headers_out[0][r][0].item<int64_t>()));
-  torch::Tensor joined = torch::cat(parts);
+  torch::Tensor joined = torch::cat(parts).cpu();
   return is_bool ? joined.to(torch::kBool) : joined;
 }
 
@@ -411,8 +356,8 @@ void allreduce_gradients(Communicator& comm, const std::vector<torch::Tensor>& p
   const int64_t bucket_bytes = std::max<int64_t>(1, static_cast<int64_t>(bucket_mb * 1024 * 1024));
   // Which gradients exist on this rank, reduced with the first bucket: a gradient that exists
   // nowhere stays missing (the optimizer then skips that parameter, as in one process).
-  const auto& first = params.front();
-  torch::Tensor present = torch::zeros({static_cast<int64_t>(params.size())}, first.options().dtype(torch::kFloat32));
+  // (A CPU tensor, read here; the communicator moves it to NCCL's GPU and back.)
+  torch::Tensor present = torch::zeros({static_cast<int64_t>(params.size())}, torch::kFloat32);
   {
     auto acc = present.accessor<float, 1>();
     for (std::size_t i = 0; i < params.size(); ++i) acc[static_cast<int64_t>(i)] = params[i].grad().defined() ? 1.f : 0.f;
@@ -421,7 +366,7 @@ void allreduce_gradients(Communicator& comm, const std::vector<torch::Tensor>& p
   comm.allreduce_sum(flags);
   std::vector<std::size_t> members;
   {
-    auto acc = present.accessor<float, 1>();
+    auto acc = flags[0].accessor<float, 1>();
     for (std::size_t i = 0; i < params.size(); ++i) {
       if (acc[static_cast<int64_t>(i)] > 0) members.push_back(i);
     }

@@ -6,6 +6,11 @@
 #include <string>
 #include <vector>
 
+namespace c10d {
+class Backend;
+class ProcessGroup;
+}  // namespace c10d
+
 namespace tomograd::compat {
 
 /// LibTorch version "major.minor.patch" as compiled against.
@@ -40,6 +45,23 @@ inline auto optimizer_state_key(const torch::Tensor& param) {
 inline bool optimizer_has_state(const torch::optim::Optimizer& optimizer, const torch::Tensor& param) {
   return optimizer.state().count(optimizer_state_key(param)) > 0;
 }
+
+/// The class that c10d's process groups of one backend (ProcessGroupGloo, ProcessGroupNCCL) derive
+/// from: c10d::Backend since 2.0, c10d::ProcessGroup in 1.13. Complete in the c10d headers.
+#if TORCH_VERSION_MAJOR >= 2
+using ProcessGroupBase = c10d::Backend;
+#else
+using ProcessGroupBase = c10d::ProcessGroup;
+#endif
+
+/// The environment variable that makes ProcessGroupNCCL's wait() block, and throw after the
+/// group's timeout, instead of only ordering streams: TORCH_NCCL_BLOCKING_WAIT from 2.2 (which
+/// still reads the old name, with a deprecation warning), NCCL_BLOCKING_WAIT before.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 2)
+constexpr const char* kNcclBlockingWaitEnv = "TORCH_NCCL_BLOCKING_WAIT";
+#else
+constexpr const char* kNcclBlockingWaitEnv = "NCCL_BLOCKING_WAIT";
+#endif
 
 /// Waits for queued work on @p device (no-op on CPU).
 void synchronize(const torch::Device& device);

@@ -7,9 +7,17 @@
 
 namespace tomograd::train {
 
-/// Parses "auto" (CUDA device 0 when available, else CPU), "cpu", "cuda" or "cuda:N".
-/// Throws ValueError for an unknown name or a CUDA device that is not available.
+/// Parses "auto" (a CUDA device when available, else CPU), "cpu", "cuda" or "cuda:N".
+/// In a data-parallel job (WORLD_SIZE > 1, docs/distributed.md) "auto" and "cuda" take the GPU of
+/// the rank's LOCAL_RANK; otherwise cuda:0. Throws ValueError for an unknown name or a CUDA device
+/// that is not available.
 torch::Device parse_device(const std::string& name);
+
+/// parse_device() for a process that sees @p cuda_count CUDA devices, in a job where it has
+/// @p local_rank (none: a single process). "auto" and "cuda" then take cuda:(local_rank mod
+/// count): one process per GPU as torchrun starts them, or each rank's own GPU as cuda:0 where
+/// Slurm's --gpus-per-task shows it only that one. "cuda:N" is taken as written.
+torch::Device resolve_device(const std::string& name, int cuda_count, std::optional<int> local_rank);
 
 /// Mixed precision mode: "off", "bf16" or "fp16" (fp16 uses dynamic loss scaling).
 enum class AmpMode { kOff, kBf16, kFp16 };

@@ -54,14 +54,25 @@ struct DistributedEnv {
 /// @p getenv is injectable for tests. Throws ConfigError naming the variable and its value.
 DistributedEnv read_distributed_env(const std::function<const char*(const char*)>& getenv = nullptr);
 
+/// Whether this build has LibTorch's NCCL process group: a CUDA LibTorch, with nccl.h found when
+/// CMake configured tomograd (TOMOGRAD_NCCL, docs/distributed.md).
+bool nccl_available();
+
+/// The process-group backend, "gloo" or "nccl", for @p requested (TOMOGRAD_DIST_BACKEND: auto,
+/// gloo or nccl) on @p device: auto takes NCCL for a CUDA device when the build has it, else Gloo
+/// (which reduces CUDA tensors through host memory). Throws DistributedError naming what is
+/// missing when NCCL is asked for on a CPU device or without an NCCL build.
+std::string choose_backend(const std::string& requested, const torch::Device& device);
+
 /// A process group of this job. Collectives block until every rank joined them or the timeout
 /// passed; a peer that died makes them throw DistributedError naming that rank's failure when it
 /// recorded one (report_failure).
 class Communicator {
  public:
   /// Joins the job: rendezvous through the TCP store at master_addr:master_port (rank 0 hosts it
-  /// unless torchrun's agent does), then a Gloo (CPU tensors, or CUDA through host copies) or
-  /// NCCL process group for @p device. Throws DistributedError.
+  /// unless torchrun's agent does), then the process group choose_backend() picks for @p device:
+  /// Gloo (CPU tensors, or CUDA through host copies) or NCCL (tensors on @p device; the
+  /// collectives copy tensors from elsewhere there and back). Throws DistributedError.
   Communicator(const DistributedEnv& env, const torch::Device& device);
   ~Communicator();
   Communicator(const Communicator&) = delete;

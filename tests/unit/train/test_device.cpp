@@ -4,6 +4,8 @@
 
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 
+#include <cstdlib>
+
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/torch_compat.hpp"
 #include "tomograd/train/device.hpp"
@@ -74,4 +76,52 @@ TEST_CASE("parse_device: cuda and cuda:N on a CUDA machine", "[train][gpu]") {
   CHECK(train::parse_device("auto") == torch::Device(torch::kCUDA, 0));
   const std::string last = "cuda:" + std::to_string(count - 1);
   CHECK(train::parse_device(last) == torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(count - 1)));
+}
+
+TEST_CASE("resolve_device: in a data-parallel job auto and cuda take the local rank's GPU", "[train]") {
+  using train::resolve_device;
+  const auto gpu = [](int i) { return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(i)); };
+  const torch::Device cpu(torch::kCPU);
+  // One process: the first GPU.
+  CHECK(resolve_device("auto", 4, std::nullopt) == gpu(0));
+  CHECK(resolve_device("cuda", 4, std::nullopt) == gpu(0));
+  // torchrun --nproc-per-node=4: local rank r on GPU r.
+  for (int r = 0; r < 4; ++r) {
+    CHECK(resolve_device("auto", 4, r) == gpu(r));
+    CHECK(resolve_device("cuda", 4, r) == gpu(r));
+  }
+  // srun --gpus-per-task=1: each task sees its own GPU, as cuda:0.
+  CHECK(resolve_device("cuda", 1, 3) == gpu(0));
+  // More ranks than GPUs: they share, in turn.
+  CHECK(resolve_device("auto", 2, 3) == gpu(1));
+  // A device written out is taken as written; the CPU stays the CPU; no GPU: auto is the CPU.
+  CHECK(resolve_device("cuda:1", 4, 3) == gpu(1));
+  CHECK(resolve_device("cpu", 4, 2) == cpu);
+  CHECK(resolve_device("auto", 0, 2) == cpu);
+  CHECK_THROWS_WITH(resolve_device("cuda", 0, 1), Catch::Contains("device 'cuda' is not available"));
+  CHECK_THROWS_WITH(resolve_device("cuda:4", 4, 0), Catch::Contains("device 'cuda:4' is not available"));
+  CHECK_THROWS_WITH(resolve_device("gpu", 4, 0), Catch::Contains("invalid device 'gpu'"));
+}
+
+TEST_CASE("parse_device: a rank of a job takes its LOCAL_RANK's GPU", "[train][gpu]") {
+  const int count = compat::cuda_device_count();
+  if (count == 0) {
+    WARN("no CUDA device: [gpu] test skipped");
+    return;
+  }
+  // As torchrun starts local rank 1 (nothing joins a job: parse_device only reads the variables).
+  struct Env {
+    Env() {
+      setenv("WORLD_SIZE", "2", 1);
+      setenv("RANK", "1", 1);
+      setenv("LOCAL_RANK", "1", 1);
+    }
+    ~Env() {
+      for (const char* name : {"WORLD_SIZE", "RANK", "LOCAL_RANK"}) unsetenv(name);
+    }
+  } env;
+  const auto expected = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(1 % count));
+  CHECK(train::parse_device("cuda") == expected);
+  CHECK(train::parse_device("auto") == expected);
+  CHECK(train::parse_device("cuda:0") == torch::Device(torch::kCUDA, 0));
 }

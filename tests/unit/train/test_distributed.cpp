@@ -16,6 +16,7 @@
 #include "tomograd/models/dropout.hpp"
 #include "tomograd/core/csv.hpp"
 #include "tomograd/core/progress.hpp"
+#include "tomograd/core/torch_compat.hpp"
 #include "tomograd/train/checkpoint.hpp"
 #include "tomograd/train/distributed.hpp"
 #include "tomograd/train/trainer.hpp"
@@ -209,6 +210,76 @@ TEST_CASE("the launcher's environment is read like torchrun and srun set it", "[
   CHECK_THROWS_WITH(read_distributed_env(env_of({{"WORLD_SIZE", "2"}, {"RANK", "2"}})), Catch::Contains("RANK 2"));
   CHECK_THROWS_WITH(read_distributed_env(env_of({{"WORLD_SIZE", "2"}, {"RANK", "0"}, {"TOMOGRAD_DIST_BACKEND", "mpi"}})),
                     Catch::Contains("expected auto, gloo or nccl"));
+}
+
+TEST_CASE("the process group: Gloo on the CPU, NCCL on CUDA where built, a clear refusal otherwise", "[train]") {
+  const torch::Device cpu(torch::kCPU), gpu(torch::kCUDA, 0);
+  CHECK(choose_backend("auto", cpu) == "gloo");
+  CHECK(choose_backend("gloo", cpu) == "gloo");
+  CHECK(choose_backend("gloo", gpu) == "gloo");
+  CHECK(choose_backend("auto", gpu) == (nccl_available() ? "nccl" : "gloo"));
+  CHECK_THROWS_WITH(choose_backend("nccl", cpu), Catch::Contains("needs a CUDA device") && Catch::Contains("cpu"));
+  if (nccl_available()) {
+    CHECK(choose_backend("nccl", gpu) == "nccl");
+  } else {
+    CHECK_THROWS_WITH(choose_backend("nccl", gpu),
+                      Catch::Contains("has no NCCL process group") && Catch::Contains("nccl.h") &&
+                          Catch::Contains("set it to gloo"));
+  }
+  CHECK_THROWS_AS(choose_backend("mpi", cpu), ConfigError);
+}
+
+namespace {
+
+/// A job of one rank on @p backend and @p device (Gloo on the CPU, or NCCL on a GPU): every
+/// collective runs through the process group, so CPU tensors (staged to NCCL's GPU and back),
+/// non-contiguous ones, bool gathers and gradient buckets all pass, and come back unchanged.
+void check_one_rank_collectives(const std::string& backend, const torch::Device& device) {
+  DistributedEnv env;
+  env.master_port = test::free_port();
+  env.backend = backend;
+  env.timeout = std::chrono::seconds(60);
+  Communicator comm(env, device);
+  CHECK(comm.backend() == backend);
+  const torch::Tensor grid = torch::arange(6, torch::kFloat64).reshape({2, 3});
+  std::vector<torch::Tensor> t{grid.t(), torch::full({4}, 2.0f, device)};
+  comm.allreduce_sum(t);
+  CHECK(t[0].device().is_cpu());
+  CHECK(torch::equal(t[0], grid.t()));
+  CHECK(t[1].device() == device);
+  CHECK(torch::equal(t[1].cpu(), torch::full({4}, 2.0f)));
+  comm.broadcast(t, 0);
+  CHECK(torch::equal(t[0], grid.t()));
+  CHECK(torch::equal(t[1].cpu(), torch::full({4}, 2.0f)));
+  const torch::Tensor flags = comm.allgather_cat(torch::tensor({true, false, true}));
+  CHECK(flags.device().is_cpu());
+  CHECK(torch::equal(flags, torch::tensor({true, false, true})));
+  const torch::Tensor rows = torch::randn({3, 2}, device);
+  CHECK(torch::equal(comm.allgather_cat(rows), rows.cpu()));
+  CHECK_FALSE(comm.allgather_cat(torch::Tensor()).defined());
+  torch::nn::Linear layer(3, 2);
+  layer->to(device);
+  layer(torch::randn({5, 3}, device)).sum().backward();
+  const torch::Tensor before = layer->weight.grad().clone();
+  allreduce_gradients(comm, layer->parameters());
+  CHECK(torch::equal(layer->weight.grad(), before));
+  CHECK(torch::equal(layer->bias.grad(), torch::full({2}, 5.0f, device)));
+  comm.barrier();
+}
+
+}  // namespace
+
+TEST_CASE("a Gloo process group of one rank: every collective round-trips", "[train]") {
+  check_one_rank_collectives("gloo", torch::kCPU);
+}
+
+TEST_CASE("an NCCL process group of one rank: CPU and CUDA tensors through its collectives", "[train][gpu][nccl]") {
+  if (!nccl_available() || compat::cuda_device_count() == 0) {
+    WARN("no NCCL build or no CUDA device: [nccl] test skipped");
+    return;
+  }
+  // Two ranks cannot share one GPU under NCCL, so a one-GPU machine checks one rank.
+  check_one_rank_collectives("nccl", torch::Device(torch::kCUDA, 0));
 }
 
 TEST_CASE("every rank's share of the global batches covers each sample once, for any world size", "[train]") {
