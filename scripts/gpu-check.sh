@@ -174,7 +174,7 @@ app_e2e() {
 print(", ".join(f"{k} {m[k]:.4g}" for k in ("auc","mae","r2","score","competition_score") if isinstance(m.get(k), (int, float))) or "metrics.json written")' "$run/$metrics")"
 }
 
-# The bmd run trained on the device predicts the same on the CPU (a portable run directory).
+# The bmd run trained on the device predicts the same on the CPU (a portable run directory), up to TF32.
 bmd_cpu_reload() {
   local run=$out/work/bmd/run manifest=$out/work/bmd/data/manifest.csv
   [ -f "$run/checkpoints/best.pt" ] || { echo "no bmd run (the bmd step failed)"; return 1; }
@@ -186,8 +186,10 @@ import csv, sys
 a, b = (list(csv.DictReader(open(p))) for p in sys.argv[1:3])
 col = next(c for c in a[0] if c.startswith("bmd") or c.startswith("pred"))
 worst = max(abs(float(x[col]) - float(y[col])) / max(1e-6, abs(float(x[col]))) for x, y in zip(a, b))
-print(f"{len(a)} patients, largest relative difference {worst:.2e} in {col} (tolerance 1e-3)")
-sys.exit(0 if len(a) == len(b) and worst <= 1e-3 else 1)
+# cuDNN convolutions run in TF32 by default (LibTorch's allowTF32CuDNN, as in PyTorch): 10-bit
+# mantissas through ~20 convolutions, hence 1e-2 and not float32's 1e-5; the log keeps the number.
+print(f"{len(a)} patients, largest relative difference {worst:.2e} in {col} (tolerance 1e-2)")
+sys.exit(0 if len(a) == len(b) and worst <= 1e-2 else 1)
 PY
 }
 

@@ -5,6 +5,7 @@
 #ifdef TOMOGRAD_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
 #endif
 
 namespace tomograd::compat {
@@ -56,5 +57,13 @@ void reset_peak_memory(const torch::Device& device) {
 }
 
 void clear_autocast_cache() { at::autocast::clear_cache(); }
+
+void set_current_device(const torch::Device& device) {
+#ifdef TOMOGRAD_WITH_CUDA
+  if (device.is_cuda() && device.has_index()) c10::cuda::set_device(device.index());
+#else
+  (void)device;
+#endif
+}
 
 }  // namespace tomograd::compat

@@ -76,8 +76,10 @@ torch::Tensor sync_batch_norm(const torch::Tensor& x, const torch::Tensor& weigh
   {
     torch::NoGradGuard no_grad;
     const auto dims = reduced_dims(x);
-    const torch::Tensor xd = x.detach();
-    // Sums in double: the variance is E[x²] − E[x]² over the global batch.
+    // Under autocast x is half or bfloat16, whose squares overflow (|x| > 256) or keep 8 bits:
+    // squared in float32 at least. Sums in double: the variance is E[x²] − E[x]² over the global batch.
+    const bool reduced = x.scalar_type() == torch::kHalf || x.scalar_type() == torch::kBFloat16;
+    const torch::Tensor xd = reduced ? x.detach().to(torch::kFloat32) : x.detach();
     std::vector<torch::Tensor> stats{torch::cat({xd.sum(dims, false, torch::kDouble),
                                                  (xd * xd).sum(dims, false, torch::kDouble),
                                                  torch::full({1}, static_cast<double>(x.numel() / std::max<int64_t>(channels, 1)),

@@ -171,8 +171,19 @@ void to_channels_last(torch::nn::Module& module) {
   }
 }
 
-void set_deterministic(bool on) {
-  at::globalContext().setDeterministicAlgorithms(on, /*warn_only=*/false);
+void set_deterministic(bool on, const torch::Device& device) {
+  const bool cuda = on && device.is_cuda();
+  if (cuda) {
+    // cuBLAS is deterministic only with a fixed workspace, which LibTorch checks for once, at
+    // the first cuBLAS call: set before it (a value the user set is kept).
+    setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
+    // Some CUDA backward kernels have no deterministic version (adaptive average pooling, 3D max
+    // pooling, trilinear interpolation: in every network here). Strict mode would refuse them at
+    // the first step; LibTorch warns about each instead, and everything else is deterministic.
+    logger()->info("train.deterministic on {}: deterministic cuDNN and cuBLAS; LibTorch warns about the kernels "
+                   "that have no deterministic CUDA version and runs them anyway", device.str());
+  }
+  at::globalContext().setDeterministicAlgorithms(on, /*warn_only=*/cuda);
   at::globalContext().setBenchmarkCuDNN(!on);
   at::globalContext().setDeterministicCuDNN(on);
 }

@@ -78,6 +78,9 @@ Communicator::Communicator(const DistributedEnv& env, const torch::Device& devic
   impl_->env = env;
   impl_->backend = choose_backend(env.backend, device);
   if (impl_->backend == "nccl") impl_->device = device;
+  // Each rank's own GPU as the current device (NCCL's communicators and streams, and any CUDA
+  // context) instead of every rank's first touch landing on GPU 0.
+  compat::set_current_device(device);
   if (device.is_cuda() && impl_->backend == "gloo") {
     logger()->info("data-parallel on {}: Gloo process group (CUDA tensors reduced through host memory{})", device.str(),
                    nccl_available() ? "" : "; this build has no NCCL");

@@ -77,4 +77,8 @@ void set_cuda_autocast(bool enabled, c10::ScalarType dtype);
 /// Clears autocast's cast cache (call after leaving an autocast region).
 void clear_autocast_cache();
 
+/// Makes @p device the thread's current CUDA device (torch.cuda.set_device), so that nothing a
+/// rank allocates without an explicit index lands on GPU 0; no-op for the CPU or without CUDA.
+void set_current_device(const torch::Device& device);
+
 }  // namespace tomograd::compat

@@ -62,7 +62,9 @@ class GradScaler {
 /// Converts 4D parameters and buffers of @p module to channels_last.
 void to_channels_last(torch::nn::Module& module);
 
-/// Deterministic mode: deterministic algorithms and no cuDNN benchmarking.
-void set_deterministic(bool on);
+/// Deterministic mode: deterministic algorithms and no cuDNN benchmarking. On a CUDA @p device
+/// also a fixed cuBLAS workspace (CUBLAS_WORKSPACE_CONFIG, unless set), and kernels without a
+/// deterministic CUDA version run with LibTorch's warning instead of an error.
+void set_deterministic(bool on, const torch::Device& device = torch::kCPU);
 
 }  // namespace tomograd::train

@@ -14,6 +14,7 @@
 #include "tomograd/core/csv.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/progress.hpp"
+#include "tomograd/core/torch_compat.hpp"
 #include "tomograd/train/checkpoint.hpp"
 #include "tomograd/train/trainer.hpp"
 
@@ -351,4 +352,40 @@ TEST_CASE("a TrainSink receives every optimizer step and every epoch as history.
   // The epoch's training loss is the mean of its batches' losses; the steps saw the same batches.
   const double steps_mean = (sink->steps[0].loss * 2 + sink->steps[1].loss) / 3.0;
   CHECK(sink->epochs[0].train_loss == Approx(steps_mean).epsilon(1e-6));
+}
+
+TEST_CASE("on CUDA the sinks get every step, their losses read back in groups", "[train][gpu]") {
+  if (compat::cuda_device_count() == 0) {
+    WARN("no CUDA device: [gpu] test skipped");
+    return;
+  }
+  set_progress_enabled(false);
+  test::TempDir tmp;
+  // 70 batches of 1: steps reported after batches 32, 64 and 70 (the epoch's end).
+  RegressionSet train(70, 1);
+  RandomSampler ts(train.size(), 1, true, 3);
+  TinyNet net(4);
+  TrainerSetup setup;
+  setup.module = net.ptr();
+  setup.forward = [net](const Batch& b) mutable { return net->forward(b.input); };
+  setup.loss = make_loss(LossOptions{});
+  setup.options.epochs = 1;
+  setup.options.device = "cuda";
+  setup.options.show_progress = false;
+  setup.run_dir = tmp / "run";
+  Trainer trainer(std::move(setup));
+  auto sink = std::make_shared<RecordingSink>();
+  trainer.add_sink(sink);
+  trainer.fit(train, ts, nullptr, nullptr);
+  REQUIRE(sink->steps.size() == 70);
+  double sum = 0;
+  for (std::size_t i = 0; i < sink->steps.size(); ++i) {
+    CHECK(sink->steps[i].global_step == static_cast<int64_t>(i + 1));
+    CHECK(sink->steps[i].samples == 1);
+    sum += sink->steps[i].loss;
+  }
+  // Each step's own loss, not a neighbour's: their mean is the epoch's loss, and they differ.
+  REQUIRE(sink->epochs.size() == 1);
+  CHECK(sink->epochs[0].train_loss == Approx(sum / 70).epsilon(1e-6));
+  CHECK(sink->steps[0].loss != sink->steps[40].loss);
 }
