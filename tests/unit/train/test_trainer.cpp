@@ -309,6 +309,25 @@ struct RecordingSink : TrainSink {
   void on_step(const StepRecord& s) override { steps.push_back(s); }
   void on_epoch(const EpochRecord& e) override { epochs.push_back(e); }
 };
+
+/// A trainer of a TinyNet on @p device writing to @p run, with a RecordingSink attached.
+std::unique_ptr<Trainer> recording_trainer(const fs::path& run, const std::string& device, int epochs, int accumulate,
+                                           std::shared_ptr<RecordingSink>& sink) {
+  TinyNet net(4);
+  TrainerSetup setup;
+  setup.module = net.ptr();
+  setup.forward = [net](const Batch& b) mutable { return net->forward(b.input); };
+  setup.loss = make_loss(LossOptions{});
+  setup.options.epochs = epochs;
+  setup.options.accumulate = accumulate;
+  setup.options.device = device;
+  setup.options.show_progress = false;
+  setup.run_dir = run;
+  auto trainer = std::make_unique<Trainer>(std::move(setup));
+  sink = std::make_shared<RecordingSink>();
+  trainer->add_sink(sink);
+  return trainer;
+}
 }  // namespace
 
 TEST_CASE("a TrainSink receives every optimizer step and every epoch as history.csv has it", "[train]") {
@@ -317,20 +336,9 @@ TEST_CASE("a TrainSink receives every optimizer step and every epoch as history.
   test::TempDir tmp;
   RegressionSet train(12, 1), val(8, 2);
   RandomSampler ts(train.size(), 4, true, 3), vs(val.size(), 4, false, 0);
-  TinyNet net(4);
-  TrainerSetup setup;
-  setup.module = net.ptr();
-  setup.forward = [net](const Batch& b) mutable { return net->forward(b.input); };
-  setup.loss = make_loss(LossOptions{});
-  setup.options.epochs = 2;
-  setup.options.accumulate = 2;  // 3 batches per epoch: steps after batches 2 and 3
-  setup.options.device = "cpu";
-  setup.options.show_progress = false;
-  setup.run_dir = tmp / "run";
-  Trainer trainer(std::move(setup));
-  auto sink = std::make_shared<RecordingSink>();
-  trainer.add_sink(sink);
-  trainer.fit(train, ts, &val, &vs);
+  std::shared_ptr<RecordingSink> sink;
+  // accumulate 2, 3 batches per epoch: steps after batches 2 and 3.
+  recording_trainer(tmp / "run", "cpu", 2, 2, sink)->fit(train, ts, &val, &vs);
   REQUIRE(sink->steps.size() == 4);
   for (std::size_t i = 0; i < sink->steps.size(); ++i) {
     CHECK(sink->steps[i].global_step == static_cast<int64_t>(i + 1));
@@ -364,19 +372,8 @@ TEST_CASE("on CUDA the sinks get every step, their losses read back in groups", 
   // 70 batches of 1: steps reported after batches 32, 64 and 70 (the epoch's end).
   RegressionSet train(70, 1);
   RandomSampler ts(train.size(), 1, true, 3);
-  TinyNet net(4);
-  TrainerSetup setup;
-  setup.module = net.ptr();
-  setup.forward = [net](const Batch& b) mutable { return net->forward(b.input); };
-  setup.loss = make_loss(LossOptions{});
-  setup.options.epochs = 1;
-  setup.options.device = "cuda";
-  setup.options.show_progress = false;
-  setup.run_dir = tmp / "run";
-  Trainer trainer(std::move(setup));
-  auto sink = std::make_shared<RecordingSink>();
-  trainer.add_sink(sink);
-  trainer.fit(train, ts, nullptr, nullptr);
+  std::shared_ptr<RecordingSink> sink;
+  recording_trainer(tmp / "run", "cuda", 1, 1, sink)->fit(train, ts, nullptr, nullptr);
   REQUIRE(sink->steps.size() == 70);
   double sum = 0;
   for (std::size_t i = 0; i < sink->steps.size(); ++i) {
