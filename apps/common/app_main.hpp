@@ -24,7 +24,9 @@ inline int run_app(CLI::App& app, int argc, char** argv) {
   hooks.notify = [](const std::string& line) {
     if (auto* comm = train::current_communicator()) comm->report_failure(line);
   };
-  return run_app_with(app, argc, argv, hooks);
+  const int status = run_app_with(app, argc, argv, hooks);
+  train::leave_job();
+  return status;
 }
 
 }  // namespace tomograd::app

@@ -297,6 +297,11 @@ Communicator* current_communicator() {
   return g_comm.get();
 }
 
+void leave_job() {
+  std::lock_guard<std::mutex> lock(g_comm_mutex);
+  g_comm.reset();
+}
+
 namespace {
 // Depth of run_on_main_process() writers running here (rank 0 alone): sharded work inside one
 // runs unsharded (sharded.hpp), since the other ranks are waiting at the barrier.

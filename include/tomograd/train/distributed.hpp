@@ -114,6 +114,10 @@ class Communicator {
 Communicator* communicator(const torch::Device& device);
 /// The communicator joined earlier, or nullptr.
 Communicator* current_communicator();
+/// Closes the process group and the store of the job joined earlier (nothing without one): the
+/// apps call it before main returns, so that an NCCL group is torn down while CUDA still runs
+/// rather than among the static destructors at exit (PyTorch's destroy_process_group()).
+void leave_job();
 /// Rank of this process (0 for a single process).
 int process_rank();
 /// True on rank 0 (and for a single process): the one process that writes files and logs progress.
