@@ -50,6 +50,16 @@ void wait_for_sharded_ranks() {
 }
 
 namespace {
+/// The warn_share() lines of the share this thread runs, when another rank's rank 0 should see them.
+thread_local std::vector<std::string>* g_share_warnings = nullptr;
+}  // namespace
+
+void warn_share(const std::string& line) {
+  logger()->warn("{}", line);
+  if (g_share_warnings) g_share_warnings->push_back(line);
+}
+
+namespace {
 /// Progress bars on rank 0 only while it runs its share (each rank's bar would count its own share).
 class QuietOtherRanks {
  public:
@@ -93,16 +103,24 @@ nlohmann::json detail::run_share_and_gather(Communicator& comm, std::size_t n,
                                             const std::function<nlohmann::json(std::size_t, std::size_t)>& work) {
   const auto [begin, end] = logged_share(n, comm);
   nlohmann::json mine = nlohmann::json::array();
+  std::vector<std::string> warnings;
   if (begin < end) {
     QuietOtherRanks quiet(comm.rank());
+    struct Collect {
+      explicit Collect(std::vector<std::string>* to) { g_share_warnings = to; }
+      ~Collect() { g_share_warnings = nullptr; }
+    } collect(comm.rank() != 0 ? &warnings : nullptr);
     mine = work(begin, end);
   }
   if (!mine.is_array()) throw ValueError("sharded work: expected a JSON array of per-item results");
-  const std::vector<uint8_t> cbor = nlohmann::json::to_cbor(mine);
+  const std::vector<uint8_t> cbor = nlohmann::json::to_cbor(nlohmann::json{{"results", mine}, {"warnings", warnings}});
   const auto parts = allgather_bytes(comm, std::string(cbor.begin(), cbor.end()));
   nlohmann::json all = nlohmann::json::array();
-  for (const auto& bytes : parts) {
-    for (auto& item : nlohmann::json::from_cbor(bytes)) all.push_back(std::move(item));
+  for (std::size_t r = 0; r < parts.size(); ++r) {
+    nlohmann::json part = nlohmann::json::from_cbor(parts[r]);
+    for (auto& item : part.at("results")) all.push_back(std::move(item));
+    if (comm.rank() != 0) continue;
+    for (const auto& line : part.at("warnings")) logger()->warn("rank {}: {}", r, line.get<std::string>());
   }
   return all;
 }

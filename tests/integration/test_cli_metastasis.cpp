@@ -326,4 +326,13 @@ TEST_CASE("metastasis infer and evaluate with WORLD_SIZE=2: one process's result
   std::sort(tops2.begin(), tops2.end());
   REQUIRE(tops1.size() == 3);
   CHECK(tops2 == tops1);
+
+  // --skip-bad: a bad folder in rank 1's share (the last of 11) is skipped there, and rank 0's
+  // log lists it too, so that the log of the rank that writes names every skipped input.
+  fs::create_directories(tmp / "data" / "CTs" / "Z_empty");
+  const auto skipped = test::run_two_ranks(met_app() + infer + q(two) + " --skip-bad --output " + q(tmp / "p3.csv"),
+                                           tmp.path());
+  CHECK_THAT(skipped.err, Catch::Contains("rank 1: ") && Catch::Contains("Z_empty"));
+  CHECK_THAT(read_file(tmp / "rank1.log"), Catch::Contains("Z_empty"));
+  test::check_same_csv(tmp / "p1.csv", tmp / "p3.csv");
 }

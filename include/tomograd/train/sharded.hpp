@@ -36,10 +36,16 @@ Communicator* sharding_communicator(const torch::Device& device);
 /// reaches the others and none reports success before all are done.
 void wait_for_sharded_ranks();
 
+/// A warning about an item of this rank's share of sharded work (a bad input skipped): logged
+/// here, and in a data-parallel job gathered with the results, so that rank 0, which alone writes
+/// the outputs, also logs the other ranks' as "rank R: <line>" and its log lists every skip.
+void warn_share(const std::string& line);
+
 namespace detail {
 /// Runs @p work on this rank's contiguous share of @p n items (not at all when it is empty; progress
 /// bars only on rank 0) and returns the JSON arrays it returned on every rank, concatenated in rank
-/// order. Serialized as CBOR: doubles (NaN and infinities included) come back bit for bit.
+/// order. Serialized as CBOR: doubles (NaN and infinities included) come back bit for bit. The
+/// other ranks' warn_share() lines travel with them and rank 0 logs them.
 nlohmann::json run_share_and_gather(Communicator& comm, std::size_t n,
                                     const std::function<nlohmann::json(std::size_t, std::size_t)>& work);
 }  // namespace detail

@@ -13,6 +13,7 @@
 #include "tomograd/train/checkpoint.hpp"
 #include "tomograd/train/device.hpp"
 #include "tomograd/train/run_dir.hpp"
+#include "tomograd/train/sharded.hpp"
 
 namespace tomograd::tasks::metastasis {
 
@@ -40,8 +41,9 @@ void handle_problems(const std::string& what, const std::vector<std::string>& pr
   if (!skip) {
     throw_if_problems(what, problems, "nothing was done (pass --skip-bad to leave them out)");
   }
-  logger()->warn("{}: skipping {} bad input(s):", what, problems.size());
-  for (const auto& p : problems) logger()->warn("  - {}", p);
+  // Inside a rank's share of sharded inference rank 0 logs the lines too (train::warn_share).
+  train::warn_share(what + ": skipping " + std::to_string(problems.size()) + " bad input(s):");
+  for (const auto& p : problems) train::warn_share("  - " + p);
 }
 
 /// Preprocessed studies of @p patients (through the cache), their selected slices and labels.
