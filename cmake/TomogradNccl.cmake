@@ -13,10 +13,22 @@
 set(TOMOGRAD_NCCL AUTO CACHE STRING "NCCL process group for CUDA data-parallel training: AUTO, ON or OFF")
 set_property(CACHE TOMOGRAD_NCCL PROPERTY STRINGS AUTO ON OFF)
 set(NCCL_INCLUDE_DIR "" CACHE PATH "Folder holding nccl.h (found by itself when empty)")
+# The check links a small program against the LibTorch, so that one built without NCCL (whose
+# headers are installed all the same) falls back too; tests/nccl, which has no CUDA LibTorch to
+# link, only compiles.
+option(TOMOGRAD_NCCL_LINK_CHECK "Link the NCCL check against the LibTorch (not only compile it)" ON)
 
 # The folder of nccl.h, or empty; sets `why` in the caller when there is none.
 function(tomograd_find_nccl_header out)
-  set(hints "${NCCL_INCLUDE_DIR}" "$ENV{NCCL_INCLUDE_DIR}" "$ENV{NCCL_HOME}/include")
+  # A folder named by hand is taken as named (find_path would keep the header it found before).
+  if(NCCL_INCLUDE_DIR)
+    if(NOT EXISTS "${NCCL_INCLUDE_DIR}/nccl.h")
+      message(FATAL_ERROR "tomograd: NCCL_INCLUDE_DIR=${NCCL_INCLUDE_DIR} has no nccl.h")
+    endif()
+    set(${out} "${NCCL_INCLUDE_DIR}" PARENT_SCOPE)
+    return()
+  endif()
+  set(hints "$ENV{NCCL_INCLUDE_DIR}" "$ENV{NCCL_HOME}/include")
   if(TOMOGRAD_TORCH STREQUAL "python")
     # nvidia is a namespace package: nvidia.nccl's folder, where pip put libnccl and nccl.h.
     execute_process(
@@ -52,19 +64,31 @@ function(tomograd_nccl target source)
     endif()
   endif()
   if(NOT why)
-    # One compile of the unit against this LibTorch: a LibTorch built without NCCL, or headers of
-    # another version, fall back to Gloo here instead of failing the build.
-    set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
-    try_compile(compiles "${CMAKE_BINARY_DIR}/nccl-check"
-      SOURCES "${source}"
+    # One build of the unit against this LibTorch, linked into a program that uses it: headers of
+    # another version, or a LibTorch built without NCCL, fall back to Gloo here instead of
+    # failing the build.
+    set(sources "${source}")
+    if(TOMOGRAD_NCCL_LINK_CHECK)
+      set(CMAKE_TRY_COMPILE_TARGET_TYPE EXECUTABLE)
+      set(main "${CMAKE_BINARY_DIR}/nccl-check-main.cpp")
+      get_filename_component(source_dir "${source}" DIRECTORY)
+      file(WRITE "${main}" "#include \"${source_dir}/nccl_group.hpp\"\n"
+                           "int main() { return tomograd::train::detail::make_nccl_group ? 0 : 1; }\n")
+      list(APPEND sources "${main}")
+    else()
+      set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
+    endif()
+    try_compile(TOMOGRAD_NCCL_BUILDS "${CMAKE_BINARY_DIR}/nccl-check"
+      SOURCES ${sources}
       CMAKE_FLAGS "-DINCLUDE_DIRECTORIES=${dir};${PROJECT_SOURCE_DIR}/include"
       COMPILE_DEFINITIONS ${TOMOGRAD_TORCH_FLAGS}
       LINK_LIBRARIES ${TORCH_LIBRARIES}
       CXX_STANDARD 17
       OUTPUT_VARIABLE log)
-    if(NOT compiles)
-      string(REGEX MATCH "[^\n]*error[^\n]*" first_error "${log}")
-      set(why "nccl_group.cpp did not compile against this LibTorch with ${dir}/nccl.h: ${first_error}")
+    if(NOT TOMOGRAD_NCCL_BUILDS)
+      string(REGEX MATCH "[^\n]*(error|undefined reference)[^\n]*" first_error "${log}")
+      string(SUBSTRING "${first_error}" 0 300 first_error)
+      set(why "nccl_group.cpp did not build against this LibTorch with ${dir}/nccl.h: ${first_error}")
     endif()
   endif()
   if(why)

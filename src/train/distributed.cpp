@@ -99,6 +99,16 @@ Communicator::Communicator(const DistributedEnv& env, const torch::Device& devic
       tcp = c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + std::to_string(env.restart_count), tcp);
     }
     impl_->store = c10::make_intrusive<c10d::PrefixStore>("tomograd", tcp);
+    // Every rank on the same backend and kind of device as rank 0: else the process groups
+    // could not meet (NCCL and Gloo), or the ranks would flush step losses at other batches.
+    const std::string mine = impl_->backend + " on " + (device.is_cuda() ? "CUDA" : "the CPU");
+    impl_->store->set("backend_" + std::to_string(env.rank), std::vector<uint8_t>(mine.begin(), mine.end()));
+    const auto first = impl_->store->get("backend_0");
+    if (const std::string theirs(first.begin(), first.end()); theirs != mine) {
+      throw DistributedError("rank " + std::to_string(env.rank) + " joins with " + mine + " but rank 0 with " +
+                             theirs + ": every rank must train on the same kind of device with the same backend "
+                             "(train.device, TOMOGRAD_DIST_BACKEND)");
+    }
 
 #ifdef TOMOGRAD_WITH_NCCL
     if (impl_->backend == "nccl") impl_->pg = detail::make_nccl_group(impl_->store, env.rank, env.world_size, timeout);

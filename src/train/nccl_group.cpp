@@ -17,7 +17,10 @@ c10::intrusive_ptr<compat::ProcessGroupBase> make_nccl_group(const c10::intrusiv
   // Without blocking wait, wait() only orders the CUDA streams and a dead peer leaves this rank
   // hanging in the next synchronisation; with it, wait() throws after the timeout, which the
   // Communicator turns into the failing rank's message. A value the user set is kept.
-  setenv(compat::kNcclBlockingWaitEnv, "1", /*overwrite=*/0);
+  // LibTorch 2.2+ reads both names, the new one first: a user's old-name setting stands too.
+  if (!std::getenv("TORCH_NCCL_BLOCKING_WAIT") && !std::getenv("NCCL_BLOCKING_WAIT")) {
+    setenv(compat::kNcclBlockingWaitEnv, "1", /*overwrite=*/0);
+  }
   auto options = c10d::ProcessGroupNCCL::Options::create();
   options->timeout = timeout;
   return c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, world, options);
