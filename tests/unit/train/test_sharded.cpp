@@ -77,6 +77,8 @@ nlohmann::json rank_record(std::size_t n, int rank) {
   const torch::Device cpu(torch::kCPU);
   const auto rows = train::shard_and_gather<Row>(n, cpu, [&](std::size_t b, std::size_t e) {
     rec["calls"].push_back({b, e});
+    // Rank 0 logs the other ranks' warnings too, after the gather.
+    train::warn_share("share warning " + std::to_string(b) + "-" + std::to_string(e));
     return rows_of(b, e);
   });
   rec["rows"] = rows;
@@ -102,6 +104,18 @@ nlohmann::json rank_record(std::size_t n, int rank) {
   REQUIRE(comm);
   rec["bytes"] = train::allgather_bytes(*comm, rank == 1 ? std::string() : "rank " + std::to_string(rank));
   rec["no_bytes"] = train::allgather_bytes(*comm, "");
+  // Non-contiguous tensors (transposes): the group reduces and broadcasts dense copies, and the
+  // results are written back into these very tensors.
+  const torch::Tensor grid = torch::arange(6, torch::kFloat64).reshape({2, 3});
+  std::vector<torch::Tensor> reduce{(grid * (rank + 1)).t()};
+  comm->allreduce_sum(reduce);
+  const torch::Tensor reduced = reduce[0].contiguous();
+  rec["allreduced"] = std::vector<double>(reduced.data_ptr<double>(), reduced.data_ptr<double>() + 6);
+  std::vector<torch::Tensor> from_root{torch::full({2, 3}, rank + 1.0, torch::kFloat64).t()};
+  comm->broadcast(from_root, 0);
+  CHECK_FALSE(from_root[0].is_contiguous());
+  const torch::Tensor sent = from_root[0].contiguous();
+  rec["broadcast"] = std::vector<double>(sent.data_ptr<double>(), sent.data_ptr<double>() + 6);
   return rec;
 }
 
@@ -228,6 +242,18 @@ TEST_CASE("2 and 3 Gloo processes gather the one-process results, a rank with an
       CHECK(rec["tensor_rows"].get<std::vector<double>>() ==
             std::vector<double>(rows.data_ptr<double>(), rows.data_ptr<double>() + rows.numel()));
       CHECK(rec["no_bytes"].get<std::vector<std::string>>() == std::vector<std::string>(static_cast<std::size_t>(world)));
+      // Sum over ranks of (rank + 1) x the grid, transposed; rank 0's ones everywhere.
+      const torch::Tensor summed = (torch::arange(6, torch::kFloat64).reshape({2, 3}) * (world * (world + 1) / 2)).t().contiguous();
+      CHECK(rec["allreduced"].get<std::vector<double>>() ==
+            std::vector<double>(summed.data_ptr<double>(), summed.data_ptr<double>() + 6));
+      CHECK(rec["broadcast"].get<std::vector<double>>() == std::vector<double>(6, 1.0));
+      // Rank 0's log has every other rank's share warnings.
+      const auto [sb, se] = train::contiguous_share(n, r, world);
+      if (r > 0 && sb < se) {
+        CHECK_THAT(shard_test::shard_read_text(tmp / "rank0.log"),
+                   Catch::Contains("rank " + std::to_string(r) + ": share warning " + std::to_string(sb) + "-" +
+                                   std::to_string(se)));
+      }
     }
   }
 }
