@@ -54,7 +54,7 @@ torch::Device resolve_device(const std::string& name, int count, std::optional<i
         logger()->info("{}", what);
       }
     }
-  } else if (name.size() > 4 && name != "auto") {
+  } else if (name.size() > 4) {
     const std::string digits = name.substr(5);
     if (digits.empty() || digits.size() > 4 || digits.find_first_not_of("0123456789") != std::string::npos) {
       throw ValueError(expected);

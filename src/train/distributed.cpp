@@ -102,8 +102,8 @@ Communicator::Communicator(const DistributedEnv& env, const torch::Device& devic
     // Every rank on the same backend and kind of device as rank 0: else the process groups
     // could not meet (NCCL and Gloo), or the ranks would flush step losses at other batches.
     const std::string mine = impl_->backend + " on " + (device.is_cuda() ? "CUDA" : "the CPU");
-    impl_->store->set("backend_" + std::to_string(env.rank), std::vector<uint8_t>(mine.begin(), mine.end()));
-    const auto first = impl_->store->get("backend_0");
+    if (env.rank == 0) impl_->store->set("backend", std::vector<uint8_t>(mine.begin(), mine.end()));
+    const auto first = impl_->store->get("backend");
     if (const std::string theirs(first.begin(), first.end()); theirs != mine) {
       throw DistributedError("rank " + std::to_string(env.rank) + " joins with " + mine + " but rank 0 with " +
                              theirs + ": every rank must train on the same kind of device with the same backend "

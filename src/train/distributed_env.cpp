@@ -46,6 +46,12 @@ std::optional<std::string> first_slurm_host(const std::string& list) {
   return prefix + list.substr(bracket + 1, end - bracket - 1);
 }
 
+void check_backend_name(const std::string& backend) {
+  if (backend != "auto" && backend != "gloo" && backend != "nccl") {
+    throw ConfigError("TOMOGRAD_DIST_BACKEND='" + backend + "': expected auto, gloo or nccl");
+  }
+}
+
 }  // namespace
 
 DistributedEnv read_distributed_env(const std::function<const char*(const char*)>& getenv_in) {
@@ -87,9 +93,7 @@ DistributedEnv read_distributed_env(const std::function<const char*(const char*)
   e.restart_count = env_int(getenv, "TORCHELASTIC_RESTART_COUNT", 0, 0);
   if (const auto ifname = env_value(getenv, "GLOO_SOCKET_IFNAME")) e.socket_ifname = ifname->substr(0, ifname->find(','));
   if (const auto backend = env_value(getenv, "TOMOGRAD_DIST_BACKEND")) e.backend = *backend;
-  if (e.backend != "auto" && e.backend != "gloo" && e.backend != "nccl") {
-    throw ConfigError("TOMOGRAD_DIST_BACKEND='" + e.backend + "': expected auto, gloo or nccl");
-  }
+  check_backend_name(e.backend);
   e.timeout = std::chrono::seconds(env_int(getenv, "TOMOGRAD_DIST_TIMEOUT_S", static_cast<int>(e.timeout.count()), 1));
   return e;
 }
@@ -105,11 +109,9 @@ bool nccl_available() {
 }
 
 std::string choose_backend(const std::string& requested, const torch::Device& device) {
+  check_backend_name(requested);
   if (requested == "gloo") return "gloo";
   if (requested == "auto") return device.is_cuda() && nccl_available() ? "nccl" : "gloo";
-  if (requested != "nccl") {
-    throw ConfigError("TOMOGRAD_DIST_BACKEND='" + requested + "': expected auto, gloo or nccl");
-  }
   if (!device.is_cuda()) {
     throw DistributedError("TOMOGRAD_DIST_BACKEND=nccl needs a CUDA device, and this rank trains on " + device.str() +
                            " (set train.device to cuda or auto on a GPU machine, or use gloo on the CPU)");
