@@ -62,6 +62,30 @@ c10::intrusive_ptr<compat::ProcessGroupBase> make_gloo_group(const c10::intrusiv
   return c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.world_size, options);
 }
 
+/// Before the process group forms: each rank is claimed once, and every rank shares rank 0's
+/// world size, backend and kind of device. A process of another job started at the same
+/// MASTER_PORT (or a RANK given twice) would otherwise join this job and take a rank's place;
+/// NCCL and Gloo groups could not meet; and ranks on other devices would flush step losses at
+/// other batches. Each case fails here with its reason instead of a hang or an abort in Gloo.
+void check_membership(c10d::Store& store, const DistributedEnv& env, const std::string& backend,
+                      const torch::Device& device) {
+  const std::string who = "rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size);
+  if (store.add("claimed_rank_" + std::to_string(env.rank), 1) != 1) {
+    throw DistributedError(who + ": another process already joined the job at " + env.master_addr + ":" +
+                           std::to_string(env.master_port) + " as rank " + std::to_string(env.rank) +
+                           " (RANK given twice, or two jobs on one MASTER_PORT: give each job its own port)");
+  }
+  const std::string mine = backend + " on " + (device.is_cuda() ? "CUDA" : "the CPU") + " in a job of " +
+                           std::to_string(env.world_size) + " processes";
+  if (env.rank == 0) store.set("backend", std::vector<uint8_t>(mine.begin(), mine.end()));
+  const auto first = store.get("backend");
+  if (const std::string theirs(first.begin(), first.end()); theirs != mine) {
+    throw DistributedError(who + " joins with " + mine + " but rank 0 with " + theirs +
+                           ": every rank must have the same WORLD_SIZE and train on the same kind of device with "
+                           "the same backend (train.device, TOMOGRAD_DIST_BACKEND)");
+  }
+}
+
 }  // namespace
 
 struct Communicator::Impl {
@@ -99,27 +123,23 @@ Communicator::Communicator(const DistributedEnv& env, const torch::Device& devic
       tcp = c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + std::to_string(env.restart_count), tcp);
     }
     impl_->store = c10::make_intrusive<c10d::PrefixStore>("tomograd", tcp);
-    // Every rank on the same backend and kind of device as rank 0: else the process groups
-    // could not meet (NCCL and Gloo), or the ranks would flush step losses at other batches.
-    const std::string mine = impl_->backend + " on " + (device.is_cuda() ? "CUDA" : "the CPU");
-    if (env.rank == 0) impl_->store->set("backend", std::vector<uint8_t>(mine.begin(), mine.end()));
-    const auto first = impl_->store->get("backend");
-    if (const std::string theirs(first.begin(), first.end()); theirs != mine) {
-      throw DistributedError("rank " + std::to_string(env.rank) + " joins with " + mine + " but rank 0 with " +
-                             theirs + ": every rank must train on the same kind of device with the same backend "
-                             "(train.device, TOMOGRAD_DIST_BACKEND)");
-    }
+    check_membership(*impl_->store, env, impl_->backend, device);
 
 #ifdef TOMOGRAD_WITH_NCCL
     if (impl_->backend == "nccl") impl_->pg = detail::make_nccl_group(impl_->store, env.rank, env.world_size, timeout);
 #endif
     if (!impl_->pg) impl_->pg = make_gloo_group(impl_->store, env, timeout);
-  } catch (const c10::Error& e) {
+  } catch (const DistributedError&) {
+    throw;
+  } catch (const std::exception& e) {
+    // c10::Error, or Gloo's own IoException (a peer's address refused the connection).
+    const auto* c10_error = dynamic_cast<const c10::Error*>(&e);
+    const std::string why = c10_error ? c10_error->what_without_backtrace() : e.what();
     throw DistributedError("rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size) +
                            ": rendezvous at " + env.master_addr + ":" + std::to_string(env.master_port) +
-                           " failed within " + std::to_string(env.timeout.count()) +
-                           " s (check MASTER_ADDR, MASTER_PORT, that every rank started, and GLOO_SOCKET_IFNAME): " +
-                           e.what_without_backtrace());
+                           " failed (timeout " + std::to_string(env.timeout.count()) +
+                           " s; check MASTER_ADDR, MASTER_PORT, that every rank started, and GLOO_SOCKET_IFNAME): " +
+                           why.substr(0, why.find('\n')));
   }
   logger()->info("joined a data-parallel job: rank {} of {} (local rank {}, {} launcher, {} via {}:{}{})", env.rank,
                  env.world_size, env.local_rank, env.launcher, impl_->backend == "nccl" ? "NCCL" : "Gloo",

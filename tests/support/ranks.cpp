@@ -17,7 +17,8 @@
 namespace tomograd::test {
 
 std::vector<int> run_self_as_ranks(int world, const std::string& worker_spec, const std::filesystem::path& dir,
-                                   const std::string& extra_env, int port) {
+                                   const std::string& extra_env) {
+  const int port = free_port();
   const std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
   std::vector<pid_t> pids;
   for (int r = 0; r < world; ++r) {
@@ -41,8 +42,6 @@ std::vector<int> run_self_as_ranks(int world, const std::string& worker_spec, co
   }
   return codes;
 }
-
-int job_port() { return 29600 + static_cast<int>(getpid() % 300); }
 
 int free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -11,16 +11,16 @@
 namespace tomograd::test {
 
 /// Starts this test binary `world` times as ranks 0..world-1 (RANK, WORLD_SIZE, LOCAL_RANK,
-/// MASTER_ADDR=127.0.0.1, MASTER_PORT=port, TOMOGRAD_DIST_TIMEOUT_S=60, TG_RUN_DIR=dir, plus
+/// MASTER_ADDR=127.0.0.1, MASTER_PORT=free_port(), TOMOGRAD_DIST_TIMEOUT_S=60, TG_RUN_DIR=dir, plus
 /// @p extra_env "NAME=value ..."), each running the Catch test spec @p worker_spec (e.g.
 /// "[.dist_worker]") with its output in dir/rank<r>.log. Waits for all; returns their exit codes.
+/// Every job gets a port of its own: ctest runs tests side by side, and a rank that found another
+/// test's job at its port would join it (ports derived from the pid collided in CI).
 std::vector<int> run_self_as_ranks(int world, const std::string& worker_spec, const std::filesystem::path& dir,
-                                   const std::string& extra_env, int port);
+                                   const std::string& extra_env);
 
-/// A TCP port for a job of this test process (29600 + pid % 300).
-int job_port();
-
-/// A TCP port nobody listens on now: the kernel's pick for port 0.
+/// A TCP port nobody listens on now: the kernel's pick for port 0 (from its ephemeral range, at
+/// a random place in it).
 int free_port();
 
 /// Runs the shell command @p command (an app and its arguments) as the two ranks of a Gloo job on

@@ -160,12 +160,12 @@ struct Differences {
 };
 
 /// Runs the worker as 1 and as 2 processes with @p env, for @p steps optimizer steps.
-Differences one_vs_two(const std::string& env, int port, int steps = 8) {
+Differences one_vs_two(const std::string& env, int steps = 8) {
   test::TempDir tmp;
   fs::create_directories(tmp / "one");
   fs::create_directories(tmp / "two");
-  REQUIRE(test::run_self_as_ranks(1, "[.steps_worker]", tmp / "one", env, port) == std::vector<int>{0});
-  const auto codes = test::run_self_as_ranks(2, "[.steps_worker]", tmp / "two", env, port + 1);
+  REQUIRE(test::run_self_as_ranks(1, "[.steps_worker]", tmp / "one", env) == std::vector<int>{0});
+  const auto codes = test::run_self_as_ranks(2, "[.steps_worker]", tmp / "two", env);
   INFO(text_of(tmp / "two" / "rank0.log") + text_of(tmp / "two" / "rank1.log"));
   REQUIRE(codes == std::vector<int>({0, 0}));
   Differences d;
@@ -206,11 +206,10 @@ TEST_CASE("steps worker (run by the test below)", "[.steps_worker]") {
 // What data parallelism changes is the order of floating-point sums; this measures what that
 // becomes over training (docs/distributed.md has the table it prints).
 TEST_CASE("ResNet18 with sync BatchNorm: 2 processes give the weights of 1 after every step", "[train][slow]") {
-  const int port = test::job_port() + 10;
-  const Differences sgd64 = one_vs_two("TG_DTYPE=double TG_SGD=1", port);
-  const Differences sgd32 = one_vs_two("TG_DTYPE=float TG_SGD=1", port + 2);
-  const Differences adam64 = one_vs_two("TG_DTYPE=double", port + 4);
-  const Differences adam32 = one_vs_two("TG_DTYPE=float", port + 6);
+  const Differences sgd64 = one_vs_two("TG_DTYPE=double TG_SGD=1");
+  const Differences sgd32 = one_vs_two("TG_DTYPE=float TG_SGD=1");
+  const Differences adam64 = one_vs_two("TG_DTYPE=double");
+  const Differences adam32 = one_vs_two("TG_DTYPE=float");
   std::cout << "ResNet18, sync BatchNorm, 1 vs 2 processes: largest relative weight difference after each step"
                " (and of the step's logged loss)\n";
   for (std::size_t i = 0; i < sgd64.weights.size(); ++i) {
@@ -244,7 +243,7 @@ TEST_CASE("ResNet18 with sync BatchNorm: 2 processes give the weights of 1 after
 TEST_CASE("a rank without samples in a global batch joins sync BatchNorm's all-reduces", "[train][slow]") {
   // 7 samples in global batches of 6 and 1: in the second, rank 0 of 2 has none. Without the
   // join, rank 1's BatchNorm all-reduces meet rank 0's gradient all-reduce and the job fails.
-  const Differences d = one_vs_two("TG_ODD=1 TG_DTYPE=double TG_SGD=1", test::job_port() + 20, 4);
+  const Differences d = one_vs_two("TG_ODD=1 TG_DTYPE=double TG_SGD=1", 4);
   for (std::size_t i = 0; i < d.weights.size(); ++i) {
     INFO("step " << i + 1);
     CHECK(d.weights[i] < 1e-9);

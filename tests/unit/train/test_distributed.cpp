@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "support/fixtures.hpp"
 #include "support/ranks.hpp"
@@ -158,16 +159,14 @@ std::vector<torch::Tensor> weights_of(const fs::path& checkpoint) {
   return w;
 }
 
-std::vector<int> run_job(int world, const fs::path& dir, const std::string& extra_env, int port) {
-  return test::run_self_as_ranks(world, "[.dist_worker]", dir, extra_env, port);
+std::vector<int> run_job(int world, const fs::path& dir, const std::string& extra_env) {
+  return test::run_self_as_ranks(world, "[.dist_worker]", dir, extra_env);
 }
 
 std::string read_text(const fs::path& p) {
   std::ifstream in(p);
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
-
-int test_port() { return test::job_port(); }
 
 }  // namespace
 
@@ -273,6 +272,55 @@ TEST_CASE("a Gloo process group of one rank: every collective round-trips", "[tr
   check_one_rank_collectives("gloo", torch::kCPU);
 }
 
+TEST_CASE("a process joining a job at its port as a rank already there, or with another world size, is refused",
+          "[train]") {
+  DistributedEnv e0;
+  e0.world_size = 2;
+  e0.master_port = test::free_port();
+  e0.timeout = std::chrono::seconds(60);
+  DistributedEnv e1 = e0;
+  e1.rank = 1;
+  std::unique_ptr<Communicator> c0, c1;
+  std::string rank0_error;
+  std::thread rank0([&] {
+    try {
+      c0 = std::make_unique<Communicator>(e0, torch::kCPU);
+    } catch (const std::exception& e) {
+      rank0_error = e.what();
+    }
+  });
+  c1 = std::make_unique<Communicator>(e1, torch::kCPU);
+  rank0.join();
+  REQUIRE(rank0_error.empty());
+  // Another job's rank 1 started at this job's port (or RANK=1 given twice): refused before it
+  // can take part in the process group.
+  const std::string port = std::to_string(e0.master_port);
+  CHECK_THROWS_WITH(Communicator(e1, torch::kCPU),
+                    Catch::Contains("rank 1 of 2: another process already joined the job at 127.0.0.1:" + port +
+                                    " as rank 1") &&
+                        Catch::Contains("give each job its own port"));
+  DistributedEnv larger = e0;
+  larger.world_size = 3;
+  larger.rank = 2;
+  CHECK_THROWS_WITH(Communicator(larger, torch::kCPU),
+                    Catch::Contains("rank 2 of 3 joins with gloo on the CPU in a job of 3 processes but rank 0 with "
+                                    "gloo on the CPU in a job of 2 processes"));
+  // The job itself goes on.
+  std::vector<torch::Tensor> one{torch::ones({2})}, two{torch::ones({2})};
+  std::thread reduce0([&] {
+    try {
+      c0->allreduce_sum(one);
+    } catch (const std::exception& e) {
+      rank0_error = e.what();
+    }
+  });
+  c1->allreduce_sum(two);
+  reduce0.join();
+  REQUIRE(rank0_error.empty());
+  CHECK(torch::equal(one[0], torch::full({2}, 2.0f)));
+  CHECK(torch::equal(two[0], torch::full({2}, 2.0f)));
+}
+
 TEST_CASE("an NCCL process group of one rank: CPU and CUDA tensors through its collectives", "[train][gpu][nccl]") {
   if (!nccl_available() || compat::cuda_device_count() == 0) {
     WARN("no NCCL build or no CUDA device: [nccl] test skipped");
@@ -338,8 +386,8 @@ TEST_CASE("two Gloo processes train to the same weights as one process", "[train
     fs::create_directories(tmp / "one");
     fs::create_directories(tmp / "two");
     // The reference: one process (no WORLD_SIZE), through the same worker code.
-    REQUIRE(run_job(1, tmp / "one", env, test_port()) == std::vector<int>{0});
-    const auto codes = run_job(2, tmp / "two", env, test_port() + 1);
+    REQUIRE(run_job(1, tmp / "one", env) == std::vector<int>{0});
+    const auto codes = run_job(2, tmp / "two", env);
     INFO(read_text(tmp / "two" / "rank0.log") + read_text(tmp / "two" / "rank1.log"));
     REQUIRE(codes == std::vector<int>({0, 0}));
     CHECK(read_text(tmp / "two" / "rank0.log").find("rank 0 of 2") != std::string::npos);
@@ -372,7 +420,7 @@ TEST_CASE("two Gloo processes train to the same weights as one process", "[train
 TEST_CASE("a failing rank makes every rank exit non-zero, naming the rank", "[train][slow]") {
   test::TempDir tmp;
   const auto t0 = std::chrono::steady_clock::now();
-  const auto codes = run_job(2, tmp.path(), "TG_FAIL_RANK=1", test_port() + 2);
+  const auto codes = run_job(2, tmp.path(), "TG_FAIL_RANK=1");
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const std::string log0 = read_text(tmp / "rank0.log"), log1 = read_text(tmp / "rank1.log");
   INFO(log0 + log1);

@@ -181,16 +181,14 @@ TEST_CASE("the other ranks wait for rank 0's files longer than the job's timeout
   // in the store, not in a collective, and the job succeeds.
   test::TempDir tmp;
   const auto codes = test::run_self_as_ranks(2, "[.shard_worker]", tmp.path(),
-                                             "TG_SHARD_N=3 TG_SLOW_MAIN_S=4 TOMOGRAD_DIST_TIMEOUT_S=2",
-                                             test::job_port() + 20);
+                                             "TG_SHARD_N=3 TG_SLOW_MAIN_S=4 TOMOGRAD_DIST_TIMEOUT_S=2");
   INFO(shard_test::shard_read_text(tmp / "rank0.log") + shard_test::shard_read_text(tmp / "rank1.log"));
   CHECK(codes == std::vector<int>({0, 0}));
   // Rank 0 failing while it writes ends the job at once (not after the timeout), named.
   test::TempDir failing;
   const auto t0 = std::chrono::steady_clock::now();
   const auto failed = test::run_self_as_ranks(2, "[.shard_worker]", failing.path(),
-                                              "TG_SHARD_N=3 TG_FAIL_MAIN=1 TOMOGRAD_DIST_TIMEOUT_S=600",
-                                              test::job_port() + 21);
+                                              "TG_SHARD_N=3 TG_FAIL_MAIN=1 TOMOGRAD_DIST_TIMEOUT_S=600");
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   // Catch wraps long messages: compare with runs of white space as one space.
   std::string rank1;
@@ -212,7 +210,7 @@ TEST_CASE("2 and 3 Gloo processes gather the one-process results, a rank with an
     INFO(n << " items on " << world << " ranks");
     test::TempDir tmp;
     const auto codes = test::run_self_as_ranks(world, "[.shard_worker]", tmp.path(),
-                                               "TG_SHARD_N=" + std::to_string(n), test::job_port() + 10 + world);
+                                               "TG_SHARD_N=" + std::to_string(n));
     std::string logs;
     for (int r = 0; r < world; ++r) logs += shard_test::shard_read_text(tmp / ("rank" + std::to_string(r) + ".log"));
     INFO(logs);

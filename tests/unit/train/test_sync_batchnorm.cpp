@@ -122,7 +122,7 @@ TEST_CASE("sync batchnorm worker (run by the test below)", "[.syncbn_worker]") {
 
 TEST_CASE("sync batchnorm over 2 processes equals batchnorm of the whole batch in one", "[train][dist]") {
   test::TempDir tmp;
-  const auto codes = test::run_self_as_ranks(2, "[.syncbn_worker]", tmp.path(), "", test::job_port() + 300);
+  const auto codes = test::run_self_as_ranks(2, "[.syncbn_worker]", tmp.path(), "");
   INFO(log_of(tmp / "rank0.log") << log_of(tmp / "rank1.log"));
   REQUIRE(codes == std::vector<int>{0, 0});
   for (int dims : {2, 3}) {
@@ -147,7 +147,13 @@ TEST_CASE("sync batchnorm over 2 processes equals batchnorm of the whole batch i
     torch::load(r1, (tmp / "rank1_resnet.pt").string());
     const auto ref = resnet_step(0, 1);
     INFO("ResNet18");
-    CHECK(torch::allclose(torch::cat({r0[0], r1[0]}), ref[0], 1e-4, 1e-5));
+    // Outputs relative to their largest magnitude, as the gradients below: an element near zero
+    // carries the rounding of the whole network (measured 1.2e-5 of 1.19 on an AVX2 CPU, where
+    // allclose's absolute 1e-5 failed); a wrong statistic is off by O(1).
+    const torch::Tensor out = torch::cat({r0[0], r1[0]});
+    const float out_diff = (out - ref[0]).abs().max().item<float>(), out_max = ref[0].abs().max().item<float>();
+    INFO("output: max |diff| " << out_diff << ", max |ref| " << out_max);
+    CHECK(out_diff <= 1e-4f * out_max);
     int bad = 0;
     for (std::size_t k = 1; k < ref.size(); ++k) {
       // Float32 summation order through 20 BatchNorm layers (layer4 normalizes over 4 values):
