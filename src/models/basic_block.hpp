@@ -26,10 +26,10 @@ class BasicBlockImpl : public torch::nn::Module {
   }
 
   torch::Tensor forward(const torch::Tensor& x) {
-    torch::Tensor out = torch::relu(bn1_(conv1_(x)));
+    torch::Tensor out = bn1_(conv1_(x)).relu_();
     out = bn2_(conv2_(out));
     out += downsample_ ? downsample_->forward(x) : x;
-    return torch::relu(out);
+    return out.relu_();
   }
 
   /// bn2: torchvision's zero_init_residual sets its weight to zero.

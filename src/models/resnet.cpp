@@ -41,11 +41,11 @@ class BottleneckImpl : public nn::Module {
   }
 
   torch::Tensor forward(const torch::Tensor& x) {
-    torch::Tensor out = torch::relu(bn1_(conv1_(x)));
-    out = torch::relu(bn2_(conv2_(out)));
+    torch::Tensor out = bn1_(conv1_(x)).relu_();
+    out = bn2_(conv2_(out)).relu_();
     out = bn3_(conv3_(out));
     out += downsample_ ? downsample_->forward(x) : x;
-    return torch::relu(out);
+    return out.relu_();
   }
 
   BatchNorm2d last_bn() const { return bn3_; }
@@ -130,7 +130,7 @@ nn::Sequential ResNetImpl::make_layer(int64_t planes, int64_t blocks, int64_t st
 }
 
 torch::Tensor ResNetImpl::feature_maps(const torch::Tensor& x) {
-  torch::Tensor y = maxpool_(torch::relu(bn1_(conv1_(x))));
+  torch::Tensor y = maxpool_(bn1_(conv1_(x)).relu_());
   return layer4_->forward(layer3_->forward(layer2_->forward(layer1_->forward(y))));
 }
 

@@ -78,7 +78,7 @@ nn::Sequential ResNet3dImpl::make_layer(int64_t planes, int64_t blocks, int64_t 
 }
 
 torch::Tensor ResNet3dImpl::embed(const torch::Tensor& x) {
-  torch::Tensor y = torch::relu(bn1_(conv1_(x)));
+  torch::Tensor y = bn1_(conv1_(x)).relu_();
   if (maxpool_) y = maxpool_(y);
   y = layer4_->forward(layer3_->forward(layer2_->forward(layer1_->forward(y))));
   return torch::flatten(avgpool_(y), 1);

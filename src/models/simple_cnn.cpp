@@ -20,7 +20,7 @@ class ConvBlockImpl : public nn::Module {
         bn_(register_module("bn", BatchNorm2d(out))),
         pool_(register_module("pool", nn::MaxPool2d(nn::MaxPool2dOptions(2)))) {}
 
-  torch::Tensor forward(const torch::Tensor& x) { return pool_(torch::relu(bn_(conv_(x)))); }
+  torch::Tensor forward(const torch::Tensor& x) { return pool_(bn_(conv_(x)).relu_()); }
 
  private:
   nn::Conv2d conv_;
