@@ -34,6 +34,14 @@ bool is_loopback(const std::string& host) {
   return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
 }
 
+/// The first line of a process-group failure: c10::Error's message without its C++ backtrace,
+/// or Gloo's own IoException (a peer that closed or refused the connection) as it is.
+std::string failure_line(const std::exception& e) {
+  const auto* c10_error = dynamic_cast<const c10::Error*>(&e);
+  const std::string text = c10_error ? c10_error->what_without_backtrace() : e.what();
+  return text.substr(0, text.find('\n'));
+}
+
 /// @p t as the process group takes it: dense, and on @p device when there is one (NCCL's GPU);
 /// @p t itself when it already is, else a copy that put_back() copies back.
 torch::Tensor staged(const torch::Tensor& t, const std::optional<torch::Device>& device) {
@@ -132,14 +140,11 @@ Communicator::Communicator(const DistributedEnv& env, const torch::Device& devic
   } catch (const DistributedError&) {
     throw;
   } catch (const std::exception& e) {
-    // c10::Error, or Gloo's own IoException (a peer's address refused the connection).
-    const auto* c10_error = dynamic_cast<const c10::Error*>(&e);
-    const std::string why = c10_error ? c10_error->what_without_backtrace() : e.what();
     throw DistributedError("rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size) +
                            ": rendezvous at " + env.master_addr + ":" + std::to_string(env.master_port) +
                            " failed (timeout " + std::to_string(env.timeout.count()) +
                            " s; check MASTER_ADDR, MASTER_PORT, that every rank started, and GLOO_SOCKET_IFNAME): " +
-                           why.substr(0, why.find('\n')));
+                           failure_line(e));
   }
   logger()->info("joined a data-parallel job: rank {} of {} (local rank {}, {} launcher, {} via {}:{}{})", env.rank,
                  env.world_size, env.local_rank, env.launcher, impl_->backend == "nccl" ? "NCCL" : "Gloo",
@@ -157,16 +162,13 @@ void Communicator::run(const char* what, const std::function<void()>& op) {
   try {
     op();
   } catch (const std::exception& e) {
-    // c10::Error, or Gloo's own IoException when a peer closed its connection.
-    const auto* c10_error = dynamic_cast<const c10::Error*>(&e);
-    const std::string own = c10_error ? c10_error->what_without_backtrace() : e.what();
     // The peer that failed may still be writing its message: give it a moment.
     for (int i = 0; i < 20; ++i) {
       if (auto peer = peer_failure()) throw DistributedError(std::string(what) + " failed because " + *peer);
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     throw DistributedError(std::string(what) + " failed on rank " + std::to_string(rank()) + ": " +
-                           own.substr(0, own.find('\n')));
+                           failure_line(e));
   }
 }
 

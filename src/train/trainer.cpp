@@ -334,7 +334,8 @@ EpochStats Trainer::train_epoch(const Dataset& data, const Sampler& sampler, int
       join_empty_share(st, batch, global_n, sync_bn_ != nullptr);
     }
     step_batches += global_n > 0;
-    if ((b + 1) % check_every == 0 || b + 1 == batches) {
+    const bool read_back = (b + 1) % check_every == 0 || b + 1 == batches;
+    if (read_back) {
       const double seen = loss_sum.item<double>();
       if (!std::isfinite(seen)) {
         throw Error("training diverged: loss is " + std::to_string(seen) + " at epoch " + std::to_string(epoch + 1) +
@@ -357,7 +358,7 @@ EpochStats Trainer::train_epoch(const Dataset& data, const Sampler& sampler, int
       step_sum.zero_();
       step_batches = 0;
     }
-    if ((b + 1) % check_every == 0 || b + 1 == batches) flush_steps(comm_, report_steps ? sinks_ : no_sinks, pending);
+    if (read_back) flush_steps(comm_, report_steps ? sinks_ : no_sinks, pending);
   }
   bar.finish();
   if (scaler.enabled()) loss_scale_ = scaler.current_scale();

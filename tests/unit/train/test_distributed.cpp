@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <thread>
@@ -281,17 +282,23 @@ TEST_CASE("a process joining a job at its port as a rank already there, or with 
   DistributedEnv e1 = e0;
   e1.rank = 1;
   std::unique_ptr<Communicator> c0, c1;
-  std::string rank0_error;
-  std::thread rank0([&] {
-    try {
-      c0 = std::make_unique<Communicator>(e0, torch::kCPU);
-    } catch (const std::exception& e) {
-      rank0_error = e.what();
-    }
-  });
-  c1 = std::make_unique<Communicator>(e1, torch::kCPU);
-  rank0.join();
-  REQUIRE(rank0_error.empty());
+  // Rank 0's part on a thread while this one plays rank 1, together; rank 0's error, if any, is
+  // the result (an exception must not leave the thread).
+  const auto with_rank0 = [](const std::function<void()>& rank0, const std::function<void()>& rank1) {
+    std::string error;
+    std::thread t([&] {
+      try {
+        rank0();
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+    });
+    rank1();
+    t.join();
+    return error;
+  };
+  REQUIRE(with_rank0([&] { c0 = std::make_unique<Communicator>(e0, torch::kCPU); },
+                     [&] { c1 = std::make_unique<Communicator>(e1, torch::kCPU); }) == "");
   // Another job's rank 1 started at this job's port (or RANK=1 given twice): refused before it
   // can take part in the process group.
   const std::string port = std::to_string(e0.master_port);
@@ -307,16 +314,7 @@ TEST_CASE("a process joining a job at its port as a rank already there, or with 
                                     "gloo on the CPU in a job of 2 processes"));
   // The job itself goes on.
   std::vector<torch::Tensor> one{torch::ones({2})}, two{torch::ones({2})};
-  std::thread reduce0([&] {
-    try {
-      c0->allreduce_sum(one);
-    } catch (const std::exception& e) {
-      rank0_error = e.what();
-    }
-  });
-  c1->allreduce_sum(two);
-  reduce0.join();
-  REQUIRE(rank0_error.empty());
+  REQUIRE(with_rank0([&] { c0->allreduce_sum(one); }, [&] { c1->allreduce_sum(two); }) == "");
   CHECK(torch::equal(one[0], torch::full({2}, 2.0f)));
   CHECK(torch::equal(two[0], torch::full({2}, 2.0f)));
 }
