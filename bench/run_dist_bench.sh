@@ -32,11 +32,11 @@ sets=(--set data.cache_dir="$work/cache" --set preprocess.resize.height=64 --set
 echo "| processes | backend | threads each | global batch | samples/s (train) | vs 1 process |"
 echo "|---:|---|---:|---:|---:|---:|"
 base=""
-port=$((29500 + RANDOM % 400))
 for w in $worlds; do
   threads=$(( cores / w > 0 ? cores / w : 1 ))
   out="$work/run$w"
   pids=()
+  port=$("$root/scripts/free-port.sh")
   for ((r = 0; r < w; r++)); do
     env_vars=()
     if (( w > 1 )); then
@@ -48,7 +48,6 @@ for w in $worlds; do
     pids+=($!)
   done
   for p in "${pids[@]}"; do wait "$p" || { cat "$work"/log$w.*; exit 1; }; done
-  port=$((port + 1))
   sps=$(awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i=="samples_per_s") c=i} NR>2{s+=$c; n++} END{printf "%.1f", s/n}' "$out/history.csv")
   [[ -z $base ]] && base=$sps
   ratio=$(awk -v a="$sps" -v b="$base" 'BEGIN{printf "%.2f", a/b}')
