@@ -37,6 +37,7 @@ echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$tmp/results.jsonl" <<'EOF'
 import json, statistics, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
+print(f'# BLAS (linear layers, attention): {rows[0].get("blas", "?")}')
 print("| network | config | arch | input (C×D×H×W) | batch | train samples/s | peak RSS MB |")
 print("|---|---|---|---|---:|---:|---:|")
 for net in dict.fromkeys(r["net"] for r in rows):

@@ -42,3 +42,6 @@ print(f"| {mode} | {model} | {shape} | {batch} | {'yes' if cl == '1' else 'no'} 
 PY
   done
 done
+# The BLAS both sides multiply matrices with (the same process-wide libblas on Debian).
+echo
+echo "(BLAS: $($py -c 'import json, sys; print(json.loads(sys.argv[1]).get("blas", "?"))' "$ours"))"

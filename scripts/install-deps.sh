@@ -19,6 +19,11 @@ pkgs=(
   libpng-dev
   # c10d data-parallel training: the Gloo headers of ProcessGroupGloo.hpp (libtorch-dev lacks them)
   libgloo-dev
+  # matrix products: Debian's LibTorch calls the system's libblas.so.3 (BLAS_INFO=generic), which is
+  # Netlib's unoptimised reference BLAS unless an optimised one takes over that alternative (linear
+  # layers and attention about 10x faster: bench/README.md); the OpenMP build of OpenBLAS runs on
+  # LibTorch's own libgomp threads (one thread inside LibTorch's parallel regions) instead of its own
+  libopenblas0-openmp
   # tests: independent readers used to check our files
   python3 python3-numpy python3-pydicom python3-nibabel
   # bench/preprocess_numpy.py: the numpy + scipy.ndimage + scikit-image reference of the

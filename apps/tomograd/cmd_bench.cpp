@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "tomograd/core/blas.hpp"
 #include "tomograd/core/config.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/torch_compat.hpp"
@@ -79,7 +80,8 @@ void run_bench(BenchOptions& o, bool train) {
                    {"depth", dims == 3 ? o.depth : 0},  {"width", w},         {"config", o.config},
                    {"steps", o.steps},                  {"samples_per_s", r.samples_per_s},
                    {"steps_per_s", r.steps_per_s},      {"peak_memory_mb", r.peak_memory_mb},
-                   {"libtorch", compat::torch_version()}, {"threads", torch::get_num_threads()}};
+                   {"libtorch", compat::torch_version()}, {"threads", torch::get_num_threads()},
+                   {"blas", blas_info().name}};
   if (o.json) {
     std::cout << j.dump() << "\n";
     return;
@@ -90,6 +92,7 @@ void run_bench(BenchOptions& o, bool train) {
             << (o.channels_last ? ", channels_last" : "") << "): " << std::fixed << std::setprecision(1)
             << r.samples_per_s << " samples/s, " << std::setprecision(2) << r.steps_per_s << " steps/s, peak memory "
             << std::setprecision(0) << r.peak_memory_mb << " MB\n";
+  if (device.is_cpu()) warn_if_reference_blas();
 }
 
 void add_options(CLI::App* cmd, BenchOptions& o) {

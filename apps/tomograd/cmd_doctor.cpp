@@ -11,6 +11,7 @@
 
 #include "commands.hpp"
 #include "tomograd/core/atomic_file.hpp"
+#include "tomograd/core/blas.hpp"
 #include "tomograd/core/build_info.hpp"
 #include "tomograd/core/error.hpp"
 #include "tomograd/classic/self_check.hpp"
@@ -117,6 +118,9 @@ void run_doctor(const DoctorOptions& o) {
                             std::to_string(NLOHMANN_JSON_VERSION_PATCH)},
       {"cli11", CLI11_VERSION},
   };
+  const BlasInfo& blas = blas_info();
+  out["versions"]["blas"] = blas.name + (blas.library.empty() ? "" : " (" + blas.library + ")");
+  if (!blas_advice(blas).empty()) out["advice"].push_back(blas_advice(blas));
   for (const auto& [name, version] : io::library_versions()) out["versions"][name] = version;
   for (const auto& [name, version] : classic::backend_versions()) out["versions"][name] = version;
   auto names = compat::cuda_device_names();
@@ -170,6 +174,7 @@ void run_doctor(const DoctorOptions& o) {
       std::cout << "  [" << (c["ok"].get<bool>() ? " ok " : "FAIL") << "] " << c["name"].get<std::string>() << ": "
                 << c["detail"].get<std::string>() << "\n";
     }
+    for (const auto& a : out.value("advice", nlohmann::json::array())) std::cout << "advice: " << a.get<std::string>() << "\n";
     std::cout << (all_ok ? "all checks passed\n" : "some checks FAILED\n");
   }
   if (!all_ok) throw Error("some checks failed");

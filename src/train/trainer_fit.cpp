@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "tomograd/core/atomic_file.hpp"
+#include "tomograd/core/blas.hpp"
 #include "tomograd/core/log.hpp"
 #include "tomograd/core/random.hpp"
 #include "tomograd/train/checkpoint.hpp"
@@ -138,6 +139,8 @@ TrainSummary Trainer::fit(const Dataset& train, const Sampler& train_sampler, co
                                       [](const auto& s) { return dynamic_cast<TensorBoardSink*>(s.get()) != nullptr; });
     if (!attached) add_sink(std::make_shared<TensorBoardSink>(run_dir_ / "tensorboard", optimizer_.get(), group_names));
     for (const auto& sink : sinks_) sink->on_start(train);
+    // On the CPU, a run on the reference BLAS is told once, in train.log too, what to install.
+    if (device_.is_cpu()) warn_if_reference_blas();
   }
   CheckpointPolicy policy(options_, curriculum_);
   FitState state = resume ? resume_from_last(policy) : start_fresh();
