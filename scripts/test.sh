@@ -50,4 +50,8 @@ fi
 echo "test.sh: build took $(( $(date +%s) - start )) s"
 
 cd "$build"
+# ctest runs $jobs tests side by side: one LibTorch thread each unless OMP_NUM_THREADS says
+# otherwise (the apps' own default, one per physical core, would oversubscribe the cores $jobs
+# times; tests that check the default unset it).
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 ctest --output-on-failure -j "$jobs" --timeout 900 "$@"

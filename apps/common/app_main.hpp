@@ -4,6 +4,7 @@
 #include <c10/util/Exception.h>
 
 #include "app_cli.hpp"
+#include "tomograd/train/device.hpp"
 #include "tomograd/train/distributed.hpp"
 
 namespace tomograd::app {
@@ -24,6 +25,9 @@ inline int run_app(CLI::App& app, int argc, char** argv) {
   hooks.notify = [](const std::string& line) {
     if (auto* comm = train::current_communicator()) comm->report_failure(line);
   };
+  // One intra-op thread per physical core (shared by a job's local ranks), not LibTorch's half of
+  // the hardware threads, unless OMP_NUM_THREADS says otherwise.
+  train::apply_default_cpu_threads();
   const int status = run_app_with(app, argc, argv, hooks);
   train::leave_job();
   return status;

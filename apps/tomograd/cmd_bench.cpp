@@ -111,7 +111,7 @@ void add_options(CLI::App* cmd, BenchOptions& o) {
   cmd->add_option("--device", o.device, "auto|cpu|cuda|cuda:N (default: auto)")->capture_default_str();
   cmd->add_option("--amp", o.amp, "off|bf16|fp16, CUDA only (default: off)")->capture_default_str();
   cmd->add_flag("--channels-last", o.channels_last, "channels_last memory format (2D models, CPU and CUDA)");
-  cmd->add_option("--threads", o.threads, "intra-op CPU threads (default: 0 = LibTorch's default)")->capture_default_str();
+  cmd->add_option("--threads", o.threads, "intra-op CPU threads (default: 0 = one per physical core, or OMP_NUM_THREADS)")->capture_default_str();
   cmd->add_flag("--json", o.json, "print one JSON line");
 }
 

@@ -4,9 +4,13 @@
 #include <sched.h>
 #endif
 
+#include <algorithm>
 #include <atomic>
 #include <exception>
+#include <fstream>
 #include <mutex>
+#include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -26,6 +30,36 @@ int hardware_threads() {
 #endif
     const unsigned all = std::thread::hardware_concurrency();
     return all == 0 ? 1 : static_cast<int>(all);
+  }();
+  return n;
+}
+
+int count_physical_cores(const std::vector<std::pair<int, int>>& topology) {
+  const std::set<std::pair<int, int>> cores(topology.begin(), topology.end());
+  return std::max(1, static_cast<int>(cores.size()));
+}
+
+int physical_cores() {
+  static const int n = [] {
+#ifdef __linux__
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+      std::vector<std::pair<int, int>> topology;
+      for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+        if (!CPU_ISSET(cpu, &set)) continue;
+        const std::string dir = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
+        int package = -1, core = -1;
+        std::ifstream(dir + "physical_package_id") >> package;
+        std::ifstream(dir + "core_id") >> core;
+        // Unreadable (a container without /sys): the CPU is its own core, as if without SMT.
+        if (package < 0 || core < 0) topology.emplace_back(-1 - cpu, cpu);
+        else topology.emplace_back(package, core);
+      }
+      if (!topology.empty()) return count_physical_cores(topology);
+    }
+#endif
+    return hardware_threads();
   }();
   return n;
 }

@@ -2,12 +2,14 @@
 
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
 
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/log.hpp"
+#include "tomograd/core/parallel.hpp"
 #include "tomograd/core/torch_compat.hpp"
 #include "tomograd/train/distributed.hpp"
 
@@ -65,6 +67,31 @@ torch::Device resolve_device(const std::string& name, int count, std::optional<i
     throw ValueError("device '" + name + "' is not available: " + cuda_unavailable_reason(index, count));
   }
   return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+int default_cpu_threads(int cores, const std::function<const char*(const char*)>& getenv) {
+  auto env = [&](const char* name) -> std::string {
+    const char* v = getenv ? getenv(name) : std::getenv(name);
+    return v ? v : "";
+  };
+  if (!env("OMP_NUM_THREADS").empty()) return 0;
+  auto positive = [](const std::string& text) {
+    if (text.empty() || text.size() > 6 || text.find_first_not_of("0123456789") != std::string::npos) return 0;
+    return std::stoi(text);
+  };
+  int local = positive(env("LOCAL_WORLD_SIZE"));
+  if (local == 0) {
+    const std::string addr = env("MASTER_ADDR");
+    const bool loopback = addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1";
+    if (loopback) local = positive(env("WORLD_SIZE"));
+  }
+  return std::max(1, std::max(1, cores) / std::max(1, local));
+}
+
+int apply_default_cpu_threads() {
+  const int threads = default_cpu_threads(physical_cores());
+  if (threads > 0 && threads != torch::get_num_threads()) torch::set_num_threads(threads);
+  return torch::get_num_threads();
 }
 
 torch::Device parse_device(const std::string& name) {

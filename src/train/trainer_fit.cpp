@@ -139,8 +139,13 @@ TrainSummary Trainer::fit(const Dataset& train, const Sampler& train_sampler, co
                                       [](const auto& s) { return dynamic_cast<TensorBoardSink*>(s.get()) != nullptr; });
     if (!attached) add_sink(std::make_shared<TensorBoardSink>(run_dir_ / "tensorboard", optimizer_.get(), group_names));
     for (const auto& sink : sinks_) sink->on_start(train);
-    // On the CPU, a run on the reference BLAS is told once, in train.log too, what to install.
-    if (device_.is_cpu()) warn_if_reference_blas();
+    // On the CPU: the threads and the BLAS in train.log, and a run on the reference BLAS is told
+    // once what to install.
+    if (device_.is_cpu()) {
+      logger()->info("CPU: {} intra-op threads (OMP_NUM_THREADS sets them), {}", torch::get_num_threads(),
+                     blas_info().name);
+      warn_if_reference_blas();
+    }
   }
   CheckpointPolicy policy(options_, curriculum_);
   FitState state = resume ? resume_from_last(policy) : start_fresh();

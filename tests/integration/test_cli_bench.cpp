@@ -51,3 +51,24 @@ TEST_CASE("a LibTorch failure is one line naming the command, never a stack trac
   CHECK(dbg.exit_code == 1);
   CHECK_THAT(dbg.err, Catch::Contains("Exception raised from"));
 }
+
+TEST_CASE("tomograd bench takes one intra-op thread per physical core unless OMP_NUM_THREADS or --threads is set",
+          "[cli]") {
+  const std::string app = tomograd_app();
+  const std::string run = " bench infer --model simple_cnn --in-channels 1 --size 256 --batch 1 --steps 1 --warmup 0 "
+                          "--device cpu --json";
+  auto cores = run_command("/usr/bin/python3 " + shell_quote(tomograd::test::source_path("tests/integration/physical_cores.py").string()));
+  REQUIRE(cores.exit_code == 0);
+  const int expected = std::stoi(cores.out);
+  auto threads = [&](const std::string& env, const std::string& extra) {
+    auto r = run_command("env -u OMP_NUM_THREADS -u LOCAL_WORLD_SIZE -u WORLD_SIZE " + env + " " + app + run + extra);
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    return nlohmann::json::parse(r.out)["threads"].get<int>();
+  };
+  CHECK(threads("", "") == expected);
+  CHECK(threads("OMP_NUM_THREADS=1", "") == 1);
+  CHECK(threads("", " --threads 3") == 3);
+  // Two ranks started by hand on this machine share its cores.
+  CHECK(threads("WORLD_SIZE=2 MASTER_ADDR=127.0.0.1", "") == std::max(1, expected / 2));
+}

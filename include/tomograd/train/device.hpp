@@ -2,6 +2,7 @@
 /// @file Device selection, mixed precision and memory format.
 #include <torch/torch.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -18,6 +19,20 @@ torch::Device parse_device(const std::string& name);
 /// count): one process per GPU as torchrun starts them, or each rank's own GPU as cuda:0 where
 /// Slurm's --gpus-per-task shows it only that one. "cuda:N" is taken as written.
 torch::Device resolve_device(const std::string& name, int cuda_count, std::optional<int> local_rank);
+
+/// The intra-op CPU threads a process should give LibTorch when the user chose none: 0 (leave
+/// LibTorch alone) when OMP_NUM_THREADS is set, which LibTorch reads itself; else @p cores (the
+/// physical cores this process may use) shared among the processes of a data-parallel job that
+/// run on this machine: LOCAL_WORLD_SIZE (torchrun), or all WORLD_SIZE ranks when MASTER_ADDR is
+/// a loopback address; at least 1. Slurm's tasks are not divided: srun binds each to its own CPUs,
+/// which @p cores already counts. LibTorch's own default, half the hardware threads on x86 (it
+/// assumes two per core), leaves half of a machine without SMT idle. @p getenv is injectable.
+int default_cpu_threads(int cores, const std::function<const char*(const char*)>& getenv = nullptr);
+
+/// Gives LibTorch default_cpu_threads(physical_cores()) intra-op threads unless that is 0; the
+/// apps call it before running a command (`tomograd bench --threads` may then override it).
+/// Returns the threads LibTorch uses afterwards.
+int apply_default_cpu_threads();
 
 /// Mixed precision mode: "off", "bf16" or "fp16" (fp16 uses dynamic loss scaling).
 enum class AmpMode { kOff, kBf16, kFp16 };

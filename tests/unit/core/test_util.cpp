@@ -81,3 +81,14 @@ TEST_CASE("derived seeds are reproducible and distinct", "[core]") {
   CHECK(derive_seed(1, 0) != derive_seed(1, 1));
   CHECK(derive_seed(1, 0) != derive_seed(2, 0));
 }
+
+TEST_CASE("physical cores: the hardware threads of one core count once", "[core]") {
+  // Two packages of two cores with two hardware threads each (SMT): 8 CPUs, 4 cores.
+  CHECK(count_physical_cores({{0, 0}, {0, 1}, {1, 0}, {1, 1}, {0, 0}, {0, 1}, {1, 0}, {1, 1}}) == 4);
+  // No SMT: every CPU a core.
+  CHECK(count_physical_cores({{0, 0}, {0, 1}}) == 2);
+  CHECK(count_physical_cores({}) == 1);
+  // This process: between 1 and the CPUs it may run on.
+  CHECK(physical_cores() >= 1);
+  CHECK(physical_cores() <= hardware_threads());
+}

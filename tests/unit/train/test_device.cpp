@@ -5,6 +5,7 @@
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 
 #include <cstdlib>
+#include <map>
 
 #include "tomograd/core/error.hpp"
 #include "tomograd/core/torch_compat.hpp"
@@ -124,4 +125,31 @@ TEST_CASE("parse_device: a rank of a job takes its LOCAL_RANK's GPU", "[train][g
   CHECK(train::parse_device("cuda") == expected);
   CHECK(train::parse_device("auto") == expected);
   CHECK(train::parse_device("cuda:0") == torch::Device(torch::kCUDA, 0));
+}
+
+TEST_CASE("default CPU threads: one per physical core, shared by a job's local ranks, OMP_NUM_THREADS wins",
+          "[train]") {
+  using Env = std::map<std::string, std::string>;
+  auto threads = [](int cores, const Env& env) {
+    return train::default_cpu_threads(cores, [&env](const char* name) -> const char* {
+      auto it = env.find(name);
+      return it == env.end() ? nullptr : it->second.c_str();
+    });
+  };
+  // A single process takes every core (LibTorch alone would take half of a machine without SMT).
+  CHECK(threads(8, {}) == 8);
+  CHECK(threads(0, {}) == 1);
+  // OMP_NUM_THREADS: LibTorch reads it, nothing is changed.
+  CHECK(threads(8, {{"OMP_NUM_THREADS", "3"}}) == 0);
+  // torchrun --nproc-per-node=4 on 8 cores: 2 each, whatever the world size of the job.
+  CHECK(threads(8, {{"LOCAL_WORLD_SIZE", "4"}, {"WORLD_SIZE", "16"}, {"MASTER_ADDR", "node1"}}) == 2);
+  CHECK(threads(2, {{"LOCAL_WORLD_SIZE", "4"}}) == 1);
+  // RANK/WORLD_SIZE by hand on one machine (a loopback MASTER_ADDR): all ranks are local.
+  CHECK(threads(8, {{"WORLD_SIZE", "2"}, {"MASTER_ADDR", "127.0.0.1"}}) == 4);
+  CHECK(threads(8, {{"WORLD_SIZE", "4"}, {"MASTER_ADDR", "localhost"}}) == 2);
+  // Another host, or Slurm (srun binds each task to its own CPUs, already counted): not divided.
+  CHECK(threads(8, {{"WORLD_SIZE", "4"}, {"MASTER_ADDR", "10.0.0.5"}}) == 8);
+  CHECK(threads(8, {{"SLURM_NTASKS", "4"}, {"SLURM_PROCID", "1"}}) == 8);
+  // A malformed LOCAL_WORLD_SIZE divides nothing (the job's own checks name it).
+  CHECK(threads(8, {{"LOCAL_WORLD_SIZE", "four"}}) == 8);
 }
