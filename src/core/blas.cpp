@@ -35,6 +35,12 @@ std::string object_file(void* symbol) {
 BlasInfo describe_blas(const std::string& build_blas, const std::string& library, const std::string& openblas_config,
                        int openblas_parallel, const std::string& blis_version) {
   BlasInfo b;
+  if (build_blas == "mkl") {
+    // A PyTorch wheel's LibTorch links MKL in and calls it directly; any libblas.so.3 that another
+    // library (OpenCV's LAPACK) brought in is not what LibTorch multiplies with.
+    b.name = "mkl (inside LibTorch)";
+    return b;
+  }
   b.library = library;
   if (!openblas_config.empty()) {
     static const char* const kThreads[] = {"sequential", "pthreads", "OpenMP threads"};

@@ -30,8 +30,10 @@ TEST_CASE("the BLAS is named from what is loaded: OpenBLAS, BLIS, reference, or 
         "BLIS 0.9.0");
   CHECK(describe_blas("generic", "/usr/lib/x86_64-linux-gnu/atlas/libblas.so.3", "", -1, "").name == "ATLAS");
   CHECK(describe_blas("generic", "/opt/vendor/libblas.so.3", "", -1, "").name == "system BLAS");
-  // A PyTorch wheel's LibTorch links MKL in: sgemm_ is LibTorch's own, or not exported at all.
+  // A PyTorch wheel's LibTorch links MKL in: sgemm_ is LibTorch's own, not exported at all, or
+  // another library's (a Netlib libblas that OpenCV's LAPACK loaded), which LibTorch never calls.
   CHECK(describe_blas("mkl", "/venv/torch/lib/libtorch_cpu.so", "", -1, "").name == "mkl (inside LibTorch)");
+  CHECK(describe_blas("mkl", "/usr/lib/x86_64-linux-gnu/blas/libblas.so.3", "", -1, "").name == "mkl (inside LibTorch)");
   BlasInfo mkl = describe_blas("mkl", "", "", -1, "");
   CHECK(mkl.name == "mkl (inside LibTorch)");
   CHECK_FALSE(mkl.reference);
