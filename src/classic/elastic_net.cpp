@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
+#include <set>
+#include <tuple>
 #include <utility>
 
 #include "tomograd/core/atomic_file.hpp"
@@ -32,6 +35,16 @@ nlohmann::json ElasticNet::fitted_info() const {
 }
 
 namespace {
+
+/// True the first time a fit with @p p's settings fails to converge in this process: scikit-learn's
+/// ConvergenceWarning, under Python's default filter, is shown once per place too. A grid search
+/// fits each setting once per fold, and would otherwise repeat the same line fold after fold.
+bool first_report(const ElasticNetParams& p) {
+  static std::mutex mutex;
+  static std::set<std::tuple<double, double, int, double>> told;
+  std::lock_guard<std::mutex> lock(mutex);
+  return told.emplace(p.alpha, p.l1_ratio, p.max_iter, p.tol).second;
+}
 
 /// X and y centred so that the intercept drops out of the penalized problem (sklearn's
 /// _preprocess_data with fit_intercept=True); columns stored contiguously for the sweeps.
@@ -151,9 +164,9 @@ void ElasticNet::fit(const Matrix& x, const std::vector<double>& y) {
       }
     }
   }
-  if (!converged_) {
+  if (!converged_ && first_report(params_)) {
     logger()->warn("elasticnet: no convergence after max_iter={} passes (alpha={}, l1_ratio={}); raise max_iter "
-                   "or tol, or use a larger alpha",
+                   "or tol, or use a larger alpha (said once per setting; grid-search folds fit it again)",
                    params_.max_iter, params_.alpha, params_.l1_ratio);
   }
   coef_ = w;

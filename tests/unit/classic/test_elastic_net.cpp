@@ -1,9 +1,13 @@
 // ElasticNet on four numbers whose answers are checked by hand, plus convergence behaviour.
 #include <catch2/catch.hpp>
+#include <spdlog/sinks/ostream_sink.h>
+
+#include <sstream>
 
 #include "support/fixtures.hpp"
 #include "tomograd/classic/elastic_net.hpp"
 #include "tomograd/core/atomic_file.hpp"
+#include "tomograd/core/log.hpp"
 
 using namespace tomograd;
 using namespace tomograd::classic;
@@ -65,8 +69,31 @@ TEST_CASE("ElasticNet: JSON model file round trip and errors", "[classic]") {
 TEST_CASE("ElasticNet: reports when max_iter is too small", "[classic]") {
   Matrix x(6, 3, std::vector<double>{1, 2, 0.5, 2, 1, 0.1, 3, 4, 0.9, 4, 3, 0.2, 5, 6, 0.3, 6, 5, 0.8});
   std::vector<double> y{1, 2, 3, 4, 5, 6.5};
-  ElasticNet m(ElasticNetParams{1e-6, 0.5, 1, 1e-12});
+  // The warning goes to the log once per setting, however many folds fit it again.
+  std::ostringstream log;
+  struct SinkScope {  // removes the sink however the test case ends: it writes to `log`
+    explicit SinkScope(std::ostream& out) {
+      logger()->sinks().push_back(std::make_shared<spdlog::sinks::ostream_sink_mt>(out));
+    }
+    ~SinkScope() { logger()->sinks().pop_back(); }
+  } scope(log);
+  auto warnings = [&log] {
+    const std::string text = log.str();
+    std::size_t n = 0;
+    for (auto at = text.find("no convergence"); at != std::string::npos; at = text.find("no convergence", at + 1)) ++n;
+    return n;
+  };
+  const double alpha = 1.2345e-6;  // a setting no other test fits
+  ElasticNet m(ElasticNetParams{alpha, 0.5, 1, 1e-12});
   m.fit(x, y);  // warns, still usable
   CHECK_FALSE(m.converged());
   CHECK(m.num_iterations() == 1);
+  CHECK(warnings() == 1);
+  ElasticNet again(ElasticNetParams{alpha, 0.5, 1, 1e-12});
+  again.fit(x, y);
+  CHECK_FALSE(again.converged());
+  CHECK(warnings() == 1);
+  ElasticNet other(ElasticNetParams{alpha, 0.25, 1, 1e-12});
+  other.fit(x, y);
+  CHECK(warnings() == 2);
 }
