@@ -16,18 +16,32 @@
 
 namespace tomograd {
 
-int hardware_threads() {
-  // The CPUs this process may run on (taskset, cgroup cpusets, `docker --cpuset-cpus`), not every
-  // CPU of the machine: starting more threads than that only makes them take turns.
-  static const int n = [] {
+namespace {
+
+/// The CPUs of this process's affinity mask (taskset, cgroup cpusets, `docker --cpuset-cpus`);
+/// empty where it cannot be read.
+std::vector<int> affinity_cpus() {
+  std::vector<int> cpus;
 #ifdef __linux__
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-      const int allowed = CPU_COUNT(&set);
-      if (allowed > 0) return allowed;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
     }
+  }
 #endif
+  return cpus;
+}
+
+}  // namespace
+
+int hardware_threads() {
+  // The CPUs this process may run on, not every CPU of the machine: starting more threads than
+  // that only makes them take turns.
+  static const int n = [] {
+    const std::size_t allowed = affinity_cpus().size();
+    if (allowed > 0) return static_cast<int>(allowed);
     const unsigned all = std::thread::hardware_concurrency();
     return all == 0 ? 1 : static_cast<int>(all);
   }();
@@ -41,25 +55,17 @@ int count_physical_cores(const std::vector<std::pair<int, int>>& topology) {
 
 int physical_cores() {
   static const int n = [] {
-#ifdef __linux__
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-      std::vector<std::pair<int, int>> topology;
-      for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-        if (!CPU_ISSET(cpu, &set)) continue;
-        const std::string dir = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
-        int package = -1, core = -1;
-        std::ifstream(dir + "physical_package_id") >> package;
-        std::ifstream(dir + "core_id") >> core;
-        // Unreadable (a container without /sys): the CPU is its own core, as if without SMT.
-        if (package < 0 || core < 0) topology.emplace_back(-1 - cpu, cpu);
-        else topology.emplace_back(package, core);
-      }
-      if (!topology.empty()) return count_physical_cores(topology);
+    std::vector<std::pair<int, int>> topology;
+    for (int cpu : affinity_cpus()) {
+      const std::string dir = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
+      int package = -1, core = -1;
+      std::ifstream(dir + "physical_package_id") >> package;
+      std::ifstream(dir + "core_id") >> core;
+      // Unreadable (a container without /sys): the CPU is its own core, as if without SMT.
+      if (package < 0 || core < 0) topology.emplace_back(-1 - cpu, cpu);
+      else topology.emplace_back(package, core);
     }
-#endif
-    return hardware_threads();
+    return topology.empty() ? hardware_threads() : count_physical_cores(topology);
   }();
   return n;
 }
