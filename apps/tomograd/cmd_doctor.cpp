@@ -14,6 +14,7 @@
 #include "tomograd/core/blas.hpp"
 #include "tomograd/core/build_info.hpp"
 #include "tomograd/core/error.hpp"
+#include "tomograd/core/parallel.hpp"
 #include "tomograd/classic/self_check.hpp"
 #include "tomograd/core/torch_compat.hpp"
 #include "tomograd/io/dicom.hpp"
@@ -105,6 +106,25 @@ std::string check_png(const fs::path& dir) {
   return std::to_string(files.size()) + " files";
 }
 
+/// The doctor's report as text (@p out is what --json prints).
+void print_report(const nlohmann::json& out) {
+  std::cout << "versions\n";
+  for (const auto& [k, v] : out["versions"].items()) std::cout << "  " << k << ": " << v.get<std::string>() << "\n";
+  const auto& cpu = out["cpu"];
+  std::cout << "cpu: " << cpu["intra_op_threads"].get<int>() << " intra-op threads (" << cpu["physical_cores"].get<int>()
+            << " physical cores, " << cpu["hardware_threads"].get<int>() << " hardware threads this process may use)\n";
+  const auto& devices = out["cuda"]["devices"];
+  std::cout << "cuda: " << (devices.empty() ? "not available" : std::to_string(devices.size()) + " device(s)") << "\n";
+  for (const auto& n : devices) std::cout << "  " << n.get<std::string>() << "\n";
+  std::cout << "checks\n";
+  for (const auto& c : out["checks"]) {
+    std::cout << "  [" << (c["ok"].get<bool>() ? " ok " : "FAIL") << "] " << c["name"].get<std::string>() << ": "
+              << c["detail"].get<std::string>() << "\n";
+  }
+  for (const auto& a : out.value("advice", nlohmann::json::array())) std::cout << "advice: " << a.get<std::string>() << "\n";
+  std::cout << (out["ok"].get<bool>() ? "all checks passed\n" : "some checks FAILED\n");
+}
+
 void run_doctor(const DoctorOptions& o) {
   nlohmann::json out;
   out["versions"] = {
@@ -123,6 +143,10 @@ void run_doctor(const DoctorOptions& o) {
   if (!blas_advice(blas).empty()) out["advice"].push_back(blas_advice(blas));
   for (const auto& [name, version] : io::library_versions()) out["versions"][name] = version;
   for (const auto& [name, version] : classic::backend_versions()) out["versions"][name] = version;
+  // LibTorch's intra-op threads as the app set them (one per physical core unless OMP_NUM_THREADS).
+  out["cpu"] = {{"intra_op_threads", torch::get_num_threads()},
+                {"physical_cores", physical_cores()},
+                {"hardware_threads", hardware_threads()}};
   auto names = compat::cuda_device_names();
   out["cuda"] = {{"available", !names.empty()}, {"devices", names}};
 
@@ -162,21 +186,8 @@ void run_doctor(const DoctorOptions& o) {
     out["checks"].push_back(c);
   }
   out["ok"] = all_ok;
-  if (o.json) {
-    std::cout << out.dump(2) << "\n";
-  } else {
-    std::cout << "versions\n";
-    for (const auto& [k, v] : out["versions"].items()) std::cout << "  " << k << ": " << v.get<std::string>() << "\n";
-    std::cout << "cuda: " << (names.empty() ? "not available" : std::to_string(names.size()) + " device(s)") << "\n";
-    for (const auto& n : names) std::cout << "  " << n << "\n";
-    std::cout << "checks\n";
-    for (const auto& c : out["checks"]) {
-      std::cout << "  [" << (c["ok"].get<bool>() ? " ok " : "FAIL") << "] " << c["name"].get<std::string>() << ": "
-                << c["detail"].get<std::string>() << "\n";
-    }
-    for (const auto& a : out.value("advice", nlohmann::json::array())) std::cout << "advice: " << a.get<std::string>() << "\n";
-    std::cout << (all_ok ? "all checks passed\n" : "some checks FAILED\n");
-  }
+  if (o.json) std::cout << out.dump(2) << "\n";
+  else print_report(out);
   if (!all_ok) throw Error("some checks failed");
 }
 

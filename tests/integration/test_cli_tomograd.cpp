@@ -184,6 +184,10 @@ TEST_CASE("tomograd doctor passes every check", "[cli]") {
   CHECK(j["versions"].contains("dcmtk"));
   CHECK(j["versions"].contains("libtorch"));
   CHECK(j["checks"].size() >= 6);
+  // The BLAS LibTorch calls and the CPU threads the app gave it (OMP_NUM_THREADS decides under ctest).
+  CHECK_FALSE(j["versions"]["blas"].get<std::string>().empty());
+  CHECK(j["cpu"]["intra_op_threads"].get<int>() >= 1);
+  CHECK(j["cpu"]["physical_cores"].get<int>() <= j["cpu"]["hardware_threads"].get<int>());
 }
 
 TEST_CASE("tomograd never prints patient names or birth dates", "[cli]") {
