@@ -140,7 +140,7 @@ void run_doctor(const DoctorOptions& o) {
   };
   const BlasInfo& blas = blas_info();
   out["versions"]["blas"] = blas.name + (blas.library.empty() ? "" : " (" + blas.library + ")");
-  if (!blas_advice(blas).empty()) out["advice"].push_back(blas_advice(blas));
+  if (const std::string advice = blas_advice(blas); !advice.empty()) out["advice"].push_back(advice);
   for (const auto& [name, version] : io::library_versions()) out["versions"][name] = version;
   for (const auto& [name, version] : classic::backend_versions()) out["versions"][name] = version;
   // LibTorch's intra-op threads as the app set them (one per physical core unless OMP_NUM_THREADS).

@@ -80,18 +80,13 @@ int default_cpu_threads(int cores, const std::function<const char*(const char*)>
     return std::stoi(text);
   };
   int local = positive(env("LOCAL_WORLD_SIZE"));
-  if (local == 0) {
-    const std::string addr = env("MASTER_ADDR");
-    const bool loopback = addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1";
-    if (loopback) local = positive(env("WORLD_SIZE"));
-  }
+  if (local == 0 && is_loopback(env("MASTER_ADDR"))) local = positive(env("WORLD_SIZE"));
   return std::max(1, std::max(1, cores) / std::max(1, local));
 }
 
-int apply_default_cpu_threads() {
+void apply_default_cpu_threads() {
   const int threads = default_cpu_threads(physical_cores());
   if (threads > 0 && threads != torch::get_num_threads()) torch::set_num_threads(threads);
-  return torch::get_num_threads();
 }
 
 torch::Device parse_device(const std::string& name) {

@@ -30,9 +30,6 @@ namespace tomograd::train {
 // ---- communicator ---------------------------------------------------------------------------
 
 namespace {
-bool is_loopback(const std::string& host) {
-  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
-}
 
 /// The first line of a process-group failure: c10::Error's message without its C++ backtrace,
 /// or Gloo's own IoException (a peer that closed or refused the connection) as it is.

@@ -8,6 +8,10 @@ namespace tomograd::train {
 
 // ---- environment ----------------------------------------------------------------------------
 
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
+}
+
 namespace {
 
 std::optional<std::string> env_value(const std::function<const char*(const char*)>& getenv, const char* name) {

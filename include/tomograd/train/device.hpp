@@ -31,8 +31,7 @@ int default_cpu_threads(int cores, const std::function<const char*(const char*)>
 
 /// Gives LibTorch default_cpu_threads(physical_cores()) intra-op threads unless that is 0; the
 /// apps call it before running a command (`tomograd bench --threads` may then override it).
-/// Returns the threads LibTorch uses afterwards.
-int apply_default_cpu_threads();
+void apply_default_cpu_threads();
 
 /// Mixed precision mode: "off", "bf16" or "fp16" (fp16 uses dynamic loss scaling).
 enum class AmpMode { kOff, kBf16, kFp16 };

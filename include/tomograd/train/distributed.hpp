@@ -47,6 +47,10 @@ struct DistributedEnv {
   bool active() const { return world_size > 1; }
 };
 
+/// Whether @p host names this machine's loopback interface (localhost, 127.x.y.z, ::1): a job
+/// whose MASTER_ADDR is one runs all its ranks here.
+bool is_loopback(const std::string& host);
+
 /// Reads RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT (torchrun, or any launcher that
 /// sets them), TORCHELASTIC_USE_AGENT_STORE and TORCHELASTIC_RESTART_COUNT, else Slurm's
 /// SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID (MASTER_ADDR then defaults to the first host of
